@@ -184,7 +184,9 @@ def _list(value: str) -> tuple[str, ...]:
 
 # --- parsing -------------------------------------------------------------------------------
 
-_ROUTE_FIELDS = ("router", "strategy", "tier", "model", "score", "threshold", "candidates", "reason")
+_ROUTE_FIELDS = (
+    "router", "strategy", "tier", "model", "score", "threshold", "candidates", "reason"
+)
 _USAGE_FIELDS = {
     "in": "input",
     "out": "output",
@@ -357,7 +359,7 @@ def format_record(record: ProtocolRecord) -> list[tuple[str, str]]:
 
 def _check_plain(key: str, value: str) -> str:
     """A plain trailer value must survive git's trimming and line handling unchanged."""
-    if not value or value != value.strip(_SPACE) or "\n" in value:
+    if not value or value != value.strip(_SPACE) or "\n" in value or "\0" in value:
         raise ValueError(f"{key}: value {value[:40]!r} cannot be written as a trailer")
     return value
 

@@ -186,7 +186,7 @@ def _entries(block: str) -> list[str]:
 
 
 def _split_nl(block: str) -> list[str]:
-    """Split on ``\\n`` only, as git does (``str.splitlines`` also splits on ``\\r``, ``\\f``...)."""
+    """Split on ``\\n`` only, as git does (``str.splitlines`` also splits on ``\\r``...)."""
     parts = block.split("\n")
     lines = [p + "\n" for p in parts[:-1]]
     if parts[-1]:

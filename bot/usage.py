@@ -121,3 +121,18 @@ def from_otel(attributes: Mapping[str, object], requests: int = 1) -> Usage:
         reasoning=int(attributes.get("gen_ai.usage.reasoning.output_tokens") or 0),
         requests=requests,
     )
+
+
+def from_gemini(model: str, metadata: Mapping[str, int], requests: int = 1) -> Usage:
+    """Gemini ``usageMetadata``: the prompt includes cached content; thoughts bill as output."""
+    prompt = int(metadata.get("promptTokenCount") or 0)
+    cached = int(metadata.get("cachedContentTokenCount") or 0)
+    thoughts = int(metadata.get("thoughtsTokenCount") or 0)
+    return Usage(
+        model=model,
+        input=max(prompt - cached, 0),
+        output=int(metadata.get("candidatesTokenCount") or 0) + thoughts,
+        cache_read=cached,
+        reasoning=thoughts,
+        requests=requests,
+    )

@@ -72,7 +72,7 @@ HAND_WRITTEN = [
     "title\n\nKey: v\n\x0bvertical tab line\n",
     "title\n\nKey: v\n\x0cform feed\n",
     "title\n\nKey: v\x00after nul\n",
-    "title\n\nAgent-Route: a=1; reason=\"x; y\"\nAgent-Usage: model=m; in=1\n",
+    'title\n\nAgent-Route: a=1; reason="x; y"\nAgent-Usage: model=m; in=1\n',
     "title\n\nbody\n\nSigned-off-by: A\nnot a trailer\nnot a trailer\nnot a trailer\n",
     "title\n\nSigned-off-by: A\nnot a trailer\nnot a trailer\nnot a trailer\nnot trailer\n",
     "title\n\n#Key: comment-looking\nKey: v\n",
@@ -206,9 +206,7 @@ def test_agrees_with_git_interpret_trailers(git_env, divider):
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         expected = list(pool.map(git_parse, messages))
-    mismatches = [
-        (m, e) for m, e in zip(messages, expected, strict=True) if e != ours(m, divider)
-    ]
+    mismatches = [(m, e) for m, e in zip(messages, expected, strict=True) if e != ours(m, divider)]
     assert not mismatches, mismatches[:5]
 
 
@@ -223,8 +221,16 @@ def test_agrees_with_git_log_trailers_format(tmp_path, run_git):
     messages = [m for m in messages if m.strip() and b"\0" not in m]
     run_git("init", "-q", str(tmp_path))
     for message in messages:
-        run_git("commit", "-q", "--allow-empty", "--cleanup=verbatim", "-F", "-",
-                cwd=tmp_path, input=message)
+        run_git(
+            "commit",
+            "-q",
+            "--allow-empty",
+            "--cleanup=verbatim",
+            "-F",
+            "-",
+            cwd=tmp_path,
+            input=message,
+        )
     out = run_git("log", "--reverse", "--format=%B%x00%(trailers:only,unfold)%x01", cwd=tmp_path)
     for record in out.split(b"\x01")[:-1]:
         body, trailers = record.lstrip(b"\n").split(b"\x00")
