@@ -21,6 +21,7 @@ test: $(INSTALLED)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check bot webhooks tests bench
 
 bench: $(INSTALLED)
 	$(BIN)/python bench/trailer_throughput.py

@@ -43,9 +43,7 @@ class Settings(BaseSettings):
     github_webhook_secret: SecretStr | None = Field(
         None, validation_alias=AliasChoices("GITHUB_WEBHOOK_SECRET", "WEBHOOK_SECRET")
     )
-    github_api_url: str = Field(
-        DEFAULT_API_URL, validation_alias=AliasChoices("GITHUB_API_URL")
-    )
+    github_api_url: str = Field(DEFAULT_API_URL, validation_alias=AliasChoices("GITHUB_API_URL"))
     ghe_host: str | None = Field(None, validation_alias=AliasChoices("GHE_HOST"))
 
     # Engine configuration; usually set in the TOML file named by YIELD_AUDITOR_CONFIG.

@@ -185,7 +185,14 @@ def _list(value: str) -> tuple[str, ...]:
 # --- parsing -------------------------------------------------------------------------------
 
 _ROUTE_FIELDS = (
-    "router", "strategy", "tier", "model", "score", "threshold", "candidates", "reason"
+    "router",
+    "strategy",
+    "tier",
+    "model",
+    "score",
+    "threshold",
+    "candidates",
+    "reason",
 )
 _USAGE_FIELDS = {
     "in": "input",

@@ -76,9 +76,7 @@ def from_openai(model: str, usage: Mapping[str, object], requests: int = 1) -> U
     details = usage.get("prompt_tokens_details") or usage.get("input_tokens_details") or {}
     cached = int(details.get("cached_tokens", 0) or 0) if isinstance(details, Mapping) else 0
     cached = cached or int(usage.get("cached_input_tokens", 0) or 0)
-    out_details = (
-        usage.get("completion_tokens_details") or usage.get("output_tokens_details") or {}
-    )
+    out_details = usage.get("completion_tokens_details") or usage.get("output_tokens_details") or {}
     reasoning = (
         int(out_details.get("reasoning_tokens", 0) or 0) if isinstance(out_details, Mapping) else 0
     )

@@ -94,14 +94,16 @@ def test_toml_file_and_environment_precedence(monkeypatch, tmp_path):
     config.write_text(
         'database_url = "sqlite:///from-toml.db"\n'
         "[[agent_rules]]\nid = 'acme'\nagent = 'acme'\n"
-        "[price_overrides.'claude-opus-4-5']\ninput = 4.0\noutput = 20.0\n"
+        "[price_overrides.models.'claude-opus-4-5']\ninput = 4.0\noutput = 20.0\n"
         "[tiers.models]\n'gpt-5.2' = 'standard'\n"
     )
     monkeypatch.setenv("YIELD_AUDITOR_CONFIG", str(config))
     settings = Settings()
     assert settings.database_url == "sqlite:///from-toml.db"
     assert settings.agent_rules == [{"id": "acme", "agent": "acme"}]
-    assert settings.price_overrides == {"claude-opus-4-5": {"input": 4.0, "output": 20.0}}
+    assert settings.price_overrides == {
+        "models": {"claude-opus-4-5": {"input": 4.0, "output": 20.0}}
+    }
     assert settings.tiers == {"models": {"gpt-5.2": "standard"}}
     monkeypatch.setenv("DATABASE_URL", "sqlite:///from-env.db")
     assert Settings().database_url == "sqlite:///from-env.db"

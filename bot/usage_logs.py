@@ -1,0 +1,520 @@
+"""Read a coding agent's own usage log into one ``Usage`` per model.
+
+Supported logs (docs/stamp.md lists where each agent writes them):
+
+- **Claude Code** session transcripts (``~/.claude/projects/<project>/<session>.jsonl``).
+  One API response is written as one entry per content block, each repeating the usage, so
+  entries are de-duplicated by ``message.id`` + ``requestId`` across every file read in one
+  call (a resumed session copies earlier entries into its new file). Of the copies, the one with
+  the most ``output_tokens`` wins: streamed copies carry a placeholder output count and only
+  the last one the real count. ``requests`` is the number of unique responses. API error entries
+  and ``<synthetic>`` models are skipped. Reading a session file also reads its subagents'
+  transcripts, ``<session>/subagents/**/*.jsonl`` beside it.
+- **Codex** rollout files (``~/.codex/sessions/YYYY/MM/DD/rollout-*.jsonl``). The model comes from
+  the latest ``turn_context``; tokens from ``token_count`` events. Their ``total_token_usage`` is
+  cumulative over the *session*, across model switches, so "the last total per model" would
+  charge the second model with the first one's tokens; summing ``last_token_usage`` double
+  counts, since Codex re-emits ``token_count`` with an unchanged total. Each event is therefore
+  charged the *difference* of the cumulative total to the previous event, to the model active
+  then; a total that drops (a resumed or compacted session) restarts the count from that event's
+  ``last_token_usage``. A forked or subagent rollout replays its parent's ``token_count`` events;
+  when the parent rollout is found in the same sessions tree, those replayed totals are skipped.
+  ``input_tokens`` includes ``cached_input_tokens`` and is converted as ``from_openai`` does.
+- **Aider** analytics logs (``--analytics-log FILE``): each ``message_send`` event is one request
+  of ``main_model``; ``prompt_tokens`` includes any cached tokens (aider does not split them,
+  so they all count as ``in``), and aider's own ``cost`` is summed exactly, as a ``Decimal``.
+
+Logs are read line by line, in time linear in their size, and only lines that can carry usage
+are decoded. Content never raises: unknown line types are ignored, and invalid JSON, a truncated
+last line (a log still being written) or odd values become warnings.
+
+``since``/``until`` keep only usage whose own timestamp lies in ``[since, until)``, so a commit
+can be stamped with the usage spent since the previous commit. A naive ``datetime`` is UTC.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from bot.usage import Usage, from_anthropic, from_openai, merge_by_model
+
+KINDS = ("claude-code", "codex", "aider")
+MAX_WARNINGS = 50
+UNKNOWN_MODEL = "unknown"
+_DETECT_LINES = 50
+_ANTHROPIC_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+)
+_CODEX_FIELDS = (
+    "input_tokens",
+    "cached_input_tokens",
+    "output_tokens",
+    "reasoning_output_tokens",
+    "cache_write_input_tokens",
+)
+
+
+@dataclass(slots=True)
+class UsageLog:
+    """Usage per model (merged, first-seen order) and what the log says about the agent."""
+
+    usages: list[Usage] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    agent: str | None = None
+    agent_version: str | None = None
+
+
+def read_usage_log(
+    path: str | Path,
+    kind: str = "auto",
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> UsageLog:
+    """Read one log file, or every ``*.jsonl`` under a directory, into a ``UsageLog``.
+
+    ``kind`` is ``auto`` (detected per file from its content) or one of ``KINDS``. Raises
+    ``FileNotFoundError`` when ``path`` does not exist and ``ValueError`` for an unknown kind;
+    everything about the content is reported in ``warnings`` instead.
+    """
+    if kind != "auto" and kind not in KINDS:
+        raise ValueError(f"unknown log kind {kind!r}; expected auto or one of {', '.join(KINDS)}")
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(path)
+    notes = _Notes()
+    window = _Window(_aware(since), _aware(until))
+    readers: dict[str, _Reader] = {}
+    for file in _log_files(path):
+        found = kind if kind != "auto" else detect_kind(file)
+        if found is None:
+            notes.add(f"{file}: not a Claude Code, Codex or Aider log; ignored")
+            continue
+        if found not in readers:
+            readers[found] = _READERS[found](window, notes)
+        readers[found].read(file)
+    return _combine(readers, notes)
+
+
+def detect_kind(path: str | Path) -> str | None:
+    """The log kind from the first lines that say it, or ``None``."""
+    try:
+        for obj in _first_objects(Path(path), _DETECT_LINES):
+            found = _kind_of(obj)
+            if found:
+                return found
+    except OSError:
+        return None
+    return None
+
+
+def _kind_of(obj: dict) -> str | None:
+    if isinstance(obj.get("event"), str) and isinstance(obj.get("properties"), dict):
+        return "aider"
+    kind = obj.get("type")
+    if kind in ("session_meta", "turn_context", "response_item", "event_msg", "compacted"):
+        return "codex" if "payload" in obj else None
+    if any(k in obj for k in ("sessionId", "parentUuid", "leafUuid", "isSidechain")):
+        return "claude-code"
+    if kind == "file-history-snapshot":
+        return "claude-code"
+    return None
+
+
+def _first_objects(path: Path, limit: int) -> Iterator[dict]:
+    with path.open("rb") as handle:
+        for count, raw in enumerate(handle):
+            if count >= limit:
+                return
+            obj = _loads(raw)
+            if isinstance(obj, dict):
+                yield obj
+
+
+def _combine(readers: dict[str, _Reader], notes: _Notes) -> UsageLog:
+    log = UsageLog(warnings=notes.items)
+    usages: list[Usage] = []
+    for reader in readers.values():
+        usages.extend(reader.usages())
+    log.usages = merge_by_model(usages)
+    agents = [r for r in readers.values() if r.seen]
+    if len(agents) == 1:
+        log.agent, log.agent_version = agents[0].agent, agents[0].version
+    elif len(agents) > 1:
+        notes.add("logs of several agents were read; the agent is left unset")
+    return log
+
+
+# --- files and lines -----------------------------------------------------------------------
+
+
+def _log_files(path: Path) -> list[Path]:
+    """The files to read: a directory's ``*.jsonl`` files, or a file and its subagents."""
+    if path.is_dir():
+        return sorted((p for p in path.rglob("*.jsonl") if p.is_file()), key=str)
+    subagents = path.with_suffix("") / "subagents"
+    if not subagents.is_dir():
+        return [path]
+    return [path, *sorted((p for p in subagents.rglob("*.jsonl") if p.is_file()), key=str)]
+
+
+def _loads(raw: bytes):
+    try:
+        return json.loads(raw, parse_float=Decimal)
+    except (ValueError, RecursionError):
+        return None
+
+
+class _Notes:
+    """Warnings, capped so a log of a million bad lines cannot flood the output."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, message: str) -> None:
+        if len(self.items) < MAX_WARNINGS:
+            self.items.append(message[:300])
+        elif len(self.items) == MAX_WARNINGS:
+            self.items.append("further warnings suppressed")
+
+
+def _objects(path: Path, wanted: tuple[bytes, ...], notes: _Notes) -> Iterator[dict]:
+    """JSON objects of the lines holding one of ``wanted``; bad lines become one warning."""
+    bad, first_bad = 0, 0
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            if not any(w in raw for w in wanted):
+                continue
+            obj = _loads(raw)
+            if obj is None and not raw.endswith(b"\n"):
+                notes.add(f"{path}: incomplete last line ignored (is the log still being written?)")
+            elif obj is None:
+                bad, first_bad = bad + 1, first_bad or number
+            elif isinstance(obj, dict):
+                yield obj
+    if bad:
+        notes.add(f"{path}: {bad} invalid JSON line(s) ignored, the first at line {first_bad}")
+
+
+# --- values --------------------------------------------------------------------------------
+
+
+def _aware(when: datetime | None) -> datetime | None:
+    return when.replace(tzinfo=UTC) if when is not None and when.tzinfo is None else when
+
+
+def _timestamp(value) -> datetime | None:
+    """An ISO 8601 string (``Z`` allowed) or Unix seconds, as an aware datetime."""
+    try:
+        if isinstance(value, str):
+            return _aware(datetime.fromisoformat(value))
+        if isinstance(value, int | Decimal) and not isinstance(value, bool):
+            return datetime.fromtimestamp(float(value), UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return None
+
+
+def _count(value) -> int:
+    """A token counter: a non-negative integer, else 0 (logs hold only such, if well formed)."""
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        return 0
+    try:
+        number = int(value)
+    except (ValueError, OverflowError):
+        return 0
+    return number if number >= 0 and number == value else 0
+
+
+def _decimal(value) -> Decimal | None:
+    if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
+        return None
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() and number >= 0 else None
+
+
+def _text(value) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
+
+
+@dataclass(slots=True)
+class _Window:
+    since: datetime | None
+    until: datetime | None
+
+    @property
+    def open(self) -> bool:
+        return self.since is None and self.until is None
+
+    def holds(self, when: datetime | None) -> bool:
+        if self.open:
+            return True
+        if when is None:
+            return False
+        return (self.since is None or when >= self.since) and (
+            self.until is None or when < self.until
+        )
+
+
+# --- readers -------------------------------------------------------------------------------
+
+
+class _Reader:
+    agent = ""
+    wanted: tuple[bytes, ...] = ()
+
+    def __init__(self, window: _Window, notes: _Notes) -> None:
+        self.window = window
+        self.notes = notes
+        self.version: str | None = None
+        self.seen = False
+        self.undated = 0
+
+    def read(self, path: Path) -> None:
+        self.seen = True
+        for obj in _objects(path, self.wanted, self.notes):
+            self.entry(obj, path)
+
+    def entry(self, obj: dict, path: Path) -> None:
+        raise NotImplementedError
+
+    def usages(self) -> list[Usage]:
+        raise NotImplementedError
+
+    def in_window(self, when: datetime | None) -> bool:
+        if when is None and not self.window.open:
+            self.undated += 1
+        return self.window.holds(when)
+
+    def report_undated(self) -> None:
+        if self.undated:
+            self.notes.add(f"{self.undated} {self.agent} usage entries without a timestamp skipped")
+
+
+@dataclass(slots=True)
+class _Response:
+    """One Claude API response: the copy with the most output tokens wins."""
+
+    when: datetime | None
+    model: str
+    usage: dict
+    output: int
+    cost: Decimal | None
+
+
+class _ClaudeReader(_Reader):
+    agent = "claude-code"
+    wanted = (b'"usage"',)
+
+    def __init__(self, window: _Window, notes: _Notes) -> None:
+        super().__init__(window, notes)
+        self.responses: dict[object, _Response] = {}
+
+    def entry(self, obj: dict, path: Path) -> None:
+        message = obj.get("message")
+        if obj.get("type") != "assistant" or obj.get("isApiErrorMessage") is True:
+            return
+        if not isinstance(message, dict) or not isinstance(message.get("usage"), dict):
+            return
+        model = _text(message.get("model"))
+        if model is None or model == "<synthetic>":
+            return
+        self.version = _text(obj.get("version")) or self.version
+        usage = {name: _count(message["usage"].get(name)) for name in _ANTHROPIC_FIELDS}
+        key = self._key(message.get("id"), obj.get("requestId"))
+        previous = self.responses.get(key)
+        output = usage.get("output_tokens", 0)
+        if previous is None:
+            when = _timestamp(obj.get("timestamp"))
+            cost = _decimal(obj["costUSD"]) if "costUSD" in obj else None
+            self.responses[key] = _Response(when, model, usage, output, cost)
+        elif output >= previous.output:
+            previous.model, previous.usage, previous.output = model, usage, output
+
+    def _key(self, message_id, request_id) -> object:
+        if isinstance(message_id, str) or isinstance(request_id, str):
+            return (message_id, request_id)
+        return object()  # no id: nothing to de-duplicate against
+
+    def usages(self) -> list[Usage]:
+        result = []
+        for response in self.responses.values():
+            if self.in_window(response.when):
+                usage = from_anthropic(response.model, response.usage, requests=1)
+                result.append(replace(usage, cost=response.cost))
+        self.report_undated()
+        return merge_by_model(result)
+
+
+class _CodexReader(_Reader):
+    agent = "codex"
+    wanted = (b'"token_count"', b'"turn_context"', b'"session_meta"')
+
+    def __init__(self, window: _Window, notes: _Notes) -> None:
+        super().__init__(window, notes)
+        self.found: list[Usage] = []
+        self.unknown_model = False
+        self.file = _CodexFile()
+
+    def read(self, path: Path) -> None:
+        self.file = _CodexFile()
+        super().read(path)
+        if self.file.fork_unresolved:
+            self.notes.add(
+                f"{path}: forked from {self.file.fork}, whose rollout was not found; "
+                "usage replayed from it may be counted again"
+            )
+
+    def entry(self, obj: dict, path: Path) -> None:
+        payload = obj.get("payload")
+        if not isinstance(payload, dict):
+            return
+        kind, state = obj.get("type"), self.file
+        if kind == "session_meta" and not state.meta_seen:
+            state.meta_seen = True  # a fork also replays its parent's session_meta
+            self.version = _text(payload.get("cli_version")) or self.version
+            state.fork = _fork_parent(payload)
+            if state.fork:
+                state.replay = _parent_totals(path, state.fork)
+                state.fork_unresolved = not state.replay
+        elif kind == "turn_context":
+            state.model = _text(payload.get("model")) or state.model
+        elif kind == "event_msg" and payload.get("type") == "token_count":
+            self.token_count(state, payload.get("info"), _timestamp(obj.get("timestamp")))
+
+    def token_count(self, state: _CodexFile, info, when: datetime | None) -> None:
+        if not isinstance(info, dict):
+            return
+        total = _codex_counts(info.get("total_token_usage"))
+        last = _codex_counts(info.get("last_token_usage"))
+        if state.replay and total is not None and total in state.replay:
+            state.previous = total  # the parent's history, replayed into a fork
+            return
+        state.replay = None
+        delta = _codex_delta(total, last, state.previous)
+        if total is not None:
+            state.previous = total
+        if delta is None or not any(delta) or not self.in_window(when):
+            return
+        if state.model is None:
+            self.unknown_model = True
+        usage = dict(zip(_CODEX_FIELDS, delta, strict=True))
+        self.found.append(from_openai(state.model or UNKNOWN_MODEL, usage, requests=1))
+
+    def usages(self) -> list[Usage]:
+        if self.unknown_model:
+            self.notes.add(f"codex usage before any turn_context is recorded as {UNKNOWN_MODEL!r}")
+        self.report_undated()
+        return merge_by_model(self.found)
+
+
+@dataclass(slots=True)
+class _CodexFile:
+    model: str | None = None
+    previous: tuple[int, ...] | None = None
+    meta_seen: bool = False
+    fork: str | None = None
+    replay: frozenset[tuple[int, ...]] | None = None
+    fork_unresolved: bool = False
+
+
+def _codex_counts(value) -> tuple[int, ...] | None:
+    if not isinstance(value, dict):
+        return None
+    return tuple(_count(value.get(name)) for name in _CODEX_FIELDS)
+
+
+def _codex_delta(total, last, previous) -> tuple[int, ...] | None:
+    """This event's own tokens: the step of the cumulative total, or ``last`` after a reset."""
+    if total is None or previous is None:
+        return last if last is not None else total
+    if any(t < p for t, p in zip(total, previous, strict=True)):
+        return last if last is not None else total
+    return tuple(t - p for t, p in zip(total, previous, strict=True))
+
+
+def _fork_parent(meta: dict) -> str | None:
+    parent = _text(meta.get("forked_from_id"))
+    source = meta.get("source")
+    if parent is None and isinstance(source, dict):
+        subagent = source.get("subagent")
+        spawn = subagent.get("thread_spawn") if isinstance(subagent, dict) else None
+        parent = _text(spawn.get("parent_thread_id")) if isinstance(spawn, dict) else None
+    return parent
+
+
+def _parent_totals(path: Path, parent: str) -> frozenset[tuple[int, ...]]:
+    """Cumulative totals of the parent rollout, looked up beside ``path`` and in its tree."""
+    if any(c in parent for c in "/\\*?[]") or parent in (".", ".."):
+        return frozenset()
+    pattern = f"rollout-*{parent}.jsonl"
+    candidates = list(path.parent.glob(pattern))
+    root = path.parents[3] if len(path.parents) > 3 else None
+    if not candidates and root is not None:
+        candidates = list(root.glob(f"*/*/*/{pattern}"))
+    totals: set[tuple[int, ...]] = set()
+    quiet = _Notes()
+    for candidate in candidates[:1]:
+        for obj in _objects(candidate, (b'"token_count"',), quiet):
+            payload = obj.get("payload")
+            info = payload.get("info") if isinstance(payload, dict) else None
+            total = _codex_counts(info.get("total_token_usage")) if isinstance(info, dict) else None
+            if total is not None:
+                totals.add(total)
+    return frozenset(totals)
+
+
+class _AiderReader(_Reader):
+    agent = "aider"
+    wanted = (b'"message_send"',)
+
+    def __init__(self, window: _Window, notes: _Notes) -> None:
+        super().__init__(window, notes)
+        self.found: list[Usage] = []
+        self.redacted: set[str] = set()
+
+    def entry(self, obj: dict, path: Path) -> None:
+        properties = obj.get("properties")
+        if obj.get("event") != "message_send" or not isinstance(properties, dict):
+            return
+        self.version = _text(properties.get("aider_version")) or self.version
+        if not self.in_window(_timestamp(obj.get("time"))):
+            return
+        model = _text(properties.get("main_model"))
+        if model is None or model == "None":
+            model = UNKNOWN_MODEL
+        if model.endswith("/REDACTED"):
+            self.redacted.add(model)
+        cost = _decimal(properties.get("cost")) if "cost" in properties else None
+        self.found.append(
+            Usage(
+                model=model,
+                input=_count(properties.get("prompt_tokens")),
+                output=_count(properties.get("completion_tokens")),
+                requests=1,
+                cost=cost,
+            )
+        )
+
+    def usages(self) -> list[Usage]:
+        for model in sorted(self.redacted):
+            self.notes.add(f"aider redacted the model name {model!r} (a model it does not know)")
+        self.report_undated()
+        return merge_by_model(self.found)
+
+
+_READERS: dict[str, type[_Reader]] = {
+    "claude-code": _ClaudeReader,
+    "codex": _CodexReader,
+    "aider": _AiderReader,
+}
