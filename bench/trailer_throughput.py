@@ -73,7 +73,7 @@ def message(rng: random.Random, n: int) -> str:
 
 
 def build_repo(path: Path, commits: int, env: dict[str, str]) -> None:
-    subprocess.run(["git", "init", "-q", str(path)], check=True, env=env)
+    subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True, env=env)
     rng = random.Random(42)
     stream = []
     stamp = 1_700_000_000
@@ -159,6 +159,9 @@ def print_linearity() -> None:
         "many continuation lines": lambda k: "t\n\nK: v\n" + " x\n" * (k * 330_000),
         "many ';' in a structured value": lambda k: (
             "t\n\nAgent-Usage: model=m; " + ";" * (k * 1_000_000) + "\n"
+        ),
+        "co-author trailers (agent rules)": lambda k: (
+            "t\n\n" + "Co-authored-by: aider (" + "x" * 60 + ") <aider@aider.chat>\n" * (k * 11_000)
         ),
     }
     analyser = Analyser()

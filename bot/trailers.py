@@ -174,15 +174,15 @@ def _trailer_start(text: str, length: int) -> int:
 
 def _entries(block: str) -> list[str]:
     """Split the block into lines, joining indented lines onto the trailer before them."""
-    entries: list[str] = []
+    entries: list[list[str]] = []  # lines joined once at the end: += would be quadratic
     last_is_trailer = False
     for line in _split_nl(block):
         if last_is_trailer and line[0] in SPACE:
-            entries[-1] += line
+            entries[-1].append(line)
             continue
-        entries.append(line)
+        entries.append([line])
         last_is_trailer = find_separator(line) >= 1
-    return entries
+    return ["".join(lines) for lines in entries]
 
 
 def _split_nl(block: str) -> list[str]:
