@@ -14,7 +14,7 @@ from bot import __version__
 from bot.analysis import Analyser
 from bot.commit import CommitInfo, Identity
 from bot.config import Settings
-from bot.stamp import stamp_command
+from bot.stamp import read_file, stamp_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -38,21 +38,13 @@ def _identity(value: str | None) -> Identity:
 def _messages(files: tuple[str, ...], nul: bool) -> Iterator[tuple[str, bytes]]:
     """(source, raw message) pairs; ``-`` or no file reads standard input."""
     for name in files or ("-",):
-        data = sys.stdin.buffer.read() if name == "-" else _read(name)
+        data = sys.stdin.buffer.read() if name == "-" else read_file(name)
         if not nul:
             yield name, data
             continue
         for index, message in enumerate(data.split(b"\0")):
             if message.strip():
                 yield f"{name}#{index}", message
-
-
-def _read(name: str) -> bytes:
-    try:
-        with open(name, "rb") as handle:
-            return handle.read()
-    except OSError as error:
-        raise click.FileError(name, error.strerror) from error
 
 
 @trailers.command("parse")

@@ -637,7 +637,7 @@ def _combine_usage(given: list[Usage], logged: list[Usage]) -> list[Usage]:
 
 
 def _stamp_file(msgfile: str, record: ProtocolRecord, replace_: bool, dry_run: bool) -> None:
-    raw = sys.stdin.buffer.read() if msgfile == "-" else _read_file(msgfile)
+    raw = sys.stdin.buffer.read() if msgfile == "-" else read_file(msgfile)
     message = raw.decode("utf-8", "surrogateescape")
     result = stamp(message, record, replace=replace_)
     for warning in result.warnings:
@@ -652,7 +652,8 @@ def _stamp_file(msgfile: str, record: ProtocolRecord, replace_: bool, dry_run: b
         click.echo(f"yield-auditor stamp: added {len(result.added)} trailer lines", err=True)
 
 
-def _read_file(name: str) -> bytes:
+def read_file(name: str) -> bytes:
+    """A message file's bytes; an unreadable file is a clear click error, not a traceback."""
     try:
         with open(name, "rb") as handle:
             return handle.read()
