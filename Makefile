@@ -13,8 +13,9 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(INSTALLED)
 
+# The main job on the embedded default database (SQLite): audit this repository's history.
 demo: $(INSTALLED)
-	$(BIN)/yield-auditor trailers parse docs/examples/*.txt
+	$(BIN)/yield-auditor audit --repo . --db "$${DATABASE_URL:-sqlite:///yield-auditor.db}"
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest
@@ -25,3 +26,4 @@ lint: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(BIN)/python bench/trailer_throughput.py
+	$(BIN)/python bench/audit_throughput.py

@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from email.utils import parseaddr
+from pathlib import Path
 
 import click
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn
 
 from bot import __version__
 from bot.analysis import Analyser
+from bot.audit import AuditOptions, run_audit
 from bot.commit import CommitInfo, Identity
 from bot.config import Settings
+from bot.gitlog import GitLogError
+from bot.ledger.cli import migrate_command
+from bot.render import print_table, to_csv, to_html, to_json
 from bot.stamp import read_file, stamp_command
+
+DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -56,7 +66,7 @@ def _messages(files: tuple[str, ...], nul: bool) -> Iterator[tuple[str, bytes]]:
 @click.option("--branch", help="Branch name, for agent detection.")
 @click.option(
     "--date",
-    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"]),
+    type=click.DateTime(formats=DATE_FORMATS),
     help="Price usage as of this date (default: now).",
 )
 def parse_command(files, nul, no_divider, author, committer, branch, date) -> None:
@@ -88,7 +98,88 @@ def parse_command(files, nul, no_divider, author, committer, branch, date) -> No
         out.write(json.dumps({"source": source, **result}, ensure_ascii=False) + "\n")
 
 
+@main.command("audit")
+@click.option(
+    "--repo",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=".",
+    show_default=True,
+    help="A working tree or a bare repository.",
+)
+@click.option("--since", type=click.DateTime(DATE_FORMATS), help="Only commits from this date.")
+@click.option("--until", type=click.DateTime(DATE_FORMATS), help="Only commits before this date.")
+@click.option("--branch", "rev", help="The branch or revision to audit (default: HEAD).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv", "html"]),
+    default="table",
+    show_default=True,
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report here instead of standard output.",
+)
+@click.option("--db", help="Also store the ledger in this database (e.g. sqlite:///ya.db).")
+@click.option(
+    "--survival/--no-survival",
+    default=False,
+    show_default=True,
+    help="Measure line survival of agent commits with git blame (bounded).",
+)
+@click.option("--max-blame-files", type=click.IntRange(min=1), default=2000, show_default=True)
+@click.option(
+    "--window",
+    "window_days",
+    type=click.IntRange(min=1),
+    default=21,
+    show_default=True,
+    help="Rework and revert window, in days.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of the statistics' random draws (reports are reproducible).",
+)
+def audit_command(repo, since, until, rev, fmt, output, db, survival, max_blame_files,
+                  window_days, seed) -> None:  # fmt: skip
+    """Audit a local git history: token yield, waterfall, tier x task class, recommendations."""
+    options = AuditOptions(repo, since, until, rev, survival, window_days, max_blame_files, db,
+                           seed)  # fmt: skip
+    err = Console(stderr=True)
+    try:
+        with _progress(err) as advance:
+            report = run_audit(options, Analyser.from_settings(Settings()), advance)
+    except GitLogError as error:
+        raise click.ClickException(str(error)) from error
+    if fmt == "table":
+        console = Console(file=output.open("w", encoding="utf-8")) if output else Console()
+        print_table(report, console)
+        return
+    text = {"json": to_json, "csv": to_csv, "html": to_html}[fmt](report)
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+
+
+@contextmanager
+def _progress(console: Console) -> Iterator[Callable[[int], None]]:
+    """A spinner with the commit count on a terminal; silent when stderr is not one."""
+    if not console.is_terminal:
+        yield lambda _count: None
+        return
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console,
+                  transient=True) as progress:  # fmt: skip
+        task = progress.add_task("reading history")
+        yield lambda count: progress.update(task, description=f"read {count:,} commits")
+
+
 main.add_command(stamp_command)
+main.add_command(migrate_command)
 
 if __name__ == "__main__":
     main()

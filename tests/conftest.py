@@ -1,10 +1,13 @@
-"""Shared fixtures: an isolated git (no user or system configuration can change its rules)."""
+"""Shared fixtures: an isolated git (no user or system configuration can change its rules),
+and empty databases (SQLite, and PostgreSQL when YIELD_AUDITOR_TEST_POSTGRES_URL is set)."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,9 +39,73 @@ def git_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def run_git(git_env: dict[str, str]):
     """Run git with the isolated environment; returns stdout as bytes."""
 
-    def run(*args: str, cwd: Path | None = None, input: bytes | None = None) -> bytes:
+    def run(
+        *args: str, cwd: Path | None = None, input: bytes | None = None, env: dict | None = None
+    ) -> bytes:
         return subprocess.run(
-            [GIT, *args], cwd=cwd, input=input, env=git_env, capture_output=True, check=True
-        ).stdout
+            [GIT, *args], cwd=cwd, input=input, env={**git_env, **(env or {})},
+            capture_output=True, check=True,
+        ).stdout  # fmt: skip
 
     return run
+
+
+# --------------------------------------------------------------------------- databases
+
+POSTGRES_URL_ENV = "YIELD_AUDITOR_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: a SQLite file, or a fresh PostgreSQL schema dropped afterwards.
+
+    PostgreSQL runs when YIELD_AUDITOR_TEST_POSTGRES_URL is set (CI sets it); a server that is
+    set but unreachable fails the test rather than skipping it. Each test gets its own schema
+    (``search_path``), so concurrent test runs can share one server.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.db'}"
+        return
+    base = os.environ.get(POSTGRES_URL_ENV)
+    if not base:
+        pytest.skip(
+            "PostgreSQL tests need YIELD_AUDITOR_TEST_POSTGRES_URL, "
+            "e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        )
+    import sqlalchemy as sa
+
+    url = sa.make_url(base)
+    if url.drivername in ("postgres", "postgresql"):
+        url = url.set(drivername="postgresql+psycopg")
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    admin = sa.create_engine(url, poolclass=sa.NullPool)
+    error = None
+    try:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    except sa.exc.OperationalError as exc:
+        error = str(exc.orig).replace(url.password or "\0", "***")
+    if error is not None:  # fail outside the handler: no traceback, so no password in the log
+        admin.dispose()
+        shown = url.render_as_string(hide_password=True)
+        pytest.fail(f"{POSTGRES_URL_ENV} is set but {shown} is unreachable: {error}", pytrace=False)
+    try:
+        yield url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+            hide_password=False
+        )
+    finally:
+        with admin.begin() as connection:
+            connection.exec_driver_sql("SET LOCAL lock_timeout = '30s'")
+            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+@pytest.fixture
+def ledger_engine(database_url: str):
+    """An engine on ``database_url`` with the ledger migrated to the newest revision."""
+    from bot.ledger import make_engine, migrate
+
+    engine = make_engine(database_url)
+    migrate(engine)
+    yield engine
+    engine.dispose()

@@ -1,0 +1,172 @@
+"""``yield-auditor audit`` wall time and memory against plain ``git log``, in one run.
+
+    python bench/audit_throughput.py [--commits 100000] [--survival-commits 10000]
+
+Builds a repository with ``git fast-import``: pull requests of 1 to 3 commits merged with
+GitHub merge commits or squashed as ``(#n)``, 60% of commits by agents with protocol trailers
+(tiers, task classes, attempts, usage), the rest by people, occasional reverts. Then times
+
+  baseline  git log --format=%H%x00%B           (git itself is the floor)
+  audit     yield-auditor audit --format json --no-survival
+
+and reports the ratio (target: at most 3x) and the audit's peak memory (target: < 500 MB).
+A second, smaller repository times ``--survival`` to give the cost per agent commit of
+line survival (git blame, bounded by --max-blame-files).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TIERS = [("economy", "anthropic:claude-haiku-4-5"), ("standard", "anthropic:claude-sonnet-4-6"),
+         ("frontier", "anthropic:claude-opus-4-5")]  # fmt: skip
+CLASSES = ["bugfix", "feature", "refactor", "test", "docs", "chore"]
+HUMANS = [("Ada Lovelace", "ada@example.com"), ("Grace Hopper", "grace@example.com")]
+AGENT = ("claude-bot", "bot@example.com")
+
+
+class Builder:
+    """Writes a fast-import stream: main, PR branches, merges, squashes and reverts."""
+
+    def __init__(self, rng: random.Random):
+        self.rng = rng
+        self.out: list[bytes] = []
+        self.mark = 0
+        self.main: int | None = None
+        self.time = 1_750_000_000
+        self.commits = 0
+        self.file_no = 0
+
+    def commit(self, ref, message, who, parent, merge=None, files=1) -> int:
+        self.mark += 1
+        self.time += 60
+        self.commits += 1
+        name, email = who
+        data = message.encode()
+        lines = [f"commit {ref}", f"mark :{self.mark}",
+                 f"author {name} <{email}> {self.time} +0000",
+                 f"committer {name} <{email}> {self.time} +0000", f"data {len(data)}"]  # fmt: skip
+        block = "\n".join(lines).encode() + b"\n" + data + b"\n"
+        if parent is not None:
+            block += f"from :{parent}\n".encode()
+        if merge is not None:
+            block += f"merge :{merge}\n".encode()
+        for _ in range(files if merge is None else 0):
+            self.file_no += 1
+            body = "".join(
+                f"line {i} of file {self.file_no}\n" for i in range(self.rng.randint(3, 40))
+            )
+            path = f"comp{self.file_no % 7}/mod{self.file_no % 50}/f{self.file_no}.py"
+            block += f"M 100644 inline {path}\ndata {len(body)}\n{body}\n".encode()
+        self.out.append(block)
+        return self.mark
+
+    def agent_message(self, subject: str, task: str, attempt: int, tier: int, klass: str) -> str:
+        name, model = TIERS[tier]
+        usage_in = self.rng.randint(2_000, 60_000)
+        return (
+            f"{subject}\n\nWhat and why.\n\nAgent-Trailers: 1\nAgent: claude-code/2.0.31\n"
+            f"Agent-Task: {task}\nAgent-Task-Class: {klass}\nAgent-Attempt: {attempt}\n"
+            f"Agent-Route: router=bench/1; strategy=cascade; tier={name}; model={model}; "
+            f"score={self.rng.random():.2f}; threshold=0.5\n"
+            f"Agent-Usage: model={model}; in={usage_in}; out={usage_in // 8}; "
+            f"cache_read={usage_in * 4}; cache_write={usage_in // 2}; requests=7\n"
+        )
+
+    def pull_request(self, number: int) -> None:
+        rng = self.rng
+        agent = rng.random() < 0.6
+        klass = rng.choice(CLASSES)
+        ref = f"refs/heads/pr{number % 50}"
+        tip, tier = self.main, rng.choice([0, 0, 1, 2])
+        for attempt in range(1, rng.choice([1, 1, 2, 3]) + 1):
+            if agent:
+                msg = self.agent_message(f"{klass}: change {number}.{attempt}", f"T-{number}",
+                                         attempt, tier, klass)  # fmt: skip
+                tip = self.commit(ref, msg, AGENT, tip)
+                tier = min(tier + (rng.random() < 0.3), 2)
+            else:
+                tip = self.commit(ref, f"{klass}: human change {number}.{attempt}\n",
+                                  rng.choice(HUMANS), tip)  # fmt: skip
+        if rng.random() < 0.5:
+            merge_msg = f"Merge pull request #{number} from acme/pr{number}\n\nPR title\n"
+            self.main = self.commit("refs/heads/main", merge_msg, HUMANS[0], self.main, tip)
+        else:
+            self.main = self.commit("refs/heads/main", f"{klass}: squashed (#{number})\n",
+                                    AGENT if agent else HUMANS[1], self.main)  # fmt: skip
+        if rng.random() < 0.02:
+            self.main = self.commit("refs/heads/main", "Revert \"x\"\n\nThis reverts commit "
+                                    "0000000.\n", HUMANS[0], self.main)  # fmt: skip
+
+
+def build(path: Path, commits: int, env: dict[str, str]) -> int:
+    subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True, env=env)
+    b = Builder(random.Random(7))
+    b.main = b.commit("refs/heads/main", "Initial commit\n", HUMANS[0], None)
+    number = 0
+    while b.commits < commits:
+        number += 1
+        b.pull_request(number)
+    subprocess.run(["git", "fast-import", "--quiet"], input=b"".join(b.out), cwd=path, env=env,
+                   check=True)  # fmt: skip
+    subprocess.run(["git", "checkout", "-q", "main"], cwd=path, env=env, check=True)
+    return b.commits
+
+
+def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def audit_cmd(repo: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "bot", "audit", "--repo", str(repo), "--format", "json", *extra]
+
+
+def main(commits: int, survival_commits: int) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="ya-audit-bench-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(HOME=str(tmp), GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL=str(tmp / "gitconfig"),
+               PYTHONPATH=str(ROOT))  # fmt: skip
+    try:
+        big = tmp / "big"
+        made = build(big, commits, env)
+        baseline = timed(["git", "log", "--format=%H%x00%B"], big, env)
+        audit = timed(audit_cmd(big, "--no-survival"), ROOT, env)
+        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(f"repository: {made:,} commits (60% of pull requests by agents)")
+        print(f"{'baseline: git log --format=%H%x00%B':45} {baseline:8.2f} s   1.00x")
+        print(f"{'audit --format json --no-survival':45} {audit:8.2f} s {audit / baseline:6.2f}x")
+        print(f"{'peak memory (largest child process)':45} {peak_mb:8.0f} MB")
+        small = tmp / "small"
+        made_small = build(small, survival_commits, env)
+        without = timed(audit_cmd(small, "--no-survival"), ROOT, env)
+        with_survival = timed(audit_cmd(small, "--survival"), ROOT, env)
+        agent_commits = int(subprocess.run(
+            ["git", "rev-list", "--count", "--author=bot@example.com", "HEAD"], cwd=small,
+            env=env, capture_output=True, text=True, check=True).stdout)  # fmt: skip
+        extra_ms = (with_survival - without) / max(agent_commits, 1) * 1000
+        print(f"\nsurvival repository: {made_small:,} commits, {agent_commits:,} agent commits")
+        print(f"{'audit --no-survival':45} {without:8.2f} s")
+        print(f"{'audit --survival':45} {with_survival:8.2f} s")
+        print(f"{'line survival cost per agent commit':45} {extra_ms:8.2f} ms")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--commits", type=int, default=100_000)
+    parser.add_argument("--survival-commits", type=int, default=10_000)
+    args = parser.parse_args()
+    main(args.commits, args.survival_commits)

@@ -1,0 +1,124 @@
+"""``yield-auditor audit``: the yield engine over a local git history, with no GitHub App.
+
+This is the I/O edge: one streaming ``git log``, optional ``git blame`` for line survival,
+optional ledger writes. Everything in between is the pure engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from bot.analysis import Analyser
+from bot.attribution import Params, attribute
+from bot.facts import commit_facts
+from bot.gitlog import GitCommit, derive_pull_requests, iter_commits, line_survival
+from bot.records import CommitFacts
+from bot.report import Scope, build_report
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    repo: Path
+    since: date | datetime | None = None
+    until: date | datetime | None = None
+    rev: str | None = None
+    survival: bool = False
+    window_days: int = 21
+    max_blame_files: int = 2000
+    db: str | None = None
+    seed: int = 0
+
+
+def repository_name(repo: Path) -> str:
+    """The directory name stands for the repository (``app`` for ``/src/app`` or ``app.git``)."""
+    name = repo.resolve().name
+    return name.removesuffix(".git") or str(repo)
+
+
+def run_audit(
+    options: AuditOptions,
+    analyser: Analyser,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    repository = repository_name(options.repo)
+    commits = _read(options, progress)
+    derived = derive_pull_requests(commits, repository)
+    facts = [_facts(c, analyser, repository, derived.commit_pr.get(c.sha)) for c in commits]
+    notes: list[str] = []
+    survival_info = None
+    if options.survival:
+        facts, survival_info = _with_survival(options, facts, notes)
+    tasks = attribute(
+        facts, derived.prs, derived.events,
+        Params(options.window_days, analyser.prices.tier_names),
+    )  # fmt: skip
+    if options.db:
+        from bot.audit_store import save  # the ledger is only imported when asked for
+
+        save(options.db, repository, facts, derived.prs, derived.events, tasks)
+    scope = Scope(
+        repository=repository,
+        rev=options.rev or "HEAD",
+        since=_iso(options.since),
+        until=_iso(options.until),
+        commits_scanned=len(commits),
+        survival=survival_info,
+        notes=tuple(notes),
+    )
+    return build_report(scope, facts, tasks, seed=options.seed)
+
+
+def _read(options: AuditOptions, progress: Callable[[int], None] | None) -> list[GitCommit]:
+    commits = []
+    for commit in iter_commits(
+        options.repo, since=options.since, until=options.until, rev=options.rev
+    ):
+        commits.append(commit)
+        if progress is not None and len(commits) % 1000 == 0:
+            progress(len(commits))
+    return commits
+
+
+def _facts(
+    commit: GitCommit, analyser: Analyser, repository: str, pr_number: int | None
+) -> CommitFacts:
+    analysis = analyser.analyse(commit.to_commit_info())
+    return commit_facts(analysis, repository, commit.parents, commit.files, pr_number)
+
+
+def _with_survival(
+    options: AuditOptions, facts: list[CommitFacts], notes: list[str]
+) -> tuple[list[CommitFacts], dict[str, Any]]:
+    """Line survival of agent commits at the audited revision, by ``git blame`` (bounded)."""
+    agent = {c.sha: c for c in facts if c.is_agent_work and c.lines_added}
+    result = line_survival(
+        options.repo,
+        {sha: c.lines_added for sha, c in agent.items()},
+        {sha: c.files for sha, c in agent.items()},
+        rev=options.rev or "HEAD",
+        max_files=options.max_blame_files,
+    )
+    if result.files_skipped:
+        notes.append(
+            f"line survival: {result.files_skipped} files over the --max-blame-files bound were "
+            "not blamed; their commits use commit-level survival"
+        )
+    updated = [
+        replace(c, survival=result.per_commit[c.sha]) if c.sha in result.per_commit else c
+        for c in facts
+    ]
+    info = {
+        "coverage": result.coverage,
+        "files_blamed": result.files_blamed,
+        "files_skipped": result.files_skipped,
+        "commits_measured": len(result.per_commit),
+    }
+    return updated, info
+
+
+def _iso(value: date | datetime | None) -> str | None:
+    return None if value is None else value.isoformat()

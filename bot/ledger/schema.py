@@ -1,0 +1,323 @@
+"""The ledger's tables (SQLModel), and the column types that keep money and time exact.
+
+The initial migration (``bot/migrations/versions/0001_initial.py``) creates exactly this schema;
+a test compares the two with Alembic's ``compare_metadata`` on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlmodel import Field, SQLModel
+
+USD_SCALE = 8  # Numeric(18, 8): a hundred-millionth of a dollar
+_QUANTUM = Decimal(1).scaleb(-USD_SCALE)
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A timezone-aware timestamp stored in UTC and always loaded as UTC-aware.
+
+    PostgreSQL stores ``timestamptz``; SQLite stores text without an offset, so values are
+    converted to UTC on the way in and given back their UTC ``tzinfo`` on the way out.
+    Naive datetimes are refused: they would silently mean different instants on different hosts.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()}: the ledger needs an offset")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # only if something bypassed the DateTime processor
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def quantize_usd(value: Decimal) -> Decimal:
+    """The amount the ledger stores: rounded half-even to 8 decimal places."""
+    return value.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+class Money(sa.TypeDecorator[Decimal]):
+    """US dollars as ``Numeric(18, 8)``; Python sees ``Decimal``, never ``float``.
+
+    Values are rounded to 8 places before binding, so both databases store the same amount.
+    SQLite has no decimal type: it keeps a ``NUMERIC`` column's value as a double, which holds
+    any 8-decimal amount below $10,000,000 exactly enough to give the same ``Decimal`` back.
+    """
+
+    impl = sa.Numeric(18, USD_SCALE)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            # Bind and fetch floats ourselves: no lossy-conversion warning, same values.
+            return dialect.type_descriptor(sa.Numeric(18, USD_SCALE, asdecimal=False))
+        return dialect.type_descriptor(sa.Numeric(18, USD_SCALE))
+
+    def process_bind_param(self, value: Decimal | None, dialect: sa.Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, Decimal):
+            raise TypeError(f"money must be a Decimal, not {type(value).__name__}")
+        if not value.is_finite():
+            raise ValueError(f"money must be finite, not {value}")
+        amount = quantize_usd(value)
+        return float(amount) if dialect.name == "sqlite" else amount
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        if isinstance(value, float):
+            return quantize_usd(Decimal(repr(value)))
+        return quantize_usd(Decimal(value))
+
+
+# Surrogate keys: BIGINT on PostgreSQL, INTEGER on SQLite (only that is an alias of the rowid).
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+# JSON documents: JSONB on PostgreSQL (comparable, indexable), JSON text on SQLite.
+Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+JsonOrNull = sa.JSON(none_as_null=True).with_variant(
+    postgresql.JSONB(none_as_null=True), "postgresql"
+)
+
+
+def _pk() -> Any:
+    return Field(default=None, sa_column=sa.Column(BigId, primary_key=True, autoincrement=True))
+
+
+def _fk(table: str, column: str, target: str, *, primary_key: bool = False) -> Any:
+    """A reference to a parent row, named for Alembic; deleting the parent deletes the child."""
+    key = sa.ForeignKey(target, ondelete="CASCADE", name=f"fk_{table}_{column}")
+    return Field(sa_column=sa.Column(BigId, key, nullable=False, primary_key=primary_key))
+
+
+def _col(type_: Any, *, nullable: bool, default: Any = None) -> Any:
+    return Field(default=default, sa_column=sa.Column(type_, nullable=nullable))
+
+
+class InstallationRow(SQLModel, table=True):
+    """A GitHub App installation; ``id`` is GitHub's installation id."""
+
+    __tablename__ = "installations"
+
+    id: int = Field(sa_column=sa.Column(sa.BigInteger(), primary_key=True, autoincrement=False))
+    account_login: str = _col(sa.String(), nullable=False)
+    created: datetime = _col(UTCDateTime(), nullable=False)
+
+
+class RepositoryRow(SQLModel, table=True):
+    __tablename__ = "repositories"
+    __table_args__ = (sa.UniqueConstraint("full_name", name="uq_repositories_full_name"),)
+
+    id: int | None = _pk()
+    installation_id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(
+            sa.BigInteger(),
+            sa.ForeignKey("installations.id", name="fk_repositories_installation_id"),
+            nullable=True,
+        ),
+    )
+    full_name: str = _col(sa.String(), nullable=False)
+
+
+class PullRequestRow(SQLModel, table=True):
+    __tablename__ = "pull_requests"
+    __table_args__ = (
+        sa.UniqueConstraint("repository_id", "number", name="uq_pull_requests_repository_number"),
+    )
+
+    id: int | None = _pk()
+    repository_id: int = _fk("pull_requests", "repository_id", "repositories.id")
+    number: int = _col(sa.Integer(), nullable=False)
+    title: str = _col(sa.Text(), nullable=False)
+    labels: list[str] = _col(Json, nullable=False)
+    head_ref: str | None = _col(sa.String(), nullable=True)
+    state: str = _col(sa.String(), nullable=False)
+    created_at: datetime | None = _col(UTCDateTime(), nullable=True)
+    closed_at: datetime | None = _col(UTCDateTime(), nullable=True)
+    merge_sha: str | None = _col(sa.String(), nullable=True)
+
+
+class CommitRow(SQLModel, table=True):
+    """One analysed commit (``bot.records.CommitFacts``).
+
+    ``facts_hash`` digests every stored fact (usage lines and files included): an upsert
+    rewrites the row, and its children, only when the hash changes.
+    """
+
+    __tablename__ = "commits"
+    __table_args__ = (
+        sa.UniqueConstraint("repository_id", "sha", name="uq_commits_repository_sha"),
+        sa.Index("ix_commits_repository_committed_at", "repository_id", "committed_at"),
+        sa.Index("ix_commits_repository_task", "repository_id", "task"),
+        sa.Index("ix_commits_repository_pr_number", "repository_id", "pr_number"),
+    )
+
+    id: int | None = _pk()
+    repository_id: int = _fk("commits", "repository_id", "repositories.id")
+    sha: str = _col(sa.String(), nullable=False)
+    parents: list[str] = _col(Json, nullable=False)
+    author_name: str = _col(sa.String(), nullable=False)
+    author_email: str = _col(sa.String(), nullable=False)
+    author_github_login: str | None = _col(sa.String(), nullable=True)
+    author_github_id: int | None = _col(sa.BigInteger(), nullable=True)
+    author_github_type: str | None = _col(sa.String(), nullable=True)
+    committer_name: str = _col(sa.String(), nullable=False)
+    committer_email: str = _col(sa.String(), nullable=False)
+    committer_github_login: str | None = _col(sa.String(), nullable=True)
+    committer_github_id: int | None = _col(sa.BigInteger(), nullable=True)
+    committer_github_type: str | None = _col(sa.String(), nullable=True)
+    authored_at: datetime = _col(UTCDateTime(), nullable=False)
+    committed_at: datetime = _col(UTCDateTime(), nullable=False)
+    subject: str = _col(sa.Text(), nullable=False)
+    agent: str | None = _col(sa.String(), nullable=True)
+    agent_role: str = _col(sa.String(), nullable=False)
+    model: str | None = _col(sa.String(), nullable=True)
+    task: str | None = _col(sa.String(), nullable=True)
+    task_class: str | None = _col(sa.String(), nullable=True)
+    attempt: int | None = _col(sa.Integer(), nullable=True)
+    tier: str | None = _col(sa.String(), nullable=True)
+    strategy: str | None = _col(sa.String(), nullable=True)
+    route_score: float | None = _col(sa.Float(), nullable=True)
+    has_context: bool | None = _col(sa.Boolean(), nullable=True)
+    pr_number: int | None = _col(sa.Integer(), nullable=True)
+    branch: str | None = _col(sa.String(), nullable=True)
+    is_fixup: bool = _col(sa.Boolean(), nullable=False)
+    reverts: list[str] = _col(Json, nullable=False)
+    survival: float | None = _col(sa.Float(), nullable=True)
+    lines_added: int = _col(sa.Integer(), nullable=False)
+    tokens: int = _col(sa.BigInteger(), nullable=False)
+    evidence: Any = _col(JsonOrNull, nullable=True)
+    facts_hash: str = _col(sa.String(32), nullable=False)
+
+
+class UsageLineRow(SQLModel, table=True):
+    """One priced usage line of a commit; ``usd`` is NULL when the model is unpriced.
+
+    The primary key (commit_id, position) is also the index by commit and keeps the order.
+    """
+
+    __tablename__ = "usage_lines"
+
+    commit_id: int = _fk("usage_lines", "commit_id", "commits.id", primary_key=True)
+    position: int = Field(sa_column=sa.Column(sa.Integer(), primary_key=True))
+    model: str = _col(sa.String(), nullable=False)
+    tier: str | None = _col(sa.String(), nullable=True)
+    tokens: int = _col(sa.BigInteger(), nullable=False)
+    usd: Decimal | None = _col(Money(), nullable=True)
+
+
+class FileChangeRow(SQLModel, table=True):
+    __tablename__ = "file_changes"
+
+    commit_id: int = _fk("file_changes", "commit_id", "commits.id", primary_key=True)
+    position: int = Field(sa_column=sa.Column(sa.Integer(), primary_key=True))
+    path: str = _col(sa.Text(), nullable=False)
+    added: int = _col(sa.Integer(), nullable=False)
+    deleted: int = _col(sa.Integer(), nullable=False)
+
+
+class EventRow(SQLModel, table=True):
+    """Something that happened to a pull request or commit; the first of a key is kept."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        sa.UniqueConstraint("repository_id", "key", name="uq_events_repository_key"),
+        sa.Index("ix_events_repository_pr_number_at", "repository_id", "pr_number", "at"),
+    )
+
+    id: int | None = _pk()
+    repository_id: int = _fk("events", "repository_id", "repositories.id")
+    key: str = _col(sa.String(), nullable=False)
+    kind: str = _col(sa.String(), nullable=False)
+    at: datetime = _col(UTCDateTime(), nullable=False)
+    pr_number: int | None = _col(sa.Integer(), nullable=True)
+    sha: str | None = _col(sa.String(), nullable=True)
+    source: str = _col(sa.String(), nullable=False)
+
+
+class TaskRow(SQLModel, table=True):
+    """A derived ``bot.attribution.Task``; a repository's tasks are replaced wholesale.
+
+    ``spend`` maps each bucket to ``{"tokens", "usd", "unpriced_tokens"}`` with ``usd`` as a
+    Decimal string, so allocated fractions of a cent survive exactly.
+    """
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        sa.UniqueConstraint("repository_id", "key", name="uq_tasks_repository_key"),
+        sa.Index("ix_tasks_repository_tier_task_class", "repository_id", "tier", "task_class"),
+    )
+
+    id: int | None = _pk()
+    repository_id: int = _fk("tasks", "repository_id", "repositories.id")
+    key: str = _col(sa.String(), nullable=False)  # Task.id
+    pr_numbers: list[int] = _col(Json, nullable=False)
+    task_class: str = _col(sa.String(), nullable=False)
+    class_inferred: bool = _col(sa.Boolean(), nullable=False)
+    tier: str | None = _col(sa.String(), nullable=True)
+    strategy: str | None = _col(sa.String(), nullable=True)
+    has_context: bool | None = _col(sa.Boolean(), nullable=True)
+    route_score: float | None = _col(sa.Float(), nullable=True)
+    complexity: str = _col(sa.String(), nullable=False)
+    agent: str | None = _col(sa.String(), nullable=True)
+    model: str | None = _col(sa.String(), nullable=True)
+    status: str = _col(sa.String(), nullable=False)
+    first_pass: bool = _col(sa.Boolean(), nullable=False)
+    escalated: bool = _col(sa.Boolean(), nullable=False)
+    bounces: list[str] = _col(Json, nullable=False)
+    ci_first_pass: bool | None = _col(sa.Boolean(), nullable=True)
+    review_first_pass: bool | None = _col(sa.Boolean(), nullable=True)
+    merged: bool = _col(sa.Boolean(), nullable=False)
+    survived: bool | None = _col(sa.Boolean(), nullable=True)
+    agent_rework_commits: int = _col(sa.Integer(), nullable=False)
+    human_rework_commits: int = _col(sa.Integer(), nullable=False)
+    spend: dict[str, Any] = _col(Json, nullable=False)
+    computed_at: datetime = _col(UTCDateTime(), nullable=False)
+
+
+class AttemptRow(SQLModel, table=True):
+    __tablename__ = "attempts"
+
+    task_id: int = _fk("attempts", "task_id", "tasks.id", primary_key=True)
+    position: int = Field(sa_column=sa.Column(sa.Integer(), primary_key=True))
+    number: int = _col(sa.Integer(), nullable=False)
+    tier: str | None = _col(sa.String(), nullable=True)
+    model: str | None = _col(sa.String(), nullable=True)
+    commits: list[str] = _col(Json, nullable=False)
+    outcome: str = _col(sa.String(), nullable=False)
+    bounces: list[str] = _col(Json, nullable=False)
+    tokens: int = _col(sa.BigInteger(), nullable=False)
+    usd: Decimal = _col(Money(), nullable=False)
+    unpriced_tokens: int = _col(sa.BigInteger(), nullable=False)
+
+
+TABLES: tuple[sa.Table, ...] = tuple(
+    model.__table__  # type: ignore[attr-defined]
+    for model in (
+        InstallationRow,
+        RepositoryRow,
+        PullRequestRow,
+        CommitRow,
+        UsageLineRow,
+        FileChangeRow,
+        EventRow,
+        TaskRow,
+        AttemptRow,
+    )
+)
+TABLE_NAMES = frozenset(t.name for t in TABLES)
+metadata = SQLModel.metadata

@@ -1,0 +1,662 @@
+"""Bulk, idempotent writes of the engine's records, and loaders that give the same records back.
+
+Every function works inside the caller's session transaction and never commits: ingest a
+webhook's worth of records, then ``session.commit()``. Writes are dialect-specific
+``INSERT ... ON CONFLICT`` statements executed many rows at a time (``BATCH_SIZE``), not ORM
+objects, so 100,000 commits take seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from bot.attribution import BUCKETS, Attempt, Spend, Task
+from bot.commit import Identity
+from bot.ledger.schema import (
+    AttemptRow,
+    CommitRow,
+    EventRow,
+    FileChangeRow,
+    InstallationRow,
+    PullRequestRow,
+    RepositoryRow,
+    TaskRow,
+    UsageLineRow,
+    quantize_usd,
+)
+from bot.records import CommitFacts, Event, FileChange, PullRequest, UsageLine
+
+BATCH_SIZE = 1000
+
+T = TypeVar("T")
+
+installations: sa.Table = InstallationRow.__table__  # type: ignore[attr-defined]
+repositories: sa.Table = RepositoryRow.__table__  # type: ignore[attr-defined]
+pull_requests: sa.Table = PullRequestRow.__table__  # type: ignore[attr-defined]
+commits: sa.Table = CommitRow.__table__  # type: ignore[attr-defined]
+usage_lines: sa.Table = UsageLineRow.__table__  # type: ignore[attr-defined]
+file_changes: sa.Table = FileChangeRow.__table__  # type: ignore[attr-defined]
+events: sa.Table = EventRow.__table__  # type: ignore[attr-defined]
+tasks: sa.Table = TaskRow.__table__  # type: ignore[attr-defined]
+attempts: sa.Table = AttemptRow.__table__  # type: ignore[attr-defined]
+
+_IDENTITY = ("name", "email", "github_login", "github_id", "github_type")
+# CommitFacts fields stored in a column of the same name.
+_COMMIT_FIELDS = (
+    "sha",
+    "subject",
+    "agent",
+    "agent_role",
+    "model",
+    "task",
+    "task_class",
+    "attempt",
+    "tier",
+    "strategy",
+    "route_score",
+    "has_context",
+    "pr_number",
+    "branch",
+    "is_fixup",
+    "survival",
+)
+_PR_FIELDS = ("title", "head_ref", "state", "created_at", "closed_at", "merge_sha")
+_TASK_FIELDS = (
+    "task_class",
+    "class_inferred",
+    "tier",
+    "strategy",
+    "has_context",
+    "route_score",
+    "complexity",
+    "agent",
+    "model",
+    "status",
+    "first_pass",
+    "escalated",
+    "ci_first_pass",
+    "review_first_pass",
+    "merged",
+    "survived",
+    "agent_rework_commits",
+    "human_rework_commits",
+)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _insert(connection: Connection, table: sa.Table) -> Any:
+    """The dialect's INSERT, which has ``on_conflict_do_update`` / ``_do_nothing``."""
+    name = connection.dialect.name
+    if name == "postgresql":
+        return postgresql.insert(table)
+    if name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"the ledger supports SQLite and PostgreSQL, not {name}")
+
+
+def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _unique(items: Iterable[T], key: Callable[[T], Any], keep: str) -> list[T]:
+    """One item per key: the first seen (``keep="first"``) or the last (``"last"``)."""
+    found: dict[Any, T] = {}
+    for item in items:
+        k = key(item)
+        if keep == "last" or k not in found:
+            found[k] = item
+    return list(found.values())
+
+
+def _utc(value: datetime | None, what: str) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{what}: naive datetime {value.isoformat()}; the ledger needs an offset")
+    return value.astimezone(UTC)
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, Decimal):
+        return str(quantize_usd(value))
+    raise TypeError(f"cannot digest {type(value).__name__}")
+
+
+def _digest(*parts: Any) -> str:
+    text = json.dumps(parts, sort_keys=True, default=_canonical, separators=(",", ":"))
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def _repository_name(connection: Connection, repo_id: int) -> str:
+    name = connection.execute(
+        sa.select(repositories.c.full_name).where(repositories.c.id == repo_id)
+    ).scalar_one_or_none()
+    if name is None:
+        raise LookupError(f"no repository with id {repo_id} in the ledger")
+    return name
+
+
+def _check_repository(name: str, record: Any, what: str) -> None:
+    if record.repository != name:
+        raise ValueError(f"{what} belongs to {record.repository!r}, not to {name!r}")
+
+
+def _among(connection: Connection, column: sa.ColumnElement[Any], values: Iterable[Any]) -> Any:
+    """``column IN values``; on PostgreSQL ``= ANY(array)``: one parameter, however many values."""
+    values = list(values)
+    if connection.dialect.name == "postgresql":
+        item = sa.BigInteger() if isinstance(column.type, sa.Integer) else sa.String()
+        return column == sa.any_(sa.bindparam(None, values, type_=postgresql.ARRAY(item)))
+    return column.in_(values)
+
+
+def _changed(table: sa.Table, excluded: Any, names: Iterable[str]) -> Any:
+    return sa.or_(*(table.c[n].is_distinct_from(excluded[n]) for n in names))
+
+
+# --------------------------------------------------------------------------- installations
+
+
+def upsert_installation(
+    session: Session, installation_id: int, account_login: str, created: datetime | None = None
+) -> None:
+    """Record a GitHub App installation; ``created`` (default: now) is kept unless given."""
+    connection = session.connection()
+    stmt = _insert(connection, installations).values(
+        id=installation_id,
+        account_login=account_login,
+        created=_utc(created, "installation created") or datetime.now(UTC),
+    )
+    names = ["account_login"] + (["created"] if created is not None else [])
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[installations.c.id],
+        set_={n: stmt.excluded[n] for n in names},
+        where=_changed(installations, stmt.excluded, names),
+    )
+    connection.execute(stmt)
+
+
+def upsert_repository(session: Session, installation_id: int | None, full_name: str) -> int:
+    """The ledger id of repository ``full_name`` ("owner/name"), created if needed.
+
+    An ``installation_id`` of None (the command line, which has no installation) keeps the one
+    already recorded.
+    """
+    connection = session.connection()
+    stmt = _insert(connection, repositories).values(
+        installation_id=installation_id, full_name=full_name
+    )
+    excluded = stmt.excluded
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[repositories.c.full_name],
+        set_={"installation_id": excluded.installation_id},
+        where=sa.and_(
+            excluded.installation_id.is_not(None),
+            repositories.c.installation_id.is_distinct_from(excluded.installation_id),
+        ),
+    ).returning(repositories.c.id)
+    repo_id = connection.execute(stmt).scalar_one_or_none()
+    if repo_id is None:  # the row was there already and nothing changed
+        repo_id = connection.execute(
+            sa.select(repositories.c.id).where(repositories.c.full_name == full_name)
+        ).scalar_one()
+    return int(repo_id)
+
+
+# --------------------------------------------------------------------------- pull requests
+
+
+def _pr_row(repo_id: int, pr: PullRequest) -> dict[str, Any]:
+    row = {name: getattr(pr, name) for name in _PR_FIELDS}
+    row.update(repository_id=repo_id, number=pr.number, labels=list(pr.labels))
+    for name in ("created_at", "closed_at"):
+        row[name] = _utc(row[name], f"pull request #{pr.number} {name}")
+    return row
+
+
+def upsert_pull_requests(
+    session: Session, repo_id: int, prs: Iterable[PullRequest], batch_size: int = BATCH_SIZE
+) -> int:
+    """Insert or update pull requests by number (the last of a number wins); returns how many
+    rows were inserted or changed."""
+    connection = session.connection()
+    name = _repository_name(connection, repo_id)
+    names = ("labels", *_PR_FIELDS)
+    written = 0
+    for batch in _batches(prs, batch_size):
+        for pr in batch:
+            _check_repository(name, pr, f"pull request #{pr.number}")
+        rows = [_pr_row(repo_id, pr) for pr in _unique(batch, lambda p: p.number, "last")]
+        stmt = _insert(connection, pull_requests)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[pull_requests.c.repository_id, pull_requests.c.number],
+            set_={n: stmt.excluded[n] for n in names},
+            where=_changed(pull_requests, stmt.excluded, names),
+        ).returning(pull_requests.c.id)
+        written += len(connection.execute(stmt, rows).all())
+    return written
+
+
+def load_pull_requests(session: Session, repo_id: int) -> list[PullRequest]:
+    """The repository's pull requests, by number."""
+    connection = session.connection()
+    name = _repository_name(connection, repo_id)
+    t = pull_requests
+    rows = connection.execute(
+        sa.select(t.c.number, t.c.labels, *(t.c[n] for n in _PR_FIELDS)).where(
+            t.c.repository_id == repo_id
+        )
+    )
+    found = [
+        PullRequest(
+            repository=name,
+            number=r.number,
+            labels=tuple(r.labels),
+            **{n: getattr(r, n) for n in _PR_FIELDS},
+        )
+        for r in rows
+    ]
+    return sorted(found, key=lambda p: p.number)
+
+
+# --------------------------------------------------------------------------- commits
+
+
+def _commit_rows(
+    repo_id: int, commit: CommitFacts, evidence: Any
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The commit's row (with its facts digest), usage-line rows and file rows."""
+    what = f"commit {commit.sha}"
+    row = {name: getattr(commit, name) for name in _COMMIT_FIELDS}
+    for who in ("author", "committer"):
+        identity: Identity = getattr(commit, who)
+        for field in _IDENTITY:
+            row[f"{who}_{field}"] = getattr(identity, field)
+    row.update(
+        parents=list(commit.parents),
+        reverts=list(commit.reverts),
+        authored_at=_utc(commit.authored_at, f"{what} authored_at"),
+        committed_at=_utc(commit.committed_at, f"{what} committed_at"),
+        lines_added=commit.lines_added,
+        tokens=commit.tokens,
+        evidence=evidence,
+    )
+    usage = [
+        {
+            "position": i,
+            "model": u.model,
+            "tier": u.tier,
+            "tokens": u.tokens,
+            "usd": None if u.usd is None else quantize_usd(u.usd),
+        }
+        for i, u in enumerate(commit.usage)
+    ]
+    files = [
+        {"position": i, "path": f.path, "added": f.added, "deleted": f.deleted}
+        for i, f in enumerate(commit.files)
+    ]
+    row["facts_hash"] = _digest(row, usage, files)
+    row["repository_id"] = repo_id
+    return row, usage, files
+
+
+def upsert_commits(
+    session: Session,
+    repo_id: int,
+    commits_: Iterable[CommitFacts],
+    evidence: Mapping[str, Any] | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> int:
+    """Insert new commits and update changed ones, with their usage lines and files.
+
+    A commit is identified by its sha; its stored facts are replaced as a whole by the last
+    version ingested (e.g. once ``survival`` is measured), and left untouched, children
+    included, when nothing changed. ``evidence`` maps shas to a JSON document (the agent
+    detection's evidence); it is part of the facts, so pass it on every ingestion.
+    Returns how many commits this call inserted or changed (a commit written at the same moment
+    by another transaction may be counted by both).
+    """
+    connection = session.connection()
+    name = _repository_name(connection, repo_id)
+    evidence = evidence or {}
+    table = commits
+    stmt = _insert(connection, table)
+    columns = [c.name for c in table.columns if c.name not in ("id", "repository_id", "sha")]
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.repository_id, table.c.sha],
+        set_={n: stmt.excluded[n] for n in columns},
+        where=table.c.facts_hash != stmt.excluded.facts_hash,
+    )
+    mine = table.c.repository_id == repo_id
+    written = 0
+    for batch in _batches(commits_, batch_size):
+        prepared = {}
+        for commit in _unique(batch, lambda c: c.sha, "last"):
+            _check_repository(name, commit, f"commit {commit.sha}")
+            prepared[commit.sha] = _commit_rows(repo_id, commit, evidence.get(commit.sha))
+        # Only new or changed commits are sent: a re-delivery costs one SELECT per batch.
+        stored = connection.execute(
+            sa.select(table.c.sha, table.c.facts_hash).where(
+                mine, _among(connection, table.c.sha, prepared)
+            )
+        )
+        for sha, facts_hash in stored:
+            if prepared[sha][0]["facts_hash"] == facts_hash:
+                del prepared[sha]
+        if not prepared:
+            continue
+        connection.execute(stmt, [row for row, _, _ in prepared.values()])
+        ids = dict(
+            connection.execute(
+                sa.select(table.c.sha, table.c.id).where(
+                    mine, _among(connection, table.c.sha, prepared)
+                )
+            ).all()
+        )
+        written += len(prepared)
+        # Their children are rewritten whole.
+        for part, child in ((1, usage_lines), (2, file_changes)):
+            connection.execute(
+                sa.delete(child).where(_among(connection, child.c.commit_id, ids.values()))
+            )
+            child_rows = [
+                {"commit_id": ids[sha], **line}
+                for sha, parts in prepared.items()
+                for line in parts[part]
+            ]
+            if child_rows:
+                connection.execute(sa.insert(child), child_rows)
+    return written
+
+
+_COMMIT_COLUMNS = (
+    commits.c.id,
+    commits.c.parents,
+    commits.c.reverts,
+    commits.c.authored_at,
+    commits.c.committed_at,
+    *(commits.c[n] for n in _COMMIT_FIELDS),
+    *(commits.c[f"{who}_{f}"] for who in ("author", "committer") for f in _IDENTITY),
+)
+
+
+def load_commits(
+    session: Session, repo_id: int, since: datetime | None = None, until: datetime | None = None
+) -> list[CommitFacts]:
+    """The repository's commits committed in [since, until), oldest first (then by sha)."""
+    connection = session.connection()
+    name = _repository_name(connection, repo_id)
+    where = [commits.c.repository_id == repo_id]
+    if since is not None:
+        where.append(commits.c.committed_at >= _utc(since, "since"))
+    if until is not None:
+        where.append(commits.c.committed_at < _utc(until, "until"))
+    usage: dict[int, list[UsageLine]] = {}
+    for r in connection.execute(
+        sa.select(usage_lines.c.commit_id, usage_lines.c.model, usage_lines.c.tier)
+        .add_columns(usage_lines.c.tokens, usage_lines.c.usd)
+        .join(commits, commits.c.id == usage_lines.c.commit_id)
+        .where(*where)
+        .order_by(usage_lines.c.commit_id, usage_lines.c.position)
+    ):
+        usage.setdefault(r.commit_id, []).append(UsageLine(r.model, r.tier, r.tokens, r.usd))
+    files: dict[int, list[FileChange]] = {}
+    for r in connection.execute(
+        sa.select(file_changes.c.commit_id, file_changes.c.path)
+        .add_columns(file_changes.c.added, file_changes.c.deleted)
+        .join(commits, commits.c.id == file_changes.c.commit_id)
+        .where(*where)
+        .order_by(file_changes.c.commit_id, file_changes.c.position)
+    ):
+        files.setdefault(r.commit_id, []).append(FileChange(r.path, r.added, r.deleted))
+    rows = connection.execute(sa.select(*_COMMIT_COLUMNS).where(*where))
+    result = []
+    for r in rows:
+        m = r._mapping
+        result.append(
+            CommitFacts(
+                repository=name,
+                parents=tuple(r.parents),
+                reverts=tuple(r.reverts),
+                author=Identity(*(m[f"author_{f}"] for f in _IDENTITY)),
+                committer=Identity(*(m[f"committer_{f}"] for f in _IDENTITY)),
+                authored_at=r.authored_at,
+                committed_at=r.committed_at,
+                usage=tuple(usage.get(r.id, ())),
+                files=tuple(files.get(r.id, ())),
+                **{n: m[n] for n in _COMMIT_FIELDS},
+            )
+        )
+    # Sorted here, not in SQL: a database collation must not change the order.
+    result.sort(key=lambda c: (c.committed_at, c.sha))
+    return result
+
+
+def load_evidence(
+    session: Session, repo_id: int, shas: Iterable[str] | None = None
+) -> dict[str, Any]:
+    """The evidence stored with the repository's commits (all, or those of ``shas``)."""
+    where = [commits.c.repository_id == repo_id, commits.c.evidence.is_not(None)]
+    if shas is not None:
+        where.append(commits.c.sha.in_(list(shas)))
+    rows = session.connection().execute(sa.select(commits.c.sha, commits.c.evidence).where(*where))
+    return {sha: evidence for sha, evidence in rows}
+
+
+# --------------------------------------------------------------------------- events
+
+
+def upsert_events(
+    session: Session, repo_id: int, events_: Iterable[Event], batch_size: int = BATCH_SIZE
+) -> int:
+    """Record events once per key: an event already recorded under its key is left as it is.
+    Returns how many were new."""
+    connection = session.connection()
+    name = _repository_name(connection, repo_id)
+    stmt = (
+        _insert(connection, events)
+        .on_conflict_do_nothing(index_elements=[events.c.repository_id, events.c.key])
+        .returning(events.c.id)
+    )
+    written = 0
+    for batch in _batches(events_, batch_size):
+        fresh = {e.key: e for e in _unique(batch, lambda e: e.key, "first")}
+        for e in fresh.values():
+            _check_repository(name, e, f"event {e.key}")
+        known = connection.execute(
+            sa.select(events.c.key).where(
+                events.c.repository_id == repo_id, _among(connection, events.c.key, fresh)
+            )
+        )
+        for (key,) in known:
+            del fresh[key]
+        if not fresh:
+            continue
+        rows = [
+            {
+                "repository_id": repo_id,
+                "key": e.key,
+                "kind": e.kind,
+                "at": _utc(e.at, f"event {e.key}"),
+                "pr_number": e.pr_number,
+                "sha": e.sha,
+                "source": e.source,
+            }
+            for e in fresh.values()
+        ]
+        written += len(connection.execute(stmt, rows).all())
+    return written
+
+
+def load_events(
+    session: Session, repo_id: int, since: datetime | None = None, until: datetime | None = None
+) -> list[Event]:
+    """The repository's events that happened in [since, until), by time then key."""
+    connection = session.connection()
+    name = _repository_name(connection, repo_id)
+    t = events
+    where = [t.c.repository_id == repo_id]
+    if since is not None:
+        where.append(t.c.at >= _utc(since, "since"))
+    if until is not None:
+        where.append(t.c.at < _utc(until, "until"))
+    rows = connection.execute(
+        sa.select(t.c.key, t.c.kind, t.c.at, t.c.pr_number, t.c.sha, t.c.source).where(*where)
+    )
+    found = [Event(r.key, r.kind, r.at, name, r.pr_number, r.sha, r.source) for r in rows]
+    return sorted(found, key=lambda e: (e.at, e.key))
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+def _spend_json(spend: Mapping[str, Spend]) -> dict[str, Any]:
+    return {
+        bucket: {"tokens": s.tokens, "usd": str(s.usd), "unpriced_tokens": s.unpriced_tokens}
+        for bucket, s in spend.items()
+    }
+
+
+def _bucket_order(bucket: str) -> tuple[int, str]:
+    return (BUCKETS.index(bucket) if bucket in BUCKETS else len(BUCKETS), bucket)
+
+
+def _spend(document: Mapping[str, Any]) -> dict[str, Spend]:
+    return {
+        bucket: Spend(
+            tokens=document[bucket]["tokens"],
+            usd=Decimal(document[bucket]["usd"]),
+            unpriced_tokens=document[bucket]["unpriced_tokens"],
+        )
+        for bucket in sorted(document, key=_bucket_order)
+    }
+
+
+def replace_tasks(
+    session: Session, repo_id: int, tasks_: Iterable[Task], batch_size: int = BATCH_SIZE
+) -> int:
+    """Replace the repository's derived tasks and attempts with ``tasks_``; returns their count.
+
+    Spend per bucket is stored exactly (Decimal strings); an attempt's ``usd`` is money, rounded
+    to 8 decimal places like every amount in the ledger.
+    """
+    connection = session.connection()
+    name = _repository_name(connection, repo_id)
+    items: Sequence[Task] = list(tasks_)
+    seen: set[str] = set()
+    for task in items:
+        _check_repository(name, task, f"task {task.id}")
+        if task.id in seen:
+            raise ValueError(f"task {task.id} given twice")
+        seen.add(task.id)
+        for attempt in task.attempts:
+            if attempt.task_id != task.id:
+                raise ValueError(f"task {task.id}: an attempt names task {attempt.task_id}")
+    mine = sa.select(tasks.c.id).where(tasks.c.repository_id == repo_id)
+    connection.execute(sa.delete(attempts).where(attempts.c.task_id.in_(mine.scalar_subquery())))
+    connection.execute(sa.delete(tasks).where(tasks.c.repository_id == repo_id))
+    now = datetime.now(UTC)
+    for batch in _batches(items, batch_size):
+        connection.execute(
+            sa.insert(tasks),
+            [
+                {
+                    "repository_id": repo_id,
+                    "key": t.id,
+                    "pr_numbers": list(t.pr_numbers),
+                    "bounces": list(t.bounces),
+                    "spend": _spend_json(t.spend),
+                    "computed_at": now,
+                    **{n: getattr(t, n) for n in _TASK_FIELDS},
+                }
+                for t in batch
+            ],
+        )
+    ids = {
+        key: id_
+        for key, id_ in connection.execute(
+            sa.select(tasks.c.key, tasks.c.id).where(tasks.c.repository_id == repo_id)
+        )
+    }
+    rows = (
+        {
+            "task_id": ids[t.id],
+            "position": i,
+            "number": a.number,
+            "tier": a.tier,
+            "model": a.model,
+            "commits": list(a.commits),
+            "outcome": a.outcome,
+            "bounces": list(a.bounces),
+            "tokens": a.tokens,
+            "usd": a.usd,
+            "unpriced_tokens": a.unpriced_tokens,
+        }
+        for t in items
+        for i, a in enumerate(t.attempts)
+    )
+    for batch in _batches(rows, batch_size):
+        connection.execute(sa.insert(attempts), batch)
+    return len(items)
+
+
+def load_tasks(session: Session, repo_id: int) -> list[Task]:
+    """The repository's tasks as last replaced, by id (the order of ``attribute``)."""
+    connection = session.connection()
+    name = _repository_name(connection, repo_id)
+    by_task: dict[int, list[Any]] = {}
+    for r in connection.execute(
+        sa.select(attempts, tasks.c.key)
+        .join(tasks, tasks.c.id == attempts.c.task_id)
+        .where(tasks.c.repository_id == repo_id)
+        .order_by(attempts.c.task_id, attempts.c.position)
+    ):
+        by_task.setdefault(r.task_id, []).append(
+            Attempt(
+                task_id=r.key,
+                number=r.number,
+                tier=r.tier,
+                model=r.model,
+                commits=tuple(r.commits),
+                outcome=r.outcome,
+                bounces=tuple(r.bounces),
+                tokens=r.tokens,
+                usd=r.usd,
+                unpriced_tokens=r.unpriced_tokens,
+            )
+        )
+    rows = connection.execute(sa.select(tasks).where(tasks.c.repository_id == repo_id))
+    found = [
+        Task(
+            id=r.key,
+            repository=name,
+            pr_numbers=tuple(r.pr_numbers),
+            bounces=tuple(r.bounces),
+            attempts=tuple(by_task.get(r.id, ())),
+            spend=_spend(r.spend),
+            **{n: r._mapping[n] for n in _TASK_FIELDS},
+        )
+        for r in rows
+    ]
+    return sorted(found, key=lambda t: t.id)
