@@ -46,6 +46,7 @@ class Builder:
         self.time = 1_750_000_000
         self.commits = 0
         self.file_no = 0
+        self.branch_files: list[bytes] = []
 
     def commit(self, ref, message, who, parent, merge=None, files=1) -> int:
         self.mark += 1
@@ -61,13 +62,18 @@ class Builder:
             block += f"from :{parent}\n".encode()
         if merge is not None:
             block += f"merge :{merge}\n".encode()
+        if merge is not None:  # fast-import does not merge trees: carry the branch's files
+            block += b"".join(self.branch_files)
+            self.branch_files = []
         for _ in range(files if merge is None else 0):
             self.file_no += 1
-            body = "".join(
-                f"line {i} of file {self.file_no}\n" for i in range(self.rng.randint(3, 40))
-            )
+            lines = self.rng.randint(3, 40)
+            body = "".join(f"line {i} of file {self.file_no}\n" for i in range(lines))
             path = f"comp{self.file_no % 7}/mod{self.file_no % 50}/f{self.file_no}.py"
-            block += f"M 100644 inline {path}\ndata {len(body)}\n{body}\n".encode()
+            change = f"M 100644 inline {path}\ndata {len(body)}\n{body}\n".encode()
+            block += change
+            if ref != "refs/heads/main":
+                self.branch_files.append(change)
         self.out.append(block)
         return self.mark
 
@@ -102,6 +108,7 @@ class Builder:
             merge_msg = f"Merge pull request #{number} from acme/pr{number}\n\nPR title\n"
             self.main = self.commit("refs/heads/main", merge_msg, HUMANS[0], self.main, tip)
         else:
+            self.branch_files = []  # squashed: the branch's commits are not on main
             self.main = self.commit("refs/heads/main", f"{klass}: squashed (#{number})\n",
                                     AGENT if agent else HUMANS[1], self.main)  # fmt: skip
         if rng.random() < 0.02:

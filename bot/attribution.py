@@ -77,6 +77,7 @@ class Task:
     complexity: str  # small, medium, large
     agent: str | None
     model: str | None
+    author: str | None  # git author e-mail of the first agent commit (or the agent itself)
     attempts: tuple[Attempt, ...]
     status: str  # shipped, abandoned, reverted, open
     first_pass: bool
@@ -212,6 +213,7 @@ def _build_task(key: str, commits: list[CommitFacts], index: _Index, params: Par
         complexity=complexity(files),
         agent=first.agent,
         model=first.model,
+        author=first.author.email.lower() or first.author.name or None,
         attempts=attempts,
         status=status,
         first_pass=status == "shipped" and not bounces and not agent_rework and not human_rework,

@@ -115,6 +115,7 @@ BREAKDOWNS: dict[str, Callable[[Task], Hashable]] = {
     "model": lambda t: t.model,
     "agent": lambda t: t.agent,
     "repository": lambda t: t.repository,
+    "author": lambda t: t.author,
     "strategy": lambda t: t.strategy,
     "context": lambda t: {None: None, True: "with", False: "without"}[t.has_context],
     "complexity": lambda t: t.complexity,

@@ -115,6 +115,7 @@ def make_task(key: str, repository: str = REPO) -> Task:
         complexity="medium",
         agent="claude-code",
         model="claude-haiku-4-5",
+        author="ada@example.com",
         attempts=(
             Attempt(
                 task_id,
@@ -661,3 +662,22 @@ def test_migrate_command_bad_url(url, message):
     result = CliRunner().invoke(migrate_command, ["--db", url])
     assert result.exit_code == 1
     assert message in result.output and "s3cret" not in result.output
+
+
+def test_upgrade_from_the_first_revision_keeps_rows(database_url):
+    """A ledger created at revision 0001 upgrades in place (tasks gain ``author``)."""
+    engine = make_engine(database_url)
+    try:
+        assert migrate(engine, "0001") == "0001"
+        with Session(engine) as session:
+            repo_id = upsert_repository(session, None, REPO)
+            upsert_commits(session, repo_id, [make_commit(1)])
+            session.commit()
+        assert migrate(engine) == head_revision()
+        with Session(engine) as session:
+            assert len(load_commits(session, repo_id)) == 1
+            replace_tasks(session, repo_id, [make_task("T-1")])
+            session.commit()
+            assert load_tasks(session, repo_id)[0].author == "ada@example.com"
+    finally:
+        engine.dispose()

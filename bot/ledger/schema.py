@@ -275,6 +275,7 @@ class TaskRow(SQLModel, table=True):
     complexity: str = _col(sa.String(), nullable=False)
     agent: str | None = _col(sa.String(), nullable=True)
     model: str | None = _col(sa.String(), nullable=True)
+    author: str | None = _col(sa.String(), nullable=True)
     status: str = _col(sa.String(), nullable=False)
     first_pass: bool = _col(sa.Boolean(), nullable=False)
     escalated: bool = _col(sa.Boolean(), nullable=False)

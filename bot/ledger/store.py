@@ -81,6 +81,7 @@ _TASK_FIELDS = (
     "complexity",
     "agent",
     "model",
+    "author",
     "status",
     "first_pass",
     "escalated",
