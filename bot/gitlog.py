@@ -437,6 +437,70 @@ def _clean(text: str) -> str:
     return text
 
 
+def numstat_for(
+    repo: Path | str,
+    shas: Iterable[str],
+    *,
+    renames: bool = True,
+    env: Mapping[str, str] | None = None,
+) -> dict[str, tuple[FileChange, ...]]:
+    """The ``--numstat`` file lists of just ``shas`` (full hashes), from one ``git diff-tree
+    --stdin``: what ``iter_commits(numstat=True)`` gives, at the cost of the diffs asked for.
+
+    Diffing is most of the cost of reading a history with numstat, so an audit that needs
+    line counts only for some commits (the agents') reads the log with ``numstat=False``
+    and asks here. Merge commits, commits without changes and unknown hashes (git skips them
+    silently) get ``()``.
+    """
+    wanted = list(dict.fromkeys(sha.lower() for sha in shas))
+    for sha in wanted:
+        if len(sha) not in (40, 64) or not _HEX.issuperset(sha):
+            raise ValueError(f"not a full commit hash: {sha!r}")
+    result: dict[str, tuple[FileChange, ...]] = dict.fromkeys(wanted, ())
+    if not wanted:
+        return result
+    out = _run(
+        repo,
+        ["diff-tree", "--stdin", "-z", "--numstat", "--root", "--no-ext-diff", "--no-textconv"]
+        + ["-M" if renames else "--no-renames"],
+        _git_env(env),
+        input="\n".join(wanted).encode() + b"\n",
+    )
+    parts = out.decode("utf-8", "surrogateescape").split("\0")
+    current: str | None = None
+    files: list[FileChange] = []
+    i = 0
+    n = len(parts)
+    while i < n:
+        entry = parts[i]
+        i += 1
+        tab = entry.find("\t")
+        if tab < 0:  # "<sha>" opens a commit's entries
+            if current is not None:
+                result[current] = tuple(files)
+            current, files = (entry or None), []
+            continue
+        tab2 = entry.find("\t", tab + 1)
+        path = entry[tab2 + 1 :]
+        if not path and i + 1 < n:  # a rename: old and new path follow
+            path = parts[i + 1]
+            i += 2
+        added, deleted = entry[:tab], entry[tab + 1 : tab2]
+        try:
+            files.append(
+                FileChange(
+                    path,
+                    0 if added == "-" else int(added),
+                    0 if deleted == "-" else int(deleted),
+                )
+            )
+        except ValueError:
+            raise GitLogError(f"unexpected numstat entry {entry[:80]!r}") from None
+    if current is not None:
+        result[current] = tuple(files)
+    return result
+
+
 # --------------------------------------------------------------------------------------
 # Pull requests, merges and reverts derived from history
 
@@ -936,10 +1000,16 @@ def line_survival(
     return Survival(per_commit, blamed, len(candidates) - blamed, coverage, len(deleted))
 
 
-def _run(repo: Path | str, args: list[str], env: Mapping[str, str]) -> bytes:
+def _run(
+    repo: Path | str, args: list[str], env: Mapping[str, str], input: bytes | None = None
+) -> bytes:
     try:
         result = subprocess.run(
-            _git_cmd(repo) + args, stdin=subprocess.DEVNULL, capture_output=True, env=env
+            _git_cmd(repo) + args,
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
+            capture_output=True,
+            env=env,
         )
     except OSError as exc:
         raise GitLogError(f"cannot run git: {exc}") from exc

@@ -26,6 +26,7 @@ from bot.gitlog import (
     is_fixup,
     iter_commits,
     line_survival,
+    numstat_for,
     subject_of,
 )
 from bot.records import MERGED, REVERTED, Event, FileChange, PullRequest
@@ -249,6 +250,28 @@ def test_merge_commits_have_two_parents_and_no_numstat(repo: Repo) -> None:
     assert commits[merge].files == ()
     assert commits[merge].is_merge and not commits[base].is_merge
     assert set(commits) == {base, tip, main, merge}
+
+
+def test_numstat_for_selected_commits_matches_the_log(repo: Repo) -> None:
+    repo.commit("root", files={"a": "1\n2\n", "bin": b"\0\1"})
+    repo.git("mv", "a", "moved")
+    repo.commit("rename", files={"moved": "1\n2\n3\n", "we\tird": "x\n"})
+    repo.commit("empty")
+    repo.git("checkout", "-q", "-b", "side", "HEAD~1")
+    repo.commit("side", files={"s": "s\n"})
+    repo.git("checkout", "-q", "main")
+    repo.merge("side", "Merge branch 'side'")
+    for renames in (True, False):
+        commits = repo.commits(renames=renames)
+        want = {c.sha: c.files for c in commits}
+        assert (
+            numstat_for(repo.path, [c.sha.upper() for c in commits], renames=renames, env=repo.env)
+            == want
+        )
+    assert numstat_for(repo.path, [], env=repo.env) == {}
+    with pytest.raises(ValueError, match="full commit hash"):
+        numstat_for(repo.path, ["HEAD"], env=repo.env)
+    assert numstat_for(repo.path, ["0" * 40], env=repo.env) == {"0" * 40: ()}  # git skips it
 
 
 def test_bare_repository_and_a_subdirectory(repo: Repo, tmp_path: Path) -> None:
