@@ -369,18 +369,7 @@ class _Parser:
                     return (), -1
                 path = parts[j + 2]
                 j += 2
-            added = entry[:tab]
-            deleted = entry[tab + 1 : tab2]
-            try:
-                files.append(
-                    FileChange(
-                        path,
-                        0 if added == "-" else int(added),
-                        0 if deleted == "-" else int(deleted),
-                    )
-                )
-            except ValueError:
-                raise GitLogError(f"unexpected numstat entry {entry[:80]!r}") from None
+            files.append(_file_change(entry, tab, tab2, path))
             j += 1
             if j >= n:
                 if eof:
@@ -415,6 +404,17 @@ class _Parser:
                 if seconds > 0
                 else datetime.min.replace(tzinfo=UTC)
             )
+
+
+def _file_change(entry: str, tab: int, tab2: int, path: str) -> FileChange:
+    """One ``--numstat`` entry (``added<TAB>deleted<TAB>...``); binary files (``-``) count 0."""
+    added, deleted = entry[:tab], entry[tab + 1 : tab2]
+    try:
+        return FileChange(
+            path, 0 if added == "-" else int(added), 0 if deleted == "-" else int(deleted)
+        )
+    except ValueError:
+        raise GitLogError(f"unexpected numstat entry {entry[:80]!r}") from None
 
 
 def _zone(offset: str) -> timezone:
@@ -485,17 +485,7 @@ def numstat_for(
         if not path and i + 1 < n:  # a rename: old and new path follow
             path = parts[i + 1]
             i += 2
-        added, deleted = entry[:tab], entry[tab + 1 : tab2]
-        try:
-            files.append(
-                FileChange(
-                    path,
-                    0 if added == "-" else int(added),
-                    0 if deleted == "-" else int(deleted),
-                )
-            )
-        except ValueError:
-            raise GitLogError(f"unexpected numstat entry {entry[:80]!r}") from None
+        files.append(_file_change(entry, tab, tab2, path))
     if current is not None:
         result[current] = tuple(files)
     return result
