@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -210,6 +211,22 @@ def test_sqlite_engine_settings(tmp_path):
         assert pragma("PRAGMA foreign_keys").scalar() == 1
         assert pragma("PRAGMA busy_timeout").scalar() == 30_000
     engine.dispose()
+
+
+def test_new_sqlite_file_waits_for_a_lock_holder_before_entering_wal(tmp_path):
+    path = tmp_path / "ledger.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # what a migrator on another connection holds
+    release = threading.Timer(0.3, holder.rollback)
+    release.start()
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as connection:  # SQLite gives no busy wait for this switch
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    finally:
+        release.join()
+        holder.close()
+        engine.dispose()
 
 
 def test_migrate_empty_database_then_again(database_url):
