@@ -109,6 +109,7 @@ class PullRequest:
     created_at: datetime | None = None
     closed_at: datetime | None = None
     merge_sha: str | None = None
+    head_sha: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

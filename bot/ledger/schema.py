@@ -115,6 +115,11 @@ class InstallationRow(SQLModel, table=True):
     id: int = Field(sa_column=sa.Column(sa.BigInteger(), primary_key=True, autoincrement=False))
     account_login: str = _col(sa.String(), nullable=False)
     created: datetime = _col(UTCDateTime(), nullable=False)
+    # active, suspended or deleted: deliveries of an installation that is not active are ignored
+    state: str = Field(
+        default="active",
+        sa_column=sa.Column(sa.String(), nullable=False, server_default="active"),
+    )
 
 
 class RepositoryRow(SQLModel, table=True):
@@ -149,6 +154,7 @@ class PullRequestRow(SQLModel, table=True):
     created_at: datetime | None = _col(UTCDateTime(), nullable=True)
     closed_at: datetime | None = _col(UTCDateTime(), nullable=True)
     merge_sha: str | None = _col(sa.String(), nullable=True)
+    head_sha: str | None = _col(sa.String(), nullable=True)
 
 
 class CommitRow(SQLModel, table=True):
@@ -306,6 +312,38 @@ class AttemptRow(SQLModel, table=True):
     unpriced_tokens: int = _col(sa.BigInteger(), nullable=False)
 
 
+class DeliveryRow(SQLModel, table=True):
+    """One webhook delivery in the inbox (``bot.inbox``): stored before it is acknowledged.
+
+    ``status`` is received, processing, done, ignored or failed. A worker owns a delivery while
+    ``lease_expires_at`` is in the future; ``ordering_key`` ("owner/repo#12") makes deliveries
+    of one pull request run one at a time, in the order they were received.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        sa.Index("ix_deliveries_status_available_at", "status", "available_at"),
+        sa.Index("ix_deliveries_ordering_key_received_at", "ordering_key", "received_at"),
+    )
+
+    guid: str = Field(sa_column=sa.Column(sa.String(), primary_key=True))
+    event: str = _col(sa.String(), nullable=False)
+    action: str | None = _col(sa.String(), nullable=True)
+    installation_id: int | None = _col(sa.BigInteger(), nullable=True)
+    repository: str | None = _col(sa.String(), nullable=True)
+    ordering_key: str | None = _col(sa.String(), nullable=True)
+    body: bytes = _col(sa.LargeBinary(), nullable=False)
+    received_at: datetime = _col(UTCDateTime(), nullable=False)
+    status: str = _col(sa.String(), nullable=False)
+    attempts: int = _col(sa.Integer(), nullable=False)
+    available_at: datetime = _col(UTCDateTime(), nullable=False)
+    lease_owner: str | None = _col(sa.String(), nullable=True)
+    lease_expires_at: datetime | None = _col(UTCDateTime(), nullable=True)
+    finished_at: datetime | None = _col(UTCDateTime(), nullable=True)
+    error: str | None = _col(sa.Text(), nullable=True)
+    skipped: list[str] = _col(Json, nullable=False)
+
+
 TABLES: tuple[sa.Table, ...] = tuple(
     model.__table__  # type: ignore[attr-defined]
     for model in (
@@ -318,6 +356,7 @@ TABLES: tuple[sa.Table, ...] = tuple(
         EventRow,
         TaskRow,
         AttemptRow,
+        DeliveryRow,
     )
 )
 TABLE_NAMES = frozenset(t.name for t in TABLES)

@@ -70,7 +70,7 @@ _COMMIT_FIELDS = (
     "is_fixup",
     "survival",
 )
-_PR_FIELDS = ("title", "head_ref", "state", "created_at", "closed_at", "merge_sha")
+_PR_FIELDS = ("title", "head_ref", "state", "created_at", "closed_at", "merge_sha", "head_sha")
 _TASK_FIELDS = (
     "task_class",
     "class_inferred",
