@@ -122,7 +122,7 @@ def _pr_number(event: str, payload: Mapping[str, Any]) -> int | None:
         return _number(payload.get("pull_request"))
     if event == "issue_comment":
         issue = payload.get("issue")
-        if isinstance(issue, Mapping) and issue.get("pull_request"):
+        if isinstance(issue, Mapping) and issue.get("pull_request") is not None:
             return _number(issue)
         return None
     container = payload.get(event) if event in _RUNS else None
@@ -254,12 +254,14 @@ def finish(
     worker: str,
     status: str = DONE,
     skipped: Iterable[str] = (),
+    reason: str | None = None,
     now: datetime | None = None,
 ) -> bool:
     """Mark the delivery finished inside the caller's transaction, if ``worker`` still holds it.
 
     The worker writes the ledger and calls this in one transaction, and rolls back when it
     returns False: a delivery whose lease was lost is finished by whoever holds it now.
+    ``reason`` says why a delivery was ignored; it is kept where errors are.
     """
     if status not in (DONE, IGNORED):
         raise ValueError(f"a delivery finishes as done or ignored, not {status}")
@@ -272,7 +274,7 @@ def finish(
             finished_at=now or _now(),
             lease_owner=None,
             lease_expires_at=None,
-            error=None,
+            error=reason,
             skipped=sorted(set(skipped)),
         )
         == 1
@@ -332,6 +334,19 @@ def requeue(
         .where(where, d.c.status != PROCESSING)
         .values(status=RECEIVED, attempts=0, available_at=now or _now(), finished_at=None)
     )
+    with engine.begin() as connection:
+        return connection.execute(stmt).rowcount
+
+
+def purge(engine: Engine, older_than: timedelta, now: datetime | None = None) -> int:
+    """Delete done and ignored deliveries finished before ``now - older_than``; failed ones stay.
+
+    A GUID purged here is no longer recognised as a duplicate, so keep more than GitHub's
+    redelivery window (3 days on github.com, 7 on GitHub Enterprise Server).
+    """
+    d = deliveries
+    cutoff = (now or _now()) - older_than
+    stmt = d.delete().where(d.c.status.in_((DONE, IGNORED)), d.c.finished_at < cutoff)
     with engine.begin() as connection:
         return connection.execute(stmt).rowcount
 

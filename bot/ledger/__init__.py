@@ -41,12 +41,17 @@ if TYPE_CHECKING:
     )
     from bot.ledger.store import (
         BATCH_SIZE,
+        INSTALLATION_STATES,
+        installation_state,
         load_commits,
         load_events,
         load_evidence,
         load_pull_requests,
         load_tasks,
+        open_pull_request_for_branch,
+        pull_request_for_sha,
         replace_tasks,
+        set_installation_state,
         upsert_commits,
         upsert_events,
         upsert_installation,
@@ -94,6 +99,11 @@ _MODULES = {
         "upsert_installation",
         "upsert_pull_requests",
         "upsert_repository",
+        "set_installation_state",
+        "INSTALLATION_STATES",
+        "installation_state",
+        "open_pull_request_for_branch",
+        "pull_request_for_sha",
     ),
 }
 _WHERE = {name: module for module, names in _MODULES.items() for name in names}
@@ -133,6 +143,11 @@ __all__ = [
     "upsert_installation",
     "upsert_pull_requests",
     "upsert_repository",
+    "set_installation_state",
+    "INSTALLATION_STATES",
+    "installation_state",
+    "open_pull_request_for_branch",
+    "pull_request_for_sha",
 ]
 
 

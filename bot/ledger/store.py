@@ -37,6 +37,7 @@ from bot.ledger.schema import (
 from bot.records import CommitFacts, Event, FileChange, PullRequest, UsageLine
 
 BATCH_SIZE = 1000
+INSTALLATION_STATES = ("active", "suspended", "deleted")
 
 T = TypeVar("T")
 
@@ -198,6 +199,24 @@ def upsert_installation(
     connection.execute(stmt)
 
 
+def set_installation_state(session: Session, installation_id: int, state: str) -> None:
+    """Mark an installation active, suspended or deleted (its data is kept)."""
+    if state not in INSTALLATION_STATES:
+        raise ValueError(f"an installation is {', '.join(INSTALLATION_STATES)}, not {state!r}")
+    session.connection().execute(
+        installations.update().where(installations.c.id == installation_id).values(state=state)
+    )
+
+
+def installation_state(session: Session, installation_id: int) -> str | None:
+    """The installation's state; None when the ledger has never heard of it."""
+    return (
+        session.connection()
+        .execute(sa.select(installations.c.state).where(installations.c.id == installation_id))
+        .scalar_one_or_none()
+    )
+
+
 def upsert_repository(session: Session, installation_id: int | None, full_name: str) -> int:
     """The ledger id of repository ``full_name`` ("owner/name"), created if needed.
 
@@ -279,6 +298,39 @@ def load_pull_requests(session: Session, repo_id: int) -> list[PullRequest]:
         for r in rows
     ]
     return sorted(found, key=lambda p: p.number)
+
+
+def open_pull_request_for_branch(session: Session, repo_id: int, branch: str) -> int | None:
+    """The newest open pull request whose head is ``branch``, if any."""
+    t = pull_requests
+    return (
+        session.connection()
+        .execute(
+            sa.select(t.c.number)
+            .where(t.c.repository_id == repo_id, t.c.head_ref == branch, t.c.state == "open")
+            .order_by(t.c.number.desc())
+            .limit(1)
+        )
+        .scalar_one_or_none()
+    )
+
+
+def pull_request_for_sha(session: Session, repo_id: int, sha: str) -> int | None:
+    """The pull request whose head is ``sha``, else the one a stored commit ``sha`` belongs to."""
+    connection = session.connection()
+    number = connection.execute(
+        sa.select(pull_requests.c.number)
+        .where(pull_requests.c.repository_id == repo_id, pull_requests.c.head_sha == sha)
+        .order_by(pull_requests.c.number.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if number is None:
+        number = connection.execute(
+            sa.select(commits.c.pr_number).where(
+                commits.c.repository_id == repo_id, commits.c.sha == sha
+            )
+        ).scalar_one_or_none()
+    return number
 
 
 # --------------------------------------------------------------------------- commits
