@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from bot.ledger.store import (
         BATCH_SIZE,
         INSTALLATION_STATES,
+        adopt_branch_commits,
         installation_state,
         load_commits,
         load_events,
@@ -104,6 +105,7 @@ _MODULES = {
         "installation_state",
         "open_pull_request_for_branch",
         "pull_request_for_sha",
+        "adopt_branch_commits",
     ),
 }
 _WHERE = {name: module for module, names in _MODULES.items() for name in names}
@@ -123,6 +125,7 @@ __all__ = [
     "TaskRow",
     "UTCDateTime",
     "UsageLineRow",
+    "adopt_branch_commits",
     "alembic_config",
     "current_revision",
     "database_url",

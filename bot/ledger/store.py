@@ -315,6 +315,24 @@ def open_pull_request_for_branch(session: Session, repo_id: int, branch: str) ->
     )
 
 
+def adopt_branch_commits(session: Session, repo_id: int, branch: str, number: int) -> int:
+    """Link commits pushed to ``branch`` before its pull request was known to that PR.
+
+    The branch is usually pushed before the pull request is opened. ``facts_hash`` is left as
+    it was: the next ingestion of such a commit rewrites it once, to the same facts.
+    """
+    stmt = (
+        commits.update()
+        .where(
+            commits.c.repository_id == repo_id,
+            commits.c.branch == branch,
+            commits.c.pr_number.is_(None),
+        )
+        .values(pr_number=number)
+    )
+    return session.connection().execute(stmt).rowcount
+
+
 def pull_request_for_sha(session: Session, repo_id: int, sha: str) -> int | None:
     """The pull request whose head is ``sha``, else the one a stored commit ``sha`` belongs to."""
     connection = session.connection()

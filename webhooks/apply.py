@@ -1,0 +1,167 @@
+"""Apply a delivery's ``Changes`` to the ledger, inside the worker's transaction.
+
+This is the I/O edge of event handling: handlers decide what a payload means, this module
+writes it with the ledger's idempotent upserts and derives the repository's tasks again, so
+processing a delivery twice leaves the ledger as processing it once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.analysis import Analyser
+from bot.attribution import Params, attribute
+from bot.facts import commit_facts
+from bot.inbox import Delivery
+from bot.ledger import (
+    adopt_branch_commits,
+    installation_state,
+    load_commits,
+    load_events,
+    load_pull_requests,
+    open_pull_request_for_branch,
+    pull_request_for_sha,
+    replace_tasks,
+    set_installation_state,
+    upsert_commits,
+    upsert_events,
+    upsert_installation,
+    upsert_pull_requests,
+    upsert_repository,
+)
+from bot.records import REVERTED, Event
+from webhooks.router import Changes, CommitSeen
+
+INACTIVE = ("suspended", "deleted")
+
+# A step that needs the GitHub API: (session, repo_id, delivery, changes) -> None.
+ApiStep = Callable[[Session, int | None, Delivery, Changes], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    ignored: str | None = None  # why the delivery changed nothing
+    skipped: tuple[str, ...] = ()  # API steps not done for want of a GitHub client
+    repository_id: int | None = None
+    changed: bool = False
+
+
+def apply_changes(
+    session: Session,
+    delivery: Delivery,
+    changes: Changes,
+    analyser: Analyser,
+    api_steps: Mapping[str, ApiStep] | None = None,
+) -> Outcome:
+    """Write ``changes`` and re-derive the repository's tasks when anything changed."""
+    payload_installation = _installation_login(delivery)
+    if changes.installation is not None:
+        _apply_installation(session, changes)
+    elif delivery.installation_id is not None:
+        state = installation_state(session, delivery.installation_id)
+        if state in INACTIVE:
+            return Outcome(ignored=f"installation {delivery.installation_id} is {state}")
+        if state is None:
+            upsert_installation(session, delivery.installation_id, payload_installation)
+    installation_id = delivery.installation_id
+    for name in changes.repositories_added:
+        upsert_repository(session, installation_id, name)
+    if changes.ignored is not None or changes.repository is None:
+        return Outcome(ignored=changes.ignored)
+    repo_id = upsert_repository(session, installation_id, changes.repository)
+    changed = _write_records(session, repo_id, changes, analyser)
+    skipped = []
+    for step in changes.needs_api:
+        runner = (api_steps or {}).get(step)
+        if runner is None:
+            skipped.append(step)
+        else:
+            runner(session, repo_id, delivery, changes)
+            changed = True
+    if changed:
+        derive_tasks(session, repo_id, analyser)
+    return Outcome(skipped=tuple(skipped), repository_id=repo_id, changed=changed)
+
+
+def derive_tasks(session: Session, repo_id: int, analyser: Analyser) -> int:
+    """Attribute the repository's whole history again and replace its stored tasks."""
+    tasks = attribute(
+        load_commits(session, repo_id),
+        load_pull_requests(session, repo_id),
+        load_events(session, repo_id),
+        Params(tier_order=analyser.prices.tier_names),
+    )
+    return replace_tasks(session, repo_id, tasks)
+
+
+def _apply_installation(session: Session, changes: Changes) -> None:
+    change = changes.installation
+    assert change is not None
+    upsert_installation(session, change.installation_id, change.account_login, change.created)
+    set_installation_state(session, change.installation_id, change.state)
+
+
+def _write_records(session: Session, repo_id: int, changes: Changes, analyser: Analyser) -> bool:
+    changed = upsert_pull_requests(session, repo_id, changes.pull_requests) > 0
+    for pr in changes.pull_requests:
+        if pr.state == "open" and pr.head_ref:
+            changed |= adopt_branch_commits(session, repo_id, pr.head_ref, pr.number) > 0
+    if changes.commits:
+        facts, evidence = _facts(session, repo_id, changes, analyser)
+        changed |= upsert_commits(session, repo_id, facts, evidence) > 0
+    events = [_with_pr(session, repo_id, e) for e in changes.events]
+    changed |= upsert_events(session, repo_id, events) > 0
+    return changed
+
+
+def _facts(session: Session, repo_id: int, changes: Changes, analyser: Analyser):
+    facts, evidence = [], {}
+    branch_prs: dict[str, int | None] = {}
+    for seen in changes.commits:
+        number = seen.pr_number
+        branch = seen.info.branch
+        if number is None and branch:
+            if branch not in branch_prs:
+                branch_prs[branch] = open_pull_request_for_branch(session, repo_id, branch)
+            number = branch_prs[branch]
+        analysis = analyser.analyse(seen.info)
+        facts.append(_fact(analysis, changes.repository, seen, number))
+        if analysis.detection.agent is not None:
+            evidence[seen.info.sha] = _evidence(analysis.detection)
+    return facts, evidence
+
+
+def _fact(analysis: Any, repository: str | None, seen: CommitSeen, number: int | None):
+    assert repository is not None
+    return commit_facts(analysis, repository, seen.parents, seen.files, number)
+
+
+def _evidence(detection: Any) -> list[dict[str, Any]]:
+    return [dataclasses.asdict(e) for e in detection.evidence]
+
+
+def _with_pr(session: Session, repo_id: int, event: Event) -> Event:
+    if event.pr_number is not None or event.sha is None or event.kind == REVERTED:
+        return event
+    number = pull_request_for_sha(session, repo_id, event.sha)
+    return event if number is None else dataclasses.replace(event, pr_number=number)
+
+
+def _installation_login(delivery: Delivery) -> str:
+    """The account the installation belongs to, as far as the payload tells."""
+    try:
+        payload = delivery.payload()
+    except ValueError:
+        return ""
+    for path in (("installation", "account", "login"), ("repository", "owner", "login")):
+        value: Any = payload
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if isinstance(value, str):
+            return value
+    return ""

@@ -1,0 +1,174 @@
+"""The worker: claims deliveries from the inbox, runs their handlers, applies the changes.
+
+Any number of workers can run against PostgreSQL (``yield-auditor worker``); ``serve`` runs one
+in a thread next to the web server on SQLite. A delivery's ledger writes and its ``done`` mark
+commit together, and only while this worker still holds the lease, so a delivery is applied
+exactly once even when a worker dies half-way and another one takes it over.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from bot import inbox, telemetry
+from bot.analysis import Analyser
+from bot.config import Settings
+from bot.inbox import Delivery
+from webhooks.apply import ApiStep, apply_changes
+from webhooks.handlers import router as default_router
+from webhooks.router import HandlerContext, PayloadError, Router
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LEASE = timedelta(seconds=60)
+DEFAULT_POLL_SECONDS = 1.0
+
+
+class RetryLater(Exception):
+    """Raised by an API step (e.g. on a rate limit) to run the delivery again at ``at``."""
+
+    def __init__(self, message: str, at: datetime) -> None:
+        super().__init__(message)
+        self.at = at
+
+
+class Worker:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings | None = None,
+        *,
+        router: Router = default_router,
+        analyser: Analyser | None = None,
+        api_steps: Mapping[str, ApiStep] | None = None,
+        lease: timedelta = DEFAULT_LEASE,
+        poll_seconds: float = DEFAULT_POLL_SECONDS,
+        name: str | None = None,
+    ) -> None:
+        settings = settings or Settings()
+        self.engine = engine
+        self.router = router
+        self.analyser = analyser or Analyser.from_settings(settings)
+        self.context = HandlerContext(app_id=settings.github_app_id)
+        self.api_steps = dict(api_steps or {})
+        self.lease = lease
+        self.poll_seconds = poll_seconds
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._wake = threading.Event()
+
+    def wake(self) -> None:
+        """Cut the poll short: a delivery was just stored."""
+        self._wake.set()
+
+    def run(self, stop: threading.Event) -> None:
+        """Process deliveries until ``stop`` is set; errors are logged, never fatal."""
+        log.info("worker %s started", self.name)
+        while not stop.is_set():
+            try:
+                worked = self.run_once() is not None
+            except Exception:  # the database went away, say: wait and try again
+                log.exception("worker %s could not claim a delivery", self.name)
+                worked = False
+            if not worked:
+                self._wake.wait(self.poll_seconds)
+                self._wake.clear()
+        log.info("worker %s stopped", self.name)
+
+    def drain(self, limit: int | None = None) -> int:
+        """Process deliveries until none is due; returns how many were processed."""
+        count = 0
+        while (limit is None or count < limit) and self.run_once() is not None:
+            count += 1
+        return count
+
+    def run_once(self) -> Delivery | None:
+        """Claim and process one due delivery; None when nothing is due."""
+        delivery = inbox.claim(self.engine, self.name, self.lease)
+        if delivery is None:
+            return None
+        fields = {
+            "delivery": delivery.guid,
+            "event": delivery.event,
+            "action": delivery.action,
+            "repository": delivery.repository,
+            "installation": delivery.installation_id,
+        }
+        with telemetry.log_context(**fields), self._heartbeat(delivery):
+            self._process(delivery)
+        return delivery
+
+    def _process(self, delivery: Delivery) -> None:
+        started = time.perf_counter()
+        try:
+            status = self._apply(delivery)
+        except (PayloadError, ValueError) as exc:
+            # The payload itself is wrong: no retry can help.
+            self._fail(delivery, f"{type(exc).__name__}: {exc}", give_up=True)
+        except RetryLater as exc:
+            inbox.fail(self.engine, delivery, self.name, str(exc), retry_at=exc.at)
+            log.warning("delivery postponed until %s: %s", exc.at.isoformat(), exc)
+        except Exception as exc:
+            log.error("delivery failed: %s", traceback.format_exc(limit=8))
+            self._fail(delivery, f"{type(exc).__name__}: {exc}")
+        else:
+            if status is not None:
+                telemetry.record_processed(delivery.event, time.perf_counter() - started)
+                log.info("delivery %s", status)
+
+    def _apply(self, delivery: Delivery) -> str | None:
+        """Handle and apply in one transaction; the status reached, None if the lease was lost."""
+        changes = self.router.dispatch(delivery.event, delivery.payload(), self.context)
+        with Session(self.engine) as session:
+            if changes is None:
+                outcome_status, reason, skipped = inbox.IGNORED, "no handler", ()
+            else:
+                outcome = apply_changes(session, delivery, changes, self.analyser, self.api_steps)
+                outcome_status = inbox.IGNORED if outcome.ignored else inbox.DONE
+                reason, skipped = outcome.ignored, outcome.skipped
+            if not inbox.finish(
+                session.connection(), delivery.guid, self.name, outcome_status, skipped, reason
+            ):
+                session.rollback()
+                log.warning("lease lost: another worker finishes this delivery")
+                return None
+            session.commit()
+        return outcome_status
+
+    def _fail(self, delivery: Delivery, error: str, give_up: bool = False) -> None:
+        limit = delivery.attempts if give_up else inbox.MAX_ATTEMPTS
+        status = inbox.fail(self.engine, delivery, self.name, error, max_attempts=limit)
+        telemetry.record_failed(delivery.event)
+        log.warning("delivery %s after attempt %d: %s", status, delivery.attempts, error)
+
+    @contextmanager
+    def _heartbeat(self, delivery: Delivery) -> Iterator[None]:
+        """Renew the lease every third of its length while the delivery is processed."""
+        done = threading.Event()
+
+        def beat() -> None:
+            while not done.wait(self.lease.total_seconds() / 3):
+                try:
+                    if not inbox.renew(self.engine, delivery.guid, self.name, self.lease):
+                        return
+                except Exception:
+                    log.exception("could not renew the lease")
+
+        thread = threading.Thread(target=beat, name=f"lease-{delivery.guid}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()
