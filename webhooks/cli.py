@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import click
 
@@ -42,8 +43,15 @@ def serve_command(host: str, port: int, url: str | None) -> None:
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Process what is due, then exit.")
 @click.option("--poll", type=float, default=1.0, show_default=True, help="Seconds between polls.")
+@click.option(
+    "--lease",
+    type=click.FloatRange(min=1),
+    default=60,
+    show_default=True,
+    help="Seconds a delivery stays claimed by a worker that stopped renewing it (it died).",
+)
 @_database_option
-def worker_command(once: bool, poll: float, url: str | None) -> None:
+def worker_command(once: bool, poll: float, lease: float, url: str | None) -> None:
     """Process deliveries from the inbox; run as many as you like on PostgreSQL."""
     from bot import telemetry
     from webhooks.serve import run_worker
@@ -52,7 +60,7 @@ def worker_command(once: bool, poll: float, url: str | None) -> None:
     settings = Settings()
     if url:
         settings = settings.model_copy(update={"database_url": url})
-    run_worker(settings, once=once, poll_seconds=poll)
+    run_worker(settings, once=once, poll_seconds=poll, lease=timedelta(seconds=lease))
 
 
 @click.group("inbox")

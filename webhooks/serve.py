@@ -15,7 +15,7 @@ from bot import inbox, telemetry
 from bot.config import Settings
 from bot.ledger import display_url, make_engine, migrate
 from webhooks.app import create_app
-from webhooks.worker import Worker
+from webhooks.worker import DEFAULT_LEASE, Worker
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +51,16 @@ def serve(host: str, port: int, url: str | None = None) -> None:
         engine.dispose()
 
 
-def run_worker(settings: Settings, once: bool = False, poll_seconds: float = 1.0) -> int:
+def run_worker(
+    settings: Settings,
+    once: bool = False,
+    poll_seconds: float = 1.0,
+    lease: timedelta = DEFAULT_LEASE,
+) -> int:
     """A worker process; ``once`` processes what is due and returns how many deliveries."""
     engine = _migrated_engine(settings)
     try:
-        worker = Worker(engine, settings, poll_seconds=poll_seconds)
+        worker = Worker(engine, settings, poll_seconds=poll_seconds, lease=lease)
         if once:
             return worker.drain()
         stop = threading.Event()
