@@ -56,7 +56,7 @@ class InstallationChange:
 class Changes:
     """What one delivery means for the ledger.
 
-    ``skipped`` names steps that need the GitHub API (e.g. "pull_request.commits"); the worker
+    ``needs_api`` names steps that need the GitHub API (e.g. "pull_request.commits"); the worker
     does them when it has a GitHub client and records them as skipped otherwise. Events with
     ``pr_number`` None and a ``sha`` are matched to a pull request by head sha.
     """

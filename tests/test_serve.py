@@ -1,0 +1,180 @@
+"""The ways to run the App: ``serve`` (all in one), gunicorn plus ``worker``, and ``inbox``."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from bot import inbox
+from bot.cli import main
+from bot.ledger import make_engine, migrate
+from tests import payloads as p
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "serve-test-secret"
+T0 = datetime(2026, 11, 4, 9, 0, tzinfo=UTC)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def environment(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    return {**env, "PYTHONPATH": str(ROOT), "GITHUB_WEBHOOK_SECRET": SECRET, **extra}
+
+
+def wait_until_up(base: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the server exited with {process.returncode}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("the server did not come up")
+
+
+def deliver(base: str, event: str, payload: dict, guid: str) -> httpx.Response:
+    body = json.dumps(payload).encode()
+    headers = {
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": guid,
+        "X-Hub-Signature-256": p.sign(body, SECRET),
+        "Content-Type": "application/json",
+    }
+    return httpx.post(f"{base}/api/github/webhooks", content=body, headers=headers, timeout=10)
+
+
+def wait_for_status(engine, guid: str, status: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = inbox.get(engine, guid)
+        if found is not None and found.status == status:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{guid} never became {status}: {inbox.get(engine, guid)}")
+
+
+def stop(process: subprocess.Popen) -> int:
+    process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
+
+
+def test_serve_receives_processes_and_stops_cleanly(tmp_path):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_until_up(base, server)
+        payload = p.pull_request("opened", 5, head_ref="feature", head_sha="ab" * 20, at=T0)
+        assert deliver(base, "pull_request", payload, "serve-1").status_code == 202
+        assert deliver(base, "pull_request", payload, "serve-1").status_code == 200
+        engine = make_engine(f"sqlite:///{tmp_path / 'yield-auditor.db'}")  # the default
+        try:
+            wait_for_status(engine, "serve-1", "done")
+        finally:
+            engine.dispose()
+        metrics = httpx.get(f"{base}/metrics", timeout=5).text
+        assert "yield_auditor_queue_depth 0.0" in metrics
+    finally:
+        code = stop(server)
+    output = server.stdout.read().decode()
+    assert code == 0, output
+    assert SECRET not in output
+
+
+def test_gunicorn_and_a_worker_process_on_the_production_database(database_url, tmp_path):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the production layout runs on PostgreSQL")
+    env = environment(DATABASE_URL=database_url)
+    subprocess.run([sys.executable, "-m", "bot", "migrate"], cwd=tmp_path, env=env, check=True)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    web = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
+         "webhooks:create_app()"],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "bot", "worker", "--poll", "0.1"],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    engine = make_engine(database_url)
+    try:
+        wait_until_up(base, web)
+        for n in range(10):
+            payload = p.pull_request("opened", n, head_ref=f"b{n}", head_sha="cd" * 20, at=T0)
+            assert deliver(base, "pull_request", payload, f"gunicorn-{n}").status_code == 202
+        for n in range(10):
+            wait_for_status(engine, f"gunicorn-{n}", "done")
+    finally:
+        engine.dispose()
+        assert stop(worker) == 0
+        assert stop(web) == 0
+
+
+@pytest.fixture
+def stored(database_url):
+    engine = make_engine(database_url)
+    migrate(engine)
+    payload = p.pull_request("opened", 1, head_ref="x", head_sha="ef" * 20, at=T0)
+    body = json.dumps(payload).encode()
+    for guid in ("one", "two"):
+        inbox.store(engine, guid, "pull_request", body, payload)
+    claimed = inbox.claim(engine, "w", timedelta(seconds=60))
+    inbox.fail(engine, claimed, "w", "it broke", max_attempts=1)
+    yield database_url, engine
+    engine.dispose()
+
+
+def test_inbox_list_and_retry(stored):
+    url, engine = stored
+    runner = CliRunner()
+    listed = runner.invoke(main, ["inbox", "list", "--json", "--db", url])
+    assert listed.exit_code == 0, listed.output
+    rows = {row["id"]: row for row in json.loads(listed.output)}
+    assert rows["one"]["status"] == "failed" and rows["one"]["error"] == "it broke"
+    assert rows["two"]["status"] == "received" and rows["one"]["attempts"] == 1
+    failed = runner.invoke(main, ["inbox", "list", "--status", "failed", "--json", "--db", url])
+    assert [row["id"] for row in json.loads(failed.output)] == ["one"]
+    table = runner.invoke(main, ["inbox", "list", "--db", url])
+    assert "it broke" in table.output and "pull_request" in table.output
+    retried = runner.invoke(main, ["inbox", "retry", "--failed", "--db", url])
+    assert retried.exit_code == 0 and "re-queued 1 delivery" in retried.output
+    assert inbox.get(engine, "one").status == "received"
+
+
+def test_inbox_retry_refuses_unknown_ids_and_bad_usage(stored):
+    url, _ = stored
+    runner = CliRunner()
+    unknown = runner.invoke(main, ["inbox", "retry", "nope", "--db", url])
+    assert unknown.exit_code == 1 and "no such delivery: nope" in unknown.output
+    both = runner.invoke(main, ["inbox", "retry", "one", "--failed", "--db", url])
+    assert both.exit_code == 2 and "not both or neither" in both.output
