@@ -7,6 +7,7 @@ optional ledger writes. Everything in between is the pure engine.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
@@ -15,7 +16,14 @@ from typing import Any
 from bot.analysis import Analyser
 from bot.attribution import Params, attribute
 from bot.facts import commit_facts
-from bot.gitlog import GitCommit, derive_pull_requests, iter_commits, line_survival
+from bot.gitlog import (
+    PSEUDO_REVS,
+    GitCommit,
+    derive_pull_requests,
+    iter_commits,
+    line_survival,
+    numstat_log,
+)
 from bot.records import CommitFacts
 from bot.report import Scope, build_report
 
@@ -45,9 +53,18 @@ def run_audit(
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     repository = repository_name(options.repo)
-    commits = _read(options, progress)
-    derived = derive_pull_requests(commits, repository)
-    facts = [_facts(c, analyser, repository, derived.commit_pr.get(c.sha)) for c in commits]
+    with ThreadPoolExecutor(max_workers=1) as pool:  # git diffs on another core meanwhile
+        files = pool.submit(
+            numstat_log, options.repo, since=options.since, until=options.until, rev=options.rev
+        )
+        commits = _read(options, progress)
+        derived = derive_pull_requests(commits, repository)
+        analyses = [analyser.analyse(c.to_commit_info()) for c in commits]
+        changes = files.result()
+    facts = [
+        commit_facts(a, repository, c.parents, changes.get(c.sha, ()), derived.commit_pr.get(c.sha))
+        for c, a in zip(commits, analyses, strict=True)
+    ]
     notes: list[str] = []
     survival_info = None
     if options.survival:
@@ -73,9 +90,10 @@ def run_audit(
 
 
 def _read(options: AuditOptions, progress: Callable[[int], None] | None) -> list[GitCommit]:
+    """The commits without file lists: ``numstat_log`` reads those beside."""
     commits = []
     for commit in iter_commits(
-        options.repo, since=options.since, until=options.until, rev=options.rev
+        options.repo, since=options.since, until=options.until, rev=options.rev, numstat=False
     ):
         commits.append(commit)
         if progress is not None and len(commits) % 1000 == 0:
@@ -83,25 +101,21 @@ def _read(options: AuditOptions, progress: Callable[[int], None] | None) -> list
     return commits
 
 
-def _facts(
-    commit: GitCommit, analyser: Analyser, repository: str, pr_number: int | None
-) -> CommitFacts:
-    analysis = analyser.analyse(commit.to_commit_info())
-    return commit_facts(analysis, repository, commit.parents, commit.files, pr_number)
-
-
 def _with_survival(
     options: AuditOptions, facts: list[CommitFacts], notes: list[str]
 ) -> tuple[list[CommitFacts], dict[str, Any]]:
     """Line survival of agent commits at the audited revision, by ``git blame`` (bounded)."""
     agent = {c.sha: c for c in facts if c.is_agent_work and c.lines_added}
+    rev = survival_rev(options.rev)
     result = line_survival(
         options.repo,
         {sha: c.lines_added for sha, c in agent.items()},
         {sha: c.files for sha, c in agent.items()},
-        rev=options.rev or "HEAD",
+        rev=rev,
         max_files=options.max_blame_files,
     )
+    if rev != (options.rev or "HEAD"):
+        notes.append(f"line survival: measured at {rev} (--branch {options.rev})")
     if result.files_skipped:
         notes.append(
             f"line survival: {result.files_skipped} files over the --max-blame-files bound were "
@@ -118,6 +132,17 @@ def _with_survival(
         "commits_measured": len(result.per_commit),
     }
     return updated, info
+
+
+def survival_rev(rev: str | None) -> str:
+    """The one revision ``git blame`` can read for ``--branch rev``: the revision itself, the
+    tip of ``a..b``, or HEAD (the checked-out result) when ``rev`` has no single tip
+    (``--all``, ``--branches``, ``^x``, ``a...b``)."""
+    if rev is None or rev in PSEUDO_REVS or rev.startswith("^") or "..." in rev:
+        return "HEAD"
+    if ".." in rev:
+        return rev.rsplit("..", 1)[1] or "HEAD"
+    return rev.removesuffix("^!")
 
 
 def _iso(value: date | datetime | None) -> str | None:

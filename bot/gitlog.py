@@ -155,32 +155,57 @@ def iter_commits(
     Closing the iterator early (``close()``, ``break`` out of a ``for`` and dropping it)
     kills git and reaps it. Raises ``GitLogError`` if git fails, with git's message.
     """
-    cmd = _git_cmd(repo) + [
-        "log",
-        "-z",
-        f"--format={_FORMAT}",
-        "--date=raw",
-        "--encoding=UTF-8",
-        "--no-color",
-        "--no-show-signature",
-    ]
+    args = _log_args(_FORMAT, since, until, rev, numstat, renames)
+    return _stream(_git_cmd(repo) + args, _git_env(env), numstat)
+
+
+def numstat_log(
+    repo: Path | str,
+    *,
+    since: datetime | date | str | None = None,
+    until: datetime | date | str | None = None,
+    rev: str | Sequence[str] | None = None,
+    renames: bool = True,
+    env: Mapping[str, str] | None = None,
+) -> dict[str, tuple[FileChange, ...]]:
+    """sha -> the files ``iter_commits(numstat=True)`` with the same arguments would give.
+
+    One ``git log --format=%H --numstat`` of its own: run it in a thread beside
+    ``iter_commits(numstat=False)`` and git's diffing, most of the cost of reading a history
+    with numstat, runs on another core while Python parses and analyses the commits.
+    """
+    out = _run(repo, _log_args("%H", since, until, rev, True, renames), _git_env(env))
+    return _parse_numstat(out.decode("utf-8", "surrogateescape").split("\0"), {})
+
+
+def _log_args(
+    fmt: str,
+    since: datetime | date | str | None,
+    until: datetime | date | str | None,
+    rev: str | Sequence[str] | None,
+    numstat: bool,
+    renames: bool,
+) -> list[str]:
+    """``git log`` arguments; a revision that looks like an option raises ``ValueError``."""
+    args = ["log", "-z", f"--format={fmt}", "--date=raw", "--encoding=UTF-8", "--no-color"]
+    args.append("--no-show-signature")
     if numstat:
-        cmd += ["--numstat", "--no-ext-diff", "--no-textconv", "-M" if renames else "--no-renames"]
+        args += ["--numstat", "--no-ext-diff", "--no-textconv", "-M" if renames else "--no-renames"]
     if since is not None:
-        cmd.append(f"--since={_git_date(since)}")
+        args.append(f"--since={_git_date(since)}")
     if until is not None:
-        cmd.append(f"--until={_git_date(until)}")
+        args.append(f"--until={_git_date(until)}")
     revs = [] if rev is None else [rev] if isinstance(rev, str) else list(rev)
     if not revs:
-        cmd += ["--ignore-missing", "--end-of-options", "HEAD"]  # unborn HEAD: no commits
+        args += ["--ignore-missing", "--end-of-options", "HEAD"]  # unborn HEAD: no commits
     else:
         for r in revs:
             if r.startswith("-") and r not in PSEUDO_REVS:
                 raise ValueError(f"not a revision: {r!r}")
-        cmd += [r for r in revs if r in PSEUDO_REVS]
-        cmd += ["--end-of-options", *(r for r in revs if r not in PSEUDO_REVS)]
-    cmd.append("--")
-    return _stream(cmd, _git_env(env), numstat)
+        args += [r for r in revs if r in PSEUDO_REVS]
+        args += ["--end-of-options", *(r for r in revs if r not in PSEUDO_REVS)]
+    args.append("--")
+    return args
 
 
 def _git_cmd(repo: Path | str) -> list[str]:
@@ -466,7 +491,14 @@ def numstat_for(
         _git_env(env),
         input="\n".join(wanted).encode() + b"\n",
     )
-    parts = out.decode("utf-8", "surrogateescape").split("\0")
+    return _parse_numstat(out.decode("utf-8", "surrogateescape").split("\0"), result)
+
+
+def _parse_numstat(
+    parts: list[str], result: dict[str, tuple[FileChange, ...]]
+) -> dict[str, tuple[FileChange, ...]]:
+    """Fields of ``-z --numstat`` output (``diff-tree --stdin`` or ``log --format=%H``): a
+    field without a tab is the next commit's hash (after a newline in ``log``'s output)."""
     current: str | None = None
     files: list[FileChange] = []
     i = 0
@@ -478,8 +510,10 @@ def numstat_for(
         if tab < 0:  # "<sha>" opens a commit's entries
             if current is not None:
                 result[current] = tuple(files)
-            current, files = (entry or None), []
+            current, files = (entry.lstrip("\n") or None), []
             continue
+        if entry[:1] == "\n":
+            entry, tab = entry[1:], tab - 1
         tab2 = entry.find("\t", tab + 1)
         path = entry[tab2 + 1 :]
         if not path and i + 1 < n:  # a rename: old and new path follow

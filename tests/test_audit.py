@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 from sqlmodel import Session
 
+from bot.audit import survival_rev
 from bot.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,6 +104,25 @@ def test_survival_uses_blame(history):
     report = json.loads(audit("--repo", str(history), "--format", "json", "--survival"))
     survival = report["coverage"]["survival"]
     assert survival["commits_measured"] >= 2 and survival["coverage"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("branch", "blamed_at"),
+    [("--all", "HEAD"), ("--branches", "HEAD"), ("main~4..main", "main"), ("main", None)],
+)
+def test_survival_with_several_refs_blames_one_revision(history, branch, blamed_at):
+    report = json.loads(
+        audit("--repo", str(history), "--format", "json", "--survival", f"--branch={branch}")
+    )
+    assert report["coverage"]["survival"]["commits_measured"] >= 1
+    notes = [n for n in report["limitations"] if n.startswith("line survival: measured at")]
+    assert notes == ([f"line survival: measured at {blamed_at} (--branch {branch})"]
+                     if blamed_at else [])  # fmt: skip
+
+
+def test_survival_rev() -> None:
+    assert [survival_rev(r) for r in (None, "--all", "^v1", "a...b", "a..b", "a..", "x^!", "v2")
+            ] == ["HEAD", "HEAD", "HEAD", "HEAD", "b", "HEAD", "x", "v2"]  # fmt: skip
 
 
 def test_ledger_on_both_databases(history, database_url):

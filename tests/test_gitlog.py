@@ -27,6 +27,7 @@ from bot.gitlog import (
     iter_commits,
     line_survival,
     numstat_for,
+    numstat_log,
     subject_of,
 )
 from bot.records import MERGED, REVERTED, Event, FileChange, PullRequest
@@ -252,7 +253,7 @@ def test_merge_commits_have_two_parents_and_no_numstat(repo: Repo) -> None:
     assert set(commits) == {base, tip, main, merge}
 
 
-def test_numstat_for_selected_commits_matches_the_log(repo: Repo) -> None:
+def test_numstat_for_chosen_commits_and_numstat_log_match_the_log(repo: Repo) -> None:
     repo.commit("root", files={"a": "1\n2\n", "bin": b"\0\1"})
     repo.git("mv", "a", "moved")
     repo.commit("rename", files={"moved": "1\n2\n3\n", "we\tird": "x\n"})
@@ -268,6 +269,9 @@ def test_numstat_for_selected_commits_matches_the_log(repo: Repo) -> None:
             numstat_for(repo.path, [c.sha.upper() for c in commits], renames=renames, env=repo.env)
             == want
         )
+        assert numstat_log(repo.path, renames=renames, env=repo.env) == want
+    side = {c.sha: c.files for c in repo.commits(rev="--all")}
+    assert numstat_log(repo.path, rev=["--all"], env=repo.env) == side
     assert numstat_for(repo.path, [], env=repo.env) == {}
     with pytest.raises(ValueError, match="full commit hash"):
         numstat_for(repo.path, ["HEAD"], env=repo.env)
