@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
@@ -654,11 +655,14 @@ class _Scan:
 
     __slots__ = ("hits", "mismatches", "full", "captures")
 
-    def __init__(self) -> None:
-        self.hits: dict[tuple[int, str], tuple[_Compiled, Evidence, str, str | None, int]] = {}
-        self.mismatches: dict[int, Evidence] = {}
-        self.full: set[int] = set()
-        self.captures: dict[int, int] = {}
+    def __init__(self, start: _Scan | None = None) -> None:
+        """A fresh scan, or one that goes on from a copy of ``start``."""
+        self.hits: dict[tuple[int, str], tuple[_Compiled, Evidence, str, str | None, int]] = (
+            {} if start is None else dict(start.hits)
+        )
+        self.mismatches: dict[int, Evidence] = {} if start is None else dict(start.mismatches)
+        self.full: set[int] = set() if start is None else set(start.full)
+        self.captures: dict[int, int] = {} if start is None else dict(start.captures)
 
 
 def detect(
@@ -675,8 +679,7 @@ def detect(
         from bot.trailers import parse_trailers
 
         trailers = parse_trailers(commit.message)
-    scan = _Scan()
-    _scan_identities(rules, commit, scan)
+    scan = _Scan(_identity_scan(rules, commit.author, commit.committer))
     message, message_low = _message_text(commit.message)
     _scan_texts(rules, commit, message, message_low, scan)
     _scan_trailers(rules, trailers, scan)
@@ -721,10 +724,19 @@ def _claimed_id(identity: Identity, side: str) -> tuple[int, str] | None:
     return None if found is None else (found, f"{side}.email")
 
 
-def _scan_identities(rules: RuleSet, commit: CommitInfo, scan: _Scan) -> None:
+@lru_cache(maxsize=4096)
+def _identity_scan(rules: RuleSet, author: Identity, committer: Identity) -> _Scan:
+    """The scan of the two identities alone: histories reuse a few identities many times, so
+    each pair is scanned once and every commit of it goes on from a copy."""
+    scan = _Scan()
+    _scan_identities(rules, author, committer, scan)
+    return scan
+
+
+def _scan_identities(rules: RuleSet, author: Identity, committer: Identity, scan: _Scan) -> None:
     claims: dict[str, tuple[int, str] | None] = {}
     for field, side, attr, bucket in rules._identity:
-        identity = commit.author if side == "author" else commit.committer
+        identity = author if side == "author" else committer
         raw = getattr(identity, attr)
         if raw is None or raw == "":
             continue
