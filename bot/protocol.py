@@ -35,6 +35,7 @@ MAX_WARNINGS = 50
 _PAIR_KEY = re.compile(r"[a-z][a-z0-9_.-]*\Z")
 _NEEDS_QUOTES = re.compile(r'[\s;"\\=]|\A\Z')
 _SPACE = " \t\n\r"
+_DECODER = json.JSONDecoder()  # stateless: one for all quoted values
 
 Pairs = tuple[tuple[str, str], ...]
 
@@ -95,9 +96,10 @@ def _quote(value: str) -> str:
 
 def parse_pairs(text: str, warnings: list[str], where: str) -> list[tuple[str, str]]:
     """Split ``key=value`` items on ``;`` outside quotes; malformed items become warnings."""
+    if '"' not in text:
+        return _plain_pairs(text, warnings, where)
     pairs: list[tuple[str, str]] = []
     pos, n = 0, len(text)
-    decoder = json.JSONDecoder()
     eq = -1  # cached: the next '=' is searched again only once passed, keeping this linear
     while pos < n:
         semi = text.find(";", pos)
@@ -116,7 +118,7 @@ def parse_pairs(text: str, warnings: list[str], where: str) -> list[tuple[str, s
             vpos += 1
         if vpos < n and text[vpos] == '"':
             try:
-                value, vend = decoder.raw_decode(text, vpos)
+                value, vend = _DECODER.raw_decode(text, vpos)
             except ValueError:
                 _warn(warnings, f"{where}: unterminated quoted value for {key!r}")
                 return pairs
@@ -132,6 +134,23 @@ def parse_pairs(text: str, warnings: list[str], where: str) -> list[tuple[str, s
             _warn(warnings, f"{where}: invalid key {key!r} ignored")
             continue
         pairs.append((key, value))
+    return pairs
+
+
+def _plain_pairs(text: str, warnings: list[str], where: str) -> list[tuple[str, str]]:
+    """``parse_pairs`` of a text without quotes (the common case), by plain splitting."""
+    pairs: list[tuple[str, str]] = []
+    for item in text.split(";"):
+        key, eq, value = item.partition("=")
+        if not eq:
+            if item.strip(_SPACE):
+                _warn(warnings, f"{where}: ignored {item.strip(_SPACE)!r} (no '=')")
+            continue
+        key = key.strip(_SPACE).lower()
+        if not _PAIR_KEY.match(key):
+            _warn(warnings, f"{where}: invalid key {key!r} ignored")
+            continue
+        pairs.append((key, value.strip(_SPACE)))
     return pairs
 
 

@@ -96,6 +96,8 @@ def _scissors_cutoff(text: str, length: int) -> int:
 
 def _trailer_end(text: str, length: int) -> int:
     """End of the message proper: before trailing comments, blank lines and ``Conflicts:``."""
+    if COMMENT not in text and "Conflicts:\n" not in text:
+        return _blank_tail(text, length)
     cutoff = _scissors_cutoff(text, length)
     boc = 0  # git's "beginning of comments"; 0 doubles as "unset", as in git
     in_conflicts = False
@@ -117,6 +119,18 @@ def _trailer_end(text: str, length: int) -> int:
             in_conflicts = False
         bol = next_bol
     return boc or cutoff
+
+
+def _blank_tail(text: str, length: int) -> int:
+    """``_trailer_end`` of a text with no comment, scissors or ``Conflicts:`` line, in one
+    backward step: the start of the empty lines ending ``text[:length]``. Start 0 means
+    "none" to git, so a text of empty lines only ends at 1 (or at ``length`` if shorter)."""
+    k = length
+    while k and text[k - 1] == "\n":
+        k -= 1
+    if k == 0:
+        return 1 if length >= 2 else length
+    return k + 1 if k + 1 < length else length
 
 
 def _end_of_title(text: str, length: int) -> int:
@@ -172,17 +186,20 @@ def _trailer_start(text: str, length: int) -> int:
     return length
 
 
-def _entries(block: str) -> list[str]:
-    """Split the block into lines, joining indented lines onto the trailer before them."""
-    entries: list[list[str]] = []  # lines joined once at the end: += would be quadratic
+def _entries(block: str) -> list[tuple[str, int]]:
+    """Split the block into lines, joining indented lines onto the trailer before them; each
+    entry comes with its separator offset, found once on its first line (a key cannot span
+    lines, so the joined entry has the same one)."""
+    entries: list[tuple[list[str], int]] = []  # lines joined once at the end: += is quadratic
     last_is_trailer = False
     for line in _split_nl(block):
         if last_is_trailer and line[0] in SPACE:
-            entries[-1].append(line)
+            entries[-1][0].append(line)
             continue
-        entries.append([line])
-        last_is_trailer = find_separator(line) >= 1
-    return ["".join(lines) for lines in entries]
+        sep = find_separator(line)
+        entries.append(([line], sep))
+        last_is_trailer = sep >= 1
+    return [("".join(lines), sep) for lines, sep in entries]
 
 
 def _split_nl(block: str) -> list[str]:
@@ -194,13 +211,10 @@ def _split_nl(block: str) -> list[str]:
     return lines
 
 
-def _entries_to_trailers(entries: list[str]) -> list[tuple[str, str]]:
+def _entries_to_trailers(entries: list[tuple[str, int]]) -> list[tuple[str, str]]:
     trailers = []
-    for entry in entries:
-        if entry[0] == COMMENT:
-            continue
-        sep = find_separator(entry)
-        if sep >= 1:
+    for entry, sep in entries:
+        if sep >= 1 and entry[0] != COMMENT:
             key = entry[:sep].strip(SPACE)
             value = _FOLD.sub(" ", entry[sep + 1 :].strip(SPACE)).strip(SPACE)
             trailers.append((key, value))
