@@ -115,7 +115,7 @@ def test_gunicorn_and_a_worker_process_on_the_production_database(database_url, 
         pytest.skip("the production layout runs on PostgreSQL")
     env = environment(DATABASE_URL=database_url)
     subprocess.run([sys.executable, "-m", "bot", "migrate"], cwd=tmp_path, env=env, check=True)
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     base = f"http://127.0.0.1:{port}"
     web = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
@@ -123,7 +123,8 @@ def test_gunicorn_and_a_worker_process_on_the_production_database(database_url, 
         cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     worker = subprocess.Popen(
-        [sys.executable, "-m", "bot", "worker", "--poll", "0.1"],
+        [sys.executable, "-m", "bot", "worker", "--poll", "0.1", "--metrics-port",
+         str(metrics_port)],
         cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     engine = make_engine(database_url)
@@ -134,6 +135,9 @@ def test_gunicorn_and_a_worker_process_on_the_production_database(database_url, 
             assert deliver(base, "pull_request", payload, f"gunicorn-{n}").status_code == 202
         for n in range(10):
             wait_for_status(engine, f"gunicorn-{n}", "done")
+        scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+        assert 'yield_auditor_deliveries_processed_total{event="pull_request"} 10.0' in scraped
+        assert "yield_auditor_queue_depth 0.0" in scraped
     finally:
         engine.dispose()
         assert stop(worker) == 0

@@ -50,8 +50,13 @@ def serve_command(host: str, port: int, url: str | None) -> None:
     show_default=True,
     help="Seconds a delivery stays claimed by a worker that stopped renewing it (it died).",
 )
+@click.option(
+    "--metrics-port", type=int, help="Serve this worker's Prometheus metrics on this port."
+)
 @_database_option
-def worker_command(once: bool, poll: float, lease: float, url: str | None) -> None:
+def worker_command(
+    once: bool, poll: float, lease: float, metrics_port: int | None, url: str | None
+) -> None:
     """Process deliveries from the inbox; run as many as you like on PostgreSQL."""
     from bot import telemetry
     from webhooks.serve import run_worker
@@ -60,7 +65,13 @@ def worker_command(once: bool, poll: float, lease: float, url: str | None) -> No
     settings = Settings()
     if url:
         settings = settings.model_copy(update={"database_url": url})
-    run_worker(settings, once=once, poll_seconds=poll, lease=timedelta(seconds=lease))
+    run_worker(
+        settings,
+        once=once,
+        poll_seconds=poll,
+        lease=timedelta(seconds=lease),
+        metrics_port=metrics_port,
+    )
 
 
 @click.group("inbox")

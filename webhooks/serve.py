@@ -8,6 +8,7 @@ import threading
 from datetime import timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from prometheus_client import start_http_server
 from sqlalchemy.engine import Engine
 from werkzeug.serving import make_server
 
@@ -56,10 +57,16 @@ def run_worker(
     once: bool = False,
     poll_seconds: float = 1.0,
     lease: timedelta = DEFAULT_LEASE,
+    metrics_port: int | None = None,
 ) -> int:
-    """A worker process; ``once`` processes what is due and returns how many deliveries."""
+    """A worker process; ``once`` processes what is due and returns how many deliveries.
+
+    Its counters live in its own process, so ``metrics_port`` serves them for Prometheus.
+    """
     engine = _migrated_engine(settings)
     try:
+        if metrics_port is not None:
+            start_http_server(metrics_port, registry=telemetry.create_registry(engine))
         worker = Worker(engine, settings, poll_seconds=poll_seconds, lease=lease)
         if once:
             return worker.drain()
@@ -88,7 +95,7 @@ def start_scheduler(engine: Engine) -> BackgroundScheduler:
 
 
 def _migrated_engine(settings: Settings) -> Engine:
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, hide_parameters=True)  # no bodies in errors
     migrate(engine)
     return engine
 
