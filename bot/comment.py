@@ -20,7 +20,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from bot.attribution import BUCKETS, Task
+from bot.attribution import Task
 from bot.metrics import summarise
 from bot.pricing import PriceBook
 from bot.records import CommitFacts, Event, PullRequest, UsageLine
@@ -257,12 +257,10 @@ def _context(pr, tasks, commits, agent, events, evidence, prices, history, usage
     open_ = any(t.status == "open" for t in tasks)
     others = sorted({n for t in tasks for n in t.pr_numbers} - {pr.number})
     return {
-        "pr": pr,
         "other_prs": others,
         "tasks": tasks,
         "totals": totals,
         "token_yield": None if open_ else totals.token_yield,
-        "open": open_,
         "waterfall": [(b, s) for b, s in totals.waterfall.items() if s.tokens],
         "timeline": _timeline(tasks, len(tasks) > 1),
         "models": _per_model(agent),
@@ -504,7 +502,7 @@ def _fit(context: dict, revision: Revision, limit: int) -> str:
     for section in (None, *_DETAIL_SECTIONS):
         if section:
             cut.append(section)
-        body = template.render(**context, cut=cut, max_rows=MAX_ROWS, buckets=BUCKETS)
+        body = template.render(**context, cut=cut, max_rows=MAX_ROWS)
         body = f"{body.rstrip()}\n\n{marker}"
         if len(body) <= limit:
             return body
