@@ -32,6 +32,7 @@ __all__ = (
     "DEFAULT_TIER_BANDS",
     "DEFAULT_TIER_NAMES",
     "MIN_COVERAGE",
+    "OverrideConfig",
     "PROVIDER_ALIASES",
     "CostSummary",
     "ModelRef",
@@ -405,7 +406,7 @@ class _OverrideRule(_Strict):
         return _Coef(self.input, self.output, read, write)
 
 
-class _OverrideConfig(_Strict):
+class OverrideConfig(_Strict):
     models: dict[str, list[_OverrideRule]] = {}
     provider_multipliers: dict[str, Decimal] = {}
 
@@ -589,8 +590,8 @@ class PriceBook:
     Build it once (``from_config``) and reuse it: lookups are cached per model and date.
     """
 
-    def __init__(self, overrides: _OverrideConfig | None = None, tiers: _TierConfig | None = None):
-        self._overrides = overrides or _OverrideConfig()
+    def __init__(self, overrides: OverrideConfig | None = None, tiers: _TierConfig | None = None):
+        self._overrides = overrides or OverrideConfig()
         self._tiers = tiers or _TierConfig()
         self._rules = _Patterns({k: tuple(v) for k, v in self._overrides.models.items()})
         self._tier_map = _Patterns(self._tiers.models)
@@ -604,7 +605,7 @@ class PriceBook:
     ) -> PriceBook:
         """Validate the ``price_overrides`` and ``tiers`` settings; ValueError if bad."""
         try:
-            parsed_overrides = _OverrideConfig.model_validate(overrides or {})
+            parsed_overrides = OverrideConfig.model_validate(overrides or {})
         except ValidationError as exc:
             raise _invalid("price_overrides", exc) from exc
         try:

@@ -28,7 +28,7 @@ from pydantic import (
     model_validator,
 )
 
-from bot.pricing import PriceBook, _OverrideConfig
+from bot.pricing import OverrideConfig, PriceBook
 
 CONFIG_PATH = ".github/yield-auditor.yml"
 MAX_EXTENDS = 5  # files in one ``_extends`` chain, the repository's own included
@@ -160,7 +160,7 @@ class RepoConfig(_Strict):
     check_run: CheckRunConfig = CheckRunConfig()
     budget: BudgetConfig = BudgetConfig()
     tiers: TiersConfig = TiersConfig()
-    price_overrides: _OverrideConfig = _OverrideConfig()
+    price_overrides: OverrideConfig = OverrideConfig()
     task_classes: list[TaskClassRule] = []
     rework_window_days: int = Field(21, ge=1, le=365)
     ignored_paths: list[str] = []
