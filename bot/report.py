@@ -14,7 +14,15 @@ from typing import Any
 from bot.attribution import SHIPPED, Task
 from bot.metrics import BREAKDOWNS, GroupMetrics, breakdown, calibration, summarise
 from bot.records import CommitFacts
-from bot.stats import CellData, Rate, Recommendation, best_tier, tier_prior
+from bot.stats import (
+    CellData,
+    CellSummary,
+    Rate,
+    Recommendation,
+    best_tier,
+    summarise_cell,
+    tier_prior,
+)
 
 SCHEMA_VERSION = 1
 
@@ -92,6 +100,15 @@ def cell_rows(tasks: Sequence[Task], seed: int = 0) -> list[dict[str, Any]]:
 
 def _recommendations(tasks: Sequence[Task], seed: int) -> dict[str, Recommendation]:
     """Per task class: compare the most used tier with the others (docs/statistics.md)."""
+    result = {}
+    for task_class, data in sorted(class_cells(tasks).items()):
+        current = max(data, key=lambda c: (c.n, c.tier)).tier
+        result[task_class] = best_tier(data, current, seed=seed)
+    return result
+
+
+def class_cells(tasks: Sequence[Task]) -> dict[str, list[CellData]]:
+    """Finished tasks as (tier, task class) cells, each tier's prior pooled over its classes."""
     by_class: dict[str, dict[str, list[Task]]] = defaultdict(lambda: defaultdict(list))
     for task in tasks:
         if task.tier is not None and task.status != "open":
@@ -101,16 +118,30 @@ def _recommendations(tasks: Sequence[Task], seed: int) -> dict[str, Recommendati
         for tier, group in tiers.items():
             tier_cells[tier].append((sum(t.status == SHIPPED for t in group), len(group)))
     priors = {tier: tier_prior(cells) for tier, cells in tier_cells.items()}
-    result = {}
-    for task_class, tiers in sorted(by_class.items()):
-        data = [
-            CellData(tier, task_class, sum(t.status == SHIPPED for t in group), len(group),
-                     [_task_cost(t) for t in group], priors[tier])
+    return {
+        task_class: [
+            CellData(
+                tier,
+                task_class,
+                sum(t.status == SHIPPED for t in group),
+                len(group),
+                [_task_cost(t) for t in group],
+                priors[tier],
+            )
             for tier, group in sorted(tiers.items())
         ]  # fmt: skip
-        current = max(data, key=lambda c: (c.n, c.tier)).tier
-        result[task_class] = best_tier(data, current, seed=seed)
-    return result
+        for task_class, tiers in by_class.items()
+    }
+
+
+def class_history(
+    tasks: Sequence[Task], task_class: str, seed: int = 0
+) -> dict[tuple[str, str], CellSummary]:
+    """What history says of one task class at each tier: the PR comment's forecast."""
+    return {
+        (task_class, cell.tier): summarise_cell(cell, seed)
+        for cell in class_cells(tasks).get(task_class, [])
+    }
 
 
 def _task_cost(task: Task) -> Decimal | None:

@@ -596,6 +596,11 @@ def _summary(cell: CellData, cost: CostEstimate) -> CellSummary:
     )
 
 
+def summarise_cell(cell: CellData, seed: int = 0, draws: int = 4000) -> CellSummary:
+    """A cell's rates and cost per shipped task, on its own (no comparison)."""
+    return _summary(cell, _draw_cell(cell, draws, seed)[1])
+
+
 def _draw_cell(cell: CellData, draws: int, seed: int) -> tuple[list[float], CostEstimate]:
     rng = random.Random(cell_seed(seed, cell.tier, cell.task_class))  # noqa: S311 - seeded
     return _cell_draws(
