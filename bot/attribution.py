@@ -286,11 +286,13 @@ def _attempt_numbers(commits: list[CommitFacts], bounces: list[Event]) -> dict[s
 
 
 def _attempts(key, commits, attempt_of, bounces, status, params, reverted) -> tuple[Attempt, ...]:
-    numbers = sorted(set(attempt_of.values()))
+    by_number: dict[int, list[CommitFacts]] = defaultdict(list)
+    for c in commits:  # one pass, in commit order: a task may have many attempts
+        by_number[attempt_of[c.sha]].append(c)
     rank = {tier: i for i, tier in enumerate(params.tier_order)}
     shells = []
-    for n in numbers:
-        members = [c for c in commits if attempt_of[c.sha] == n]
+    for n in sorted(by_number):
+        members = by_number[n]
         work = [c for c in members if c.is_agent_work] or members
         shells.append((n, members, work[0].tier, work[0].model, work[0].committed_at))
     result = []

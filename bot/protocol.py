@@ -278,6 +278,8 @@ def parse_usage(text: str, warnings: list[str]) -> Usage | None:
 
 def parse_record(trailers: Sequence[tuple[str, str]]) -> tuple[ProtocolRecord, list[str]]:
     """Build the record from a commit's trailers (keys matched case-insensitively)."""
+    if not trailers:  # most commits: share one empty record
+        return _EMPTY_RECORD, []
     warnings: list[str] = []
     values: dict = {}
     usage: list[Usage] = []
@@ -309,6 +311,9 @@ def parse_record(trailers: Sequence[tuple[str, str]]) -> tuple[ProtocolRecord, l
         extra=tuple(extra),
     )
     return record, warnings
+
+
+_EMPTY_RECORD = ProtocolRecord()
 
 
 def _parse_single(key: str, value: str, warnings: list[str]):
