@@ -19,13 +19,13 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 TIERS = [("economy", "anthropic:claude-haiku-4-5"), ("standard", "anthropic:claude-sonnet-4-6"),
@@ -130,10 +130,50 @@ def build(path: Path, commits: int, env: dict[str, str]) -> int:
     return b.commits
 
 
-def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
+def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and the peak memory (MB) of that one process, not of its git children."""
     start = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, cmd)
+    return time.perf_counter() - start, usage.ru_maxrss / 1024
+
+
+def phases(repo: Path, env: dict[str, str]) -> dict[str, float]:
+    """Seconds of each step of the audit, one after the other in this process. In the audit,
+    numstat (git's diffs) runs beside read, derive and analyse."""
+    sys.path.insert(0, str(ROOT))
+    from bot.analysis import Analyser
+    from bot.attribution import Params, attribute
+    from bot.facts import commit_facts
+    from bot.gitlog import derive_pull_requests, iter_commits, numstat_log
+    from bot.report import Scope, build_report
+
+    analyser, out, clock = Analyser(), {}, time.perf_counter
+    steps = {
+        "numstat": lambda _: numstat_log(repo, env=env),
+        "read": lambda _: list(iter_commits(repo, numstat=False, env=env)),
+        "derive": lambda r: derive_pull_requests(r["read"], "big"),
+        "analyse": lambda r: [analyser.analyse(c.to_commit_info()) for c in r["read"]],
+        "facts": lambda r: [
+            commit_facts(
+                a, "big", c.parents, r["numstat"].get(c.sha, ()), r["derive"].commit_pr.get(c.sha)
+            )
+            for c, a in zip(r["read"], r["analyse"], strict=True)
+        ],
+        "attribute": lambda r: attribute(
+            r["facts"], r["derive"].prs, r["derive"].events, Params(21, analyser.prices.tier_names)
+        ),
+        "report": lambda r: build_report(Scope("big"), r["facts"], r["attribute"]),
+    }
+    results: dict[str, Any] = {}
+    for name, step in steps.items():
+        start = clock()
+        results[name] = step(results)
+        out[name] = clock() - start
+    return out
 
 
 def audit_cmd(repo: Path, *extra: str) -> list[str]:
@@ -148,17 +188,20 @@ def main(commits: int, survival_commits: int) -> None:
     try:
         big = tmp / "big"
         made = build(big, commits, env)
-        baseline = timed(["git", "log", "--format=%H%x00%B"], big, env)
-        audit = timed(audit_cmd(big, "--no-survival"), ROOT, env)
-        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        baseline, _ = timed(["git", "log", "--format=%H%x00%B"], big, env)
+        audit, peak_mb = timed(audit_cmd(big, "--no-survival"), ROOT, env)
         print(f"repository: {made:,} commits (60% of pull requests by agents)")
         print(f"{'baseline: git log --format=%H%x00%B':45} {baseline:8.2f} s   1.00x")
         print(f"{'audit --format json --no-survival':45} {audit:8.2f} s {audit / baseline:6.2f}x")
-        print(f"{'peak memory (largest child process)':45} {peak_mb:8.0f} MB")
+        print(f"{'peak memory of the audit process':45} {peak_mb:8.0f} MB")
+        count = ["git", "rev-list", "--count", "HEAD"]
+        reachable = subprocess.run(count, cwd=big, env=env, capture_output=True, check=True).stdout
+        print(f"\nphases over the {int(reachable):,} commits reachable from main (seconds):")
+        print("  ".join(f"{k} {v:.2f}" for k, v in phases(big, env).items()))
         small = tmp / "small"
         made_small = build(small, survival_commits, env)
-        without = timed(audit_cmd(small, "--no-survival"), ROOT, env)
-        with_survival = timed(audit_cmd(small, "--survival"), ROOT, env)
+        without, _ = timed(audit_cmd(small, "--no-survival"), ROOT, env)
+        with_survival, _ = timed(audit_cmd(small, "--survival"), ROOT, env)
         agent_commits = int(subprocess.run(
             ["git", "rev-list", "--count", "--author=bot@example.com", "HEAD"], cwd=small,
             env=env, capture_output=True, text=True, check=True).stdout)  # fmt: skip
