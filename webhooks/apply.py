@@ -49,6 +49,7 @@ class Outcome:
     skipped: tuple[str, ...] = ()  # API steps not done for want of a GitHub client
     repository_id: int | None = None
     changed: bool = False
+    pr_numbers: tuple[int, ...] = ()  # the pull requests the delivery concerns
 
 
 def apply_changes(
@@ -74,7 +75,7 @@ def apply_changes(
     if changes.ignored is not None or changes.repository is None:
         return Outcome(ignored=changes.ignored)
     repo_id = upsert_repository(session, installation_id, changes.repository)
-    changed = _write_records(session, repo_id, changes, analyser)
+    changed, numbers = _write_records(session, repo_id, changes, analyser)
     skipped = []
     for step in changes.needs_api:
         runner = (api_steps or {}).get(step)
@@ -85,7 +86,12 @@ def apply_changes(
             changed = True
     if changed:
         derive_tasks(session, repo_id, analyser)
-    return Outcome(skipped=tuple(skipped), repository_id=repo_id, changed=changed)
+    return Outcome(
+        skipped=tuple(skipped),
+        repository_id=repo_id,
+        changed=changed,
+        pr_numbers=tuple(sorted(numbers)),
+    )
 
 
 def derive_tasks(session: Session, repo_id: int, analyser: Analyser) -> int:
@@ -106,7 +112,11 @@ def _apply_installation(session: Session, changes: Changes) -> None:
     set_installation_state(session, change.installation_id, change.state)
 
 
-def _write_records(session: Session, repo_id: int, changes: Changes, analyser: Analyser) -> bool:
+def _write_records(
+    session: Session, repo_id: int, changes: Changes, analyser: Analyser
+) -> tuple[bool, set[int]]:
+    """Upsert the records; whether anything changed, and the pull requests concerned."""
+    numbers = {pr.number for pr in changes.pull_requests}
     changed = upsert_pull_requests(session, repo_id, changes.pull_requests) > 0
     for pr in changes.pull_requests:
         if pr.state == "open" and pr.head_ref:
@@ -114,9 +124,15 @@ def _write_records(session: Session, repo_id: int, changes: Changes, analyser: A
     if changes.commits:
         facts, evidence = _facts(session, repo_id, changes, analyser)
         changed |= upsert_commits(session, repo_id, facts, evidence) > 0
+        numbers |= {f.pr_number for f in facts if f.pr_number is not None}
     events = [_with_pr(session, repo_id, e) for e in changes.events]
     changed |= upsert_events(session, repo_id, events) > 0
-    return changed
+    numbers |= {e.pr_number for e in events if e.pr_number is not None}
+    for event in events:  # a revert concerns the pull request whose work it undoes
+        if event.kind == REVERTED and event.sha is not None:
+            reverted = pull_request_for_sha(session, repo_id, event.sha)
+            numbers |= {reverted} if reverted is not None else set()
+    return changed, numbers
 
 
 def _facts(session: Session, repo_id: int, changes: Changes, analyser: Analyser):

@@ -74,6 +74,21 @@ def worker_command(
     )
 
 
+@click.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8000, show_default=True)
+@click.option("--exit", "exit_after", is_flag=True, help="Print the PR comments and exit.")
+@_database_option
+def demo_command(host: str, port: int, exit_after: bool, url: str | None) -> None:
+    """Replay a scripted week of agent work against a fake GitHub, then serve the App.
+
+    Runs on SQLite (a temporary file unless --db) and needs no GitHub account.
+    """
+    from bot.demo import run_demo
+
+    raise SystemExit(run_demo(host, port, exit_after, url))
+
+
 @click.group("inbox")
 def inbox_group() -> None:
     """Look at and re-queue webhook deliveries."""

@@ -6,6 +6,7 @@ import logging
 import signal
 import threading
 from datetime import timedelta
+from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import start_http_server
@@ -13,9 +14,13 @@ from sqlalchemy.engine import Engine
 from werkzeug.serving import make_server
 
 from bot import inbox, telemetry
+from bot.analysis import Analyser
 from bot.config import Settings
+from bot.github.client import GitHubApp, configured
 from bot.ledger import display_url, make_engine, migrate
+from webhooks.api_steps import api_steps, redeliver_failed
 from webhooks.app import create_app
+from webhooks.pr_comment import CommentStep
 from webhooks.worker import DEFAULT_LEASE, Worker
 
 log = logging.getLogger(__name__)
@@ -31,11 +36,11 @@ def serve(host: str, port: int, url: str | None = None) -> None:
         settings = settings.model_copy(update={"database_url": url})
     engine = _migrated_engine(settings)
     app = create_app(settings, engine)
-    worker = Worker(engine, settings)
+    worker = build_worker(engine, settings)
     app.extensions["yield_auditor"].on_stored = worker.wake
     stop = threading.Event()
     threads = [threading.Thread(target=worker.run, args=(stop,), name="worker", daemon=True)]
-    scheduler = start_scheduler(engine)
+    scheduler = start_scheduler(engine, worker.github)
     server = make_server(host, port, app, threaded=True)
     _on_signals(lambda: (stop.set(), server.shutdown()))
     for thread in threads:
@@ -67,7 +72,7 @@ def run_worker(
     try:
         if metrics_port is not None:
             start_http_server(metrics_port, registry=telemetry.create_registry(engine))
-        worker = Worker(engine, settings, poll_seconds=poll_seconds, lease=lease)
+        worker = build_worker(engine, settings, poll_seconds=poll_seconds, lease=lease)
         if once:
             return worker.drain()
         stop = threading.Event()
@@ -78,9 +83,46 @@ def run_worker(
         engine.dispose()
 
 
-def start_scheduler(engine: Engine) -> BackgroundScheduler:
-    """Periodic jobs of the embedded process: the inbox's clean-up, daily."""
+def build_worker(
+    engine: Engine,
+    settings: Settings,
+    github_options: dict[str, Any] | None = None,
+    **options: Any,
+) -> Worker:
+    """A worker with the GitHub API steps and the cost comment when the App is configured;
+    without credentials it records what payloads carry and marks the rest skipped.
+    ``github_options`` go to ``GitHubApp`` (the demo drops the pauses between requests)."""
+    if not configured(settings):
+        log.warning("no GitHub App credentials: steps that need the GitHub API are skipped")
+        return Worker(engine, settings, **options)
+    app = GitHubApp(settings, **(github_options or {}))
+    analyser = Analyser.from_settings(settings)
+    worker = Worker(
+        engine,
+        settings,
+        analyser=analyser,
+        api_steps=api_steps(app, analyser),
+        comment_step=CommentStep(app, analyser, settings),
+        **options,
+    )
+    worker.github = app
+    return worker
+
+
+def start_scheduler(engine: Engine, github: GitHubApp | None = None) -> BackgroundScheduler:
+    """Periodic jobs of the embedded process: the inbox's clean-up, daily; with the App
+    configured, GitHub's failed deliveries of the last 3 days are requested again, hourly."""
     scheduler = BackgroundScheduler(timezone="UTC")
+    if github is not None:
+        scheduler.add_job(
+            redeliver_failed,
+            "interval",
+            hours=1,
+            args=(github,),
+            id="redeliver-failed",
+            coalesce=True,
+            max_instances=1,
+        )
     scheduler.add_job(
         inbox.purge,
         "interval",

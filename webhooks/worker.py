@@ -15,7 +15,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from bot import inbox, telemetry
 from bot.analysis import Analyser
 from bot.config import Settings
+from bot.github.client import GitHubApp
 from bot.inbox import Delivery
 from webhooks.apply import ApiStep, apply_changes
 from webhooks.handlers import router as default_router
@@ -33,6 +34,10 @@ from webhooks.router import HandlerContext, PayloadError, Router
 log = logging.getLogger(__name__)
 
 DEFAULT_LEASE = timedelta(seconds=60)
+COMMENT_STEP = "pull_request.comment"
+
+# Updates the cost comment of the given pull requests: (session, repo_id, delivery, numbers).
+CommentUpdate = Callable[[Session, int, Delivery, Sequence[int]], None]
 DEFAULT_POLL_SECONDS = 1.0
 
 
@@ -53,6 +58,7 @@ class Worker:
         router: Router = default_router,
         analyser: Analyser | None = None,
         api_steps: Mapping[str, ApiStep] | None = None,
+        comment_step: CommentUpdate | None = None,
         lease: timedelta = DEFAULT_LEASE,
         poll_seconds: float = DEFAULT_POLL_SECONDS,
         name: str | None = None,
@@ -63,6 +69,8 @@ class Worker:
         self.analyser = analyser or Analyser.from_settings(settings)
         self.context = HandlerContext(app_id=settings.github_app_id)
         self.api_steps = dict(api_steps or {})
+        self.comment_step = comment_step
+        self.github: GitHubApp | None = None  # set when the App's credentials are configured
         self.lease = lease
         self.poll_seconds = poll_seconds
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -137,6 +145,13 @@ class Worker:
                 outcome = apply_changes(session, delivery, changes, self.analyser, self.api_steps)
                 outcome_status = inbox.IGNORED if outcome.ignored else inbox.DONE
                 reason, skipped = outcome.ignored, outcome.skipped
+                if outcome.pr_numbers and outcome.repository_id is not None:
+                    if self.comment_step is None:
+                        skipped = (*skipped, COMMENT_STEP)
+                    else:
+                        self.comment_step(
+                            session, outcome.repository_id, delivery, outcome.pr_numbers
+                        )
             if not inbox.finish(
                 session.connection(), delivery.guid, self.name, outcome_status, skipped, reason
             ):

@@ -339,12 +339,14 @@ def adopt_branch_commits(session: Session, repo_id: int, branch: str, number: in
 
 
 def pull_request_for_sha(session: Session, repo_id: int, sha: str) -> int | None:
-    """The pull request whose head is ``sha``, else the one a stored commit ``sha`` belongs to."""
+    """The pull request headed or merged by ``sha``, else the one a stored commit ``sha``
+    belongs to."""
     connection = session.connection()
+    t = pull_requests
     number = connection.execute(
-        sa.select(pull_requests.c.number)
-        .where(pull_requests.c.repository_id == repo_id, pull_requests.c.head_sha == sha)
-        .order_by(pull_requests.c.number.desc())
+        sa.select(t.c.number)
+        .where(t.c.repository_id == repo_id, sa.or_(t.c.head_sha == sha, t.c.merge_sha == sha))
+        .order_by(t.c.number.desc())
         .limit(1)
     ).scalar_one_or_none()
     if number is None:

@@ -1,0 +1,215 @@
+"""The cost comment on GitHub: exactly one per pull request, edited in place only when it changes.
+
+The comment is found by its hidden marker among our bot's comments; its revision (head sha and
+event time) keeps an older job from overwriting a newer one. Deliveries of one pull request
+are processed one at a time (``bot.inbox``), and should a race ever create two comments, the
+oldest is kept and the others deleted. Optional: the "Token yield" check run with the same
+summary and the budget gate. See docs/comment.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from github import GithubException
+from github.IssueComment import IssueComment
+from github.Repository import Repository
+from sqlalchemy.orm import Session
+
+from bot.analysis import Analyser
+from bot.comment import (
+    Comment,
+    Revision,
+    build_comment,
+    check_run_output,
+    is_newer,
+    md,
+    parse_marker,
+    same_content,
+    wanted,
+)
+from bot.config import Settings
+from bot.github.client import GitHubApp, RateLimited, rate_limits
+from bot.inbox import Delivery
+from bot.ledger import load_commits, load_events, load_evidence, load_pull_requests, load_tasks
+from bot.repo_config import ConfigResult, load_repo_config, price_book
+from bot.report import class_history
+from webhooks.worker import RetryLater
+
+log = logging.getLogger(__name__)
+
+CHECK_NAME = "Token yield"
+MARKER_START = "<!-- yield-auditor:pr-comment"
+CONFIG_TTL_SECONDS = 300  # a repository's configuration is read again after this
+
+
+@dataclass
+class RepoConfigs:
+    """Repository configurations, cached a few minutes per repository to spare API calls."""
+
+    ttl: float = CONFIG_TTL_SECONDS
+    _cache: dict[str, tuple[float, ConfigResult]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, github_repo: Repository, full_name: str) -> ConfigResult:
+        with self._lock:
+            hit = self._cache.get(full_name)
+        if hit is not None and time.monotonic() - hit[0] < self.ttl:
+            return hit[1]
+        gh = github_repo._requester  # one requester serves the owner's .github repository too
+        result = load_repo_config(lambda repo, path: _read_file(gh, repo, path), full_name)
+        with self._lock:
+            self._cache[full_name] = (time.monotonic(), result)
+        return result
+
+
+def _read_file(requester, repo: str, path: str) -> str | None:
+    """A file's text on the default branch; None when the repository or file is absent."""
+    from github.ContentFile import ContentFile
+
+    try:
+        headers, data = requester.requestJsonAndCheck("GET", f"/repos/{repo}/contents/{path}")
+    except GithubException as exc:
+        if exc.status == 404:
+            return None
+        raise
+    content = ContentFile(requester, headers, data)
+    return content.decoded_content.decode("utf-8", errors="replace")
+
+
+class CommentStep:
+    """Renders and posts the comment of every pull request a delivery touched."""
+
+    def __init__(self, app: GitHubApp, analyser: Analyser, settings: Settings) -> None:
+        self.app, self.analyser, self.settings = app, analyser, settings
+        self.configs = RepoConfigs()
+        self._bot_login: str | None = None
+
+    @property
+    def bot_login(self) -> str:
+        """Our bot account's login, ``<app slug>[bot]``: one JWT call per process."""
+        if self._bot_login is None:
+            self._bot_login = f"{self.app.integration.get_app().slug}[bot]"
+        return self._bot_login
+
+    def __call__(
+        self, session: Session, repo_id: int, delivery: Delivery, numbers: Iterable[int]
+    ) -> None:
+        if delivery.installation_id is None or delivery.repository is None:
+            return
+        github = self.app.installation(delivery.installation_id)
+        try:
+            with rate_limits():
+                repo = github.get_repo(delivery.repository, lazy=True)
+                for number in sorted(set(numbers)):
+                    self._update(session, repo_id, repo, number, delivery.received_at)
+        except RateLimited as exc:
+            raise RetryLater(f"cost comment: {exc}", exc.retry_at) from exc
+
+    def _update(
+        self, session: Session, repo_id: int, repo: Repository, number: int, at: datetime
+    ) -> None:
+        config = self.configs.get(repo, repo.full_name)
+        comment = self._render(session, repo_id, number, at, config)
+        if comment is None:
+            return
+        self._sync(repo, number, comment, config)
+        if config.config.check_run.enabled:
+            self._check_run(repo, comment, config)
+
+    def _render(
+        self, session: Session, repo_id: int, number: int, at: datetime, config: ConfigResult
+    ) -> Comment | None:
+        pr = next((p for p in load_pull_requests(session, repo_id) if p.number == number), None)
+        if pr is None:
+            return None
+        all_tasks = load_tasks(session, repo_id)
+        tasks = [t for t in all_tasks if number in t.pr_numbers]
+        shas = {sha for t in tasks for a in t.attempts for sha in a.commits}
+        commits = [c for c in load_commits(session, repo_id) if c.sha in shas]
+        events = [e for e in load_events(session, repo_id) if e.pr_number == number]
+        prices, price_error = price_book(
+            config.config, self.settings.price_overrides, self.settings.tiers
+        )
+        history = class_history(all_tasks, tasks[0].task_class) if tasks else None
+        head = pr.head_sha or (commits[-1].sha if commits else None)
+        if head is None:
+            return None
+        comment = build_comment(
+            pr,
+            tasks,
+            commits,
+            events,
+            load_evidence(session, repo_id, sorted(shas)),
+            prices,
+            revision=Revision(head, at),
+            history=history,
+            representatives=config.config.tiers.representatives,
+            on_prs_without_agents=config.config.comment.on_prs_without_agents,
+        )
+        problems = [*config.errors, *([price_error] if price_error else [])]
+        return _with_problems(comment, problems) if comment and problems else comment
+
+    def _sync(self, repo: Repository, number: int, comment: Comment, config: ConfigResult) -> None:
+        issue = repo.get_issue(number)
+        ours = self._ours(issue.get_comments())
+        if not ours:
+            if wanted(comment, config.config.comment, exists=False):
+                issue.create_comment(comment.body)
+                self._dedupe(self._ours(issue.get_comments()), comment)
+            return
+        if len(ours) > 1:
+            self._dedupe(ours, comment)
+            return
+        self._edit(ours[0], comment, config)
+
+    def _ours(self, comments: Iterable[IssueComment]) -> list[IssueComment]:
+        login = self.bot_login
+        found = [c for c in comments if c.user.login == login and parse_marker(c.body)]
+        return sorted(found, key=lambda c: (c.created_at, c.id))
+
+    def _edit(self, existing: IssueComment, comment: Comment, config: ConfigResult) -> None:
+        stored = parse_marker(existing.body)
+        if stored is not None and is_newer(stored, comment.revision):
+            log.info("comment %d holds a newer revision: left as it is", existing.id)
+            return
+        if same_content(existing.body, comment.body):
+            return
+        if wanted(comment, config.config.comment, exists=True):
+            existing.edit(comment.body)
+
+    def _dedupe(self, ours: list[IssueComment], comment: Comment) -> None:
+        """Keep the oldest of our comments, with the newest content; delete the others."""
+        if not ours:
+            return
+        keep, extra = ours[0], ours[1:]
+        for duplicate in extra:
+            duplicate.delete()
+        if extra and not same_content(keep.body, comment.body):
+            keep.edit(comment.body)
+
+    def _check_run(self, repo: Repository, comment: Comment, config: ConfigResult) -> None:
+        title, summary, text, conclusion = check_run_output(comment, config.config.budget)
+        output = {"title": title, "summary": summary, "text": text}
+        head = comment.revision.head_sha
+        existing = next(iter(repo.get_commit(head).get_check_runs(check_name=CHECK_NAME)), None)
+        if existing is None:
+            repo.create_check_run(
+                CHECK_NAME, head, status="completed", conclusion=conclusion, output=output
+            )
+        elif existing.output.summary != summary or existing.conclusion != conclusion:
+            existing.edit(status="completed", conclusion=conclusion, output=output)
+
+
+def _with_problems(comment: Comment, problems: list[str]) -> Comment:
+    """The comment with a note, before its marker, on configuration that could not be used."""
+    note = "\n".join(f"> ⚠️ {md(problem, 300)}" for problem in problems)
+    cut = comment.body.rfind(MARKER_START)
+    body = f"{comment.body[:cut].rstrip()}\n\n{note}\n\n{comment.body[cut:]}"
+    return dataclasses.replace(comment, body=body)
