@@ -1,0 +1,224 @@
+"""The fake GitHub's in-memory world: what tests and the demo seed, and what it records.
+
+Plain dataclasses under one lock; ``bot.github.fake`` serves them with GitHub's REST shapes.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import itertools
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+# Fault kinds (``FakeGitHub.fail``).
+ERROR = "error"  # a 5xx answer
+DELAY = "delay"  # answer late (the client times out), then normally
+SECONDARY = "secondary"  # 403 or 429 secondary rate limit, with retry-after when given
+PRIMARY = "primary"  # 403 with x-ratelimit-remaining 0 and x-ratelimit-reset
+FAULT_KINDS = (ERROR, DELAY, SECONDARY, PRIMARY)
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A git identity, with the GitHub account it maps to when there is one."""
+
+    name: str
+    email: str
+    login: str | None = None
+    id: int | None = None
+    type: str = "User"  # or "Bot"
+
+
+@dataclass(frozen=True, slots=True)
+class FileDiff:
+    """One file of a diff; ``additions``/``deletions`` default to the counts in ``patch``.
+
+    ``patch`` None is what GitHub sends for binary or very large diffs.
+    """
+
+    filename: str
+    patch: str | None = ""
+    status: str = "modified"
+    previous_filename: str | None = None
+    additions: int | None = None
+    deletions: int | None = None
+
+    def counts(self) -> tuple[int, int]:
+        lines = (self.patch or "").splitlines()
+        added = sum(1 for line in lines if line.startswith("+"))
+        deleted = sum(1 for line in lines if line.startswith("-"))
+        return (
+            added if self.additions is None else self.additions,
+            deleted if self.deletions is None else self.deletions,
+        )
+
+
+def added_file(filename: str, *lines: str, status: str = "added") -> FileDiff:
+    """A file whose diff only adds ``lines``: the usual shape of test data."""
+    hunk = f"@@ -0,0 +1,{len(lines)} @@\n" + "\n".join(f"+{line}" for line in lines)
+    return FileDiff(filename, hunk if lines else "", status)
+
+
+@dataclass(slots=True)
+class Repo:
+    full_name: str
+    id: int
+    installation_id: int | None
+    default_branch: str = "main"
+    private: bool = True
+
+
+@dataclass(slots=True)
+class Commit:
+    sha: str
+    message: str
+    author: Person
+    committer: Person
+    authored_at: datetime
+    committed_at: datetime
+    parents: tuple[str, ...] = ()
+    files: tuple[FileDiff, ...] = ()
+
+
+@dataclass(slots=True)
+class Pull:
+    number: int
+    id: int
+    title: str
+    head_ref: str
+    base_ref: str
+    user: Person
+    commits: list[str] = field(default_factory=list)
+    state: str = "open"
+    merged: bool = False
+    labels: tuple[str, ...] = ()
+    files: tuple[FileDiff, ...] | None = None  # None: every commit's files, in order
+    created_at: datetime = field(default_factory=now)
+    updated_at: datetime = field(default_factory=now)
+    closed_at: datetime | None = None
+    merged_at: datetime | None = None
+    merge_commit_sha: str | None = None
+    base_sha: str = "0" * 40
+
+
+@dataclass(slots=True)
+class Comment:
+    id: int
+    repo: str
+    issue: int
+    body: str
+    user: Person
+    created_at: datetime = field(default_factory=now)
+    updated_at: datetime = field(default_factory=now)
+
+
+@dataclass(slots=True)
+class Delivery:
+    """One attempt of GitHub to deliver a webhook (``GET /app/hook/deliveries``)."""
+
+    id: int
+    guid: str
+    event: str
+    action: str | None
+    status_code: int
+    delivered_at: datetime
+    redelivery: bool = False
+    installation_id: int | None = None
+    repository_id: int | None = None
+
+    @property
+    def status(self) -> str:
+        return "OK" if self.status_code < 400 else f"Invalid HTTP Response: {self.status_code}"
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """Answer the next ``times`` requests matching ``method`` and the ``path`` glob with a fault.
+
+    ``seconds``: the delay (DELAY), retry-after (SECONDARY, omitted when None) or time to the
+    reset (PRIMARY).
+    """
+
+    method: str
+    path: str
+    kind: str
+    status: int | None = None
+    seconds: float | None = None
+    times: int = 1
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.method in ("*", method) and fnmatch.fnmatchcase(path, self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, str]
+    body: Any
+    status: int
+
+
+class State:
+    """Everything the fake knows, guarded by ``lock`` (requests arrive on many threads)."""
+
+    def __init__(self, app_id: int, slug: str) -> None:
+        self.lock = threading.RLock()
+        self.app_id = app_id
+        self.slug = slug
+        self.ids = itertools.count(1000)
+        self.installations: dict[int, str] = {}
+        self.tokens: dict[str, tuple[int, datetime]] = {}
+        self.repos: dict[str, Repo] = {}
+        self.commits: dict[tuple[str, str], Commit] = {}
+        self.pulls: dict[tuple[str, int], Pull] = {}
+        self.comments: dict[int, Comment] = {}
+        self.check_runs: dict[int, dict[str, Any]] = {}
+        self.contents: dict[tuple[str, str, str], bytes] = {}
+        self.deliveries: list[Delivery] = []
+        self.redelivery_status_code = 200  # what a redelivery GitHub makes now answers
+        self.faults: list[Fault] = []
+        self.requests: list[Recorded] = []
+        self.rate_limit = 5000
+        self.rate_used = 0
+        self.rate_reset = int(now().timestamp()) + 3600
+
+    @property
+    def bot(self) -> Person:
+        """The App's own account, author of the comments it posts."""
+        return Person(self.slug, "", f"{self.slug}[bot]", 900000 + self.app_id, "Bot")
+
+    def next_id(self) -> int:
+        return next(self.ids)
+
+    def take_fault(self, method: str, path: str) -> Fault | None:
+        """The first armed fault for this request, used up by one."""
+        with self.lock:
+            for i, fault in enumerate(self.faults):
+                if fault.matches(method, path):
+                    if fault.times <= 1:
+                        del self.faults[i]
+                    else:
+                        self.faults[i] = replace(fault, times=fault.times - 1)
+                    return fault
+        return None
+
+    def commit_of(self, repo: str, ref: str) -> Commit | None:
+        return self.commits.get((repo, ref))
+
+    def pull_files(self, pull: Pull, repo: str) -> Sequence[FileDiff]:
+        if pull.files is not None:
+            return pull.files
+        return [f for sha in pull.commits for f in self.commits[(repo, sha)].files]
+
+
+def fake_sha(*parts: object) -> str:
+    return hashlib.sha1("\0".join(map(str, parts)).encode(), usedforsecurity=False).hexdigest()
