@@ -10,6 +10,7 @@ summary and the budget gate. See docs/comment.md.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import threading
 import time
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from bot.analysis import Analyser
 from bot.comment import (
+    MARKER_RE,
     Comment,
     Revision,
     build_comment,
@@ -37,7 +39,16 @@ from bot.comment import (
 from bot.config import Settings
 from bot.github.client import GitHubApp, RateLimited, rate_limits
 from bot.inbox import Delivery
-from bot.ledger import load_commits, load_events, load_evidence, load_pull_requests, load_tasks
+from bot.ledger import (
+    StoredComment,
+    load_commits,
+    load_events,
+    load_evidence,
+    load_pr_comment,
+    load_pull_requests,
+    load_tasks,
+    save_pr_comment,
+)
 from bot.repo_config import ConfigResult, load_repo_config, price_book
 from bot.report import class_history
 from webhooks.worker import RetryLater
@@ -115,11 +126,12 @@ class CommentStep:
     def _update(
         self, session: Session, repo_id: int, repo: Repository, number: int, at: datetime
     ) -> None:
+        """Render the pull request's comment from the ledger, then write it if it changed."""
         config = self.configs.get(repo, repo.full_name)
         comment = self._render(session, repo_id, number, at, config)
         if comment is None:
             return
-        self._sync(repo, number, comment, config)
+        self._sync(session, repo_id, repo, number, comment, config)
         if config.config.check_run.enabled:
             self._check_run(repo, comment, config)
 
@@ -156,43 +168,76 @@ class CommentStep:
         problems = [*config.errors, *([price_error] if price_error else [])]
         return _with_problems(comment, problems) if comment and problems else comment
 
-    def _sync(self, repo: Repository, number: int, comment: Comment, config: ConfigResult) -> None:
+    def _sync(
+        self,
+        session: Session,
+        repo_id: int,
+        repo: Repository,
+        number: int,
+        comment: Comment,
+        config: ConfigResult,
+    ) -> None:
+        """Write the comment with as few calls as possible: none when nothing changed, one edit
+        by id when it did, and a search by marker only when no comment is known."""
+        stored = load_pr_comment(session, repo_id, number)
+        digest = content_hash(comment.body)
+        if stored is not None:
+            revision = Revision(stored.head_sha, stored.event_time)
+            if is_newer(revision, comment.revision) or stored.body_hash == digest:
+                return
+            if not wanted(comment, config.config.comment, exists=True):
+                return
+            if self._edit_by_id(repo, stored.comment_id, comment):
+                self._remember(session, repo_id, number, stored.comment_id, comment)
+                return
+        written = self._find_or_create(repo, number, comment, config)
+        if written is not None:
+            self._remember(session, repo_id, number, written, comment)
+
+    def _edit_by_id(self, repo: Repository, comment_id: int, comment: Comment) -> bool:
+        """Edit our known comment; False when it is gone (deleted by someone)."""
+        existing = IssueComment(repo._requester, url=f"{repo.url}/issues/comments/{comment_id}")
+        try:
+            existing.edit(comment.body)
+        except GithubException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def _find_or_create(
+        self, repo: Repository, number: int, comment: Comment, config: ConfigResult
+    ) -> int | None:
+        """The comment's id after a search by marker: edited, created, or deduplicated."""
         issue = repo.get_issue(number)
         ours = self._ours(issue.get_comments())
         if not ours:
-            if wanted(comment, config.config.comment, exists=False):
-                issue.create_comment(comment.body)
-                self._dedupe(self._ours(issue.get_comments()), comment)
-            return
-        if len(ours) > 1:
-            self._dedupe(ours, comment)
-            return
-        self._edit(ours[0], comment, config)
-
-    def _ours(self, comments: Iterable[IssueComment]) -> list[IssueComment]:
-        login = self.bot_login
-        found = [c for c in comments if c.user.login == login and parse_marker(c.body)]
-        return sorted(found, key=lambda c: (c.created_at, c.id))
-
-    def _edit(self, existing: IssueComment, comment: Comment, config: ConfigResult) -> None:
-        stored = parse_marker(existing.body)
-        if stored is not None and is_newer(stored, comment.revision):
-            log.info("comment %d holds a newer revision: left as it is", existing.id)
-            return
-        if same_content(existing.body, comment.body):
-            return
-        if wanted(comment, config.config.comment, exists=True):
-            existing.edit(comment.body)
-
-    def _dedupe(self, ours: list[IssueComment], comment: Comment) -> None:
-        """Keep the oldest of our comments, with the newest content; delete the others."""
-        if not ours:
-            return
+            if not wanted(comment, config.config.comment, exists=False):
+                return None
+            issue.create_comment(comment.body)
+            ours = self._ours(issue.get_comments())  # a racing worker may have posted too
         keep, extra = ours[0], ours[1:]
         for duplicate in extra:
             duplicate.delete()
-        if extra and not same_content(keep.body, comment.body):
+        stored = parse_marker(keep.body)
+        newer = stored is not None and is_newer(stored, comment.revision)
+        if not newer and not same_content(keep.body, comment.body):
             keep.edit(comment.body)
+        return keep.id
+
+    def _remember(
+        self, session: Session, repo_id: int, number: int, comment_id: int, comment: Comment
+    ) -> None:
+        revision = comment.revision
+        digest = content_hash(comment.body)
+        stored = StoredComment(comment_id, digest, revision.head_sha, revision.event_time)
+        save_pr_comment(session, repo_id, number, stored)
+
+    def _ours(self, comments: Iterable[IssueComment]) -> list[IssueComment]:
+        """Our bot's marked comments, oldest first."""
+        login = self.bot_login
+        found = [c for c in comments if c.user.login == login and parse_marker(c.body)]
+        return sorted(found, key=lambda c: (c.created_at, c.id))
 
     def _check_run(self, repo: Repository, comment: Comment, config: ConfigResult) -> None:
         title, summary, text, conclusion = check_run_output(comment, config.config.budget)
@@ -205,6 +250,12 @@ class CommentStep:
             )
         elif existing.output.summary != summary or existing.conclusion != conclusion:
             existing.edit(status="completed", conclusion=conclusion, output=output)
+
+
+def content_hash(body: str) -> str:
+    """A digest of what the comment says, its revision left out (as ``same_content`` does)."""
+    blank = MARKER_RE.sub("<!-- yield-auditor:pr-comment v1 -->", body)
+    return hashlib.sha256(blank.encode()).hexdigest()
 
 
 def _with_problems(comment: Comment, problems: list[str]) -> Comment:

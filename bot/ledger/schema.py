@@ -312,6 +312,26 @@ class AttemptRow(SQLModel, table=True):
     unpriced_tokens: int = _col(sa.BigInteger(), nullable=False)
 
 
+class PrCommentRow(SQLModel, table=True):
+    """The cost comment posted on a pull request: its GitHub id and what it says (a digest of
+    the body without its revision), so an unchanged comment costs no API call at all."""
+
+    __tablename__ = "pr_comments"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "repository_id", "pr_number", name="uq_pr_comments_repository_pr_number"
+        ),
+    )
+
+    id: int | None = _pk()
+    repository_id: int = _fk("pr_comments", "repository_id", "repositories.id")
+    pr_number: int = _col(sa.Integer(), nullable=False)
+    comment_id: int = _col(sa.BigInteger(), nullable=False)
+    body_hash: str = _col(sa.String(64), nullable=False)
+    head_sha: str = _col(sa.String(), nullable=False)
+    event_time: datetime = _col(UTCDateTime(), nullable=False)
+
+
 class DeliveryRow(SQLModel, table=True):
     """One webhook delivery in the inbox (``bot.inbox``): stored before it is acknowledged.
 
@@ -357,6 +377,7 @@ TABLES: tuple[sa.Table, ...] = tuple(
         TaskRow,
         AttemptRow,
         DeliveryRow,
+        PrCommentRow,
     )
 )
 TABLE_NAMES = frozenset(t.name for t in TABLES)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -28,6 +29,7 @@ from bot.ledger.schema import (
     EventRow,
     FileChangeRow,
     InstallationRow,
+    PrCommentRow,
     PullRequestRow,
     RepositoryRow,
     TaskRow,
@@ -50,6 +52,7 @@ file_changes: sa.Table = FileChangeRow.__table__  # type: ignore[attr-defined]
 events: sa.Table = EventRow.__table__  # type: ignore[attr-defined]
 tasks: sa.Table = TaskRow.__table__  # type: ignore[attr-defined]
 attempts: sa.Table = AttemptRow.__table__  # type: ignore[attr-defined]
+pr_comments: sa.Table = PrCommentRow.__table__  # type: ignore[attr-defined]
 
 _IDENTITY = ("name", "email", "github_login", "github_id", "github_type")
 # CommitFacts fields stored in a column of the same name.
@@ -738,3 +741,47 @@ def load_tasks(session: Session, repo_id: int) -> list[Task]:
         for r in rows
     ]
     return sorted(found, key=lambda t: t.id)
+
+
+# --------------------------------------------------------------------------- PR comments
+
+
+@dataclass(frozen=True, slots=True)
+class StoredComment:
+    comment_id: int
+    body_hash: str
+    head_sha: str
+    event_time: datetime
+
+
+def load_pr_comment(session: Session, repo_id: int, number: int) -> StoredComment | None:
+    """The cost comment last written on pull request ``number``, if any."""
+    t = pr_comments
+    row = (
+        session.connection()
+        .execute(
+            sa.select(t.c.comment_id, t.c.body_hash, t.c.head_sha, t.c.event_time).where(
+                t.c.repository_id == repo_id, t.c.pr_number == number
+            )
+        )
+        .first()
+    )
+    return StoredComment(*row) if row is not None else None
+
+
+def save_pr_comment(session: Session, repo_id: int, number: int, stored: StoredComment) -> None:
+    """Remember the comment written on pull request ``number`` (one per pull request)."""
+    connection = session.connection()
+    values = {
+        "comment_id": stored.comment_id,
+        "body_hash": stored.body_hash,
+        "head_sha": stored.head_sha,
+        "event_time": _utc(stored.event_time, "comment event_time"),
+    }
+    stmt = _insert(connection, pr_comments).values(
+        repository_id=repo_id, pr_number=number, **values
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[pr_comments.c.repository_id, pr_comments.c.pr_number], set_=values
+    )
+    connection.execute(stmt)
