@@ -115,6 +115,7 @@ class Story:
             "merge_commit_sha": pull.merge_commit_sha,
             "merged": pull.merged,
             "draft": False,
+            "commits": len(pull.commits),
             "head": {"ref": pull.head_ref, "sha": pull.commits[-1], "repo": repo},
             "base": {"ref": pull.base_ref, "sha": pull.base_sha, "repo": repo},
             "html_url": f"https://github.com/{REPO}/pull/{number}",

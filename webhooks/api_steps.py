@@ -41,7 +41,7 @@ from bot.github.client import GitHubApp, RateLimited, api_calls, rate_limits
 from bot.inbox import Delivery
 from bot.ledger import load_commits, load_evidence, upsert_commits
 from bot.records import CommitFacts, FileChange, PullRequest
-from webhooks.apply import ApiStep
+from webhooks.apply import ApiStep, keep_known
 from webhooks.router import Changes, CommitSeen
 from webhooks.worker import RetryLater
 
@@ -142,23 +142,10 @@ def write_commits(
     for seen in commits:
         analysis = analyser.analyse(seen.info)
         fact = commit_facts(analysis, repository, seen.parents, seen.files, seen.pr_number)
-        facts.append(_keep_known(fact, stored.get(seen.info.sha)))
+        facts.append(keep_known(fact, stored.get(seen.info.sha)))
         if analysis.detection.agent is not None:
             evidence[seen.info.sha] = [dataclasses.asdict(e) for e in analysis.detection.evidence]
     return upsert_commits(session, repo_id, facts, evidence)
-
-
-def _keep_known(new: CommitFacts, old: CommitFacts | None) -> CommitFacts:
-    if old is None:
-        return new
-    return dataclasses.replace(
-        new,
-        files=new.files or old.files,
-        parents=new.parents or old.parents,
-        pr_number=new.pr_number if new.pr_number is not None else old.pr_number,
-        branch=new.branch or old.branch,
-        survival=new.survival if new.survival is not None else old.survival,
-    )
 
 
 def commit_info(commit: Commit, branch: str | None) -> CommitInfo:
@@ -290,6 +277,8 @@ def pull_request_survival(target: Target, delivery: Delivery, changes: Changes) 
     )
     if not agent:
         return Coverage(SURVIVAL, note="(no agent commits)")
+    if all(c.survival is not None for c in agent[:MAX_SURVIVAL_COMMITS]):
+        return Coverage(SURVIVAL, note="(measured already)")  # a redelivered merge
     merged = MergedDiff.read(target.github.get_pull(pr.number).get_files())
     chosen = agent[:MAX_SURVIVAL_COMMITS]
     measured = []

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from bot.analysis import Analyser
 from bot.attribution import Params, attribute
+from bot.commit import Identity
 from bot.facts import commit_facts
 from bot.inbox import Delivery
 from bot.ledger import (
@@ -34,8 +35,8 @@ from bot.ledger import (
     upsert_pull_requests,
     upsert_repository,
 )
-from bot.records import REVERTED, Event
-from webhooks.router import Changes, CommitSeen
+from bot.records import REVERTED, CommitFacts, Event
+from webhooks.router import Changes
 
 INACTIVE = ("suspended", "deleted")
 
@@ -136,8 +137,11 @@ def _write_records(
 
 
 def _facts(session: Session, repo_id: int, changes: Changes, analyser: Analyser):
+    assert changes.repository is not None
     facts, evidence = [], {}
     branch_prs: dict[str, int | None] = {}
+    shas = [seen.info.sha for seen in changes.commits]
+    stored = {c.sha: c for c in load_commits(session, repo_id, shas=shas)}
     for seen in changes.commits:
         number = seen.pr_number
         branch = seen.info.branch
@@ -146,15 +150,32 @@ def _facts(session: Session, repo_id: int, changes: Changes, analyser: Analyser)
                 branch_prs[branch] = open_pull_request_for_branch(session, repo_id, branch)
             number = branch_prs[branch]
         analysis = analyser.analyse(seen.info)
-        facts.append(_fact(analysis, changes.repository, seen, number))
+        fact = commit_facts(analysis, changes.repository, seen.parents, seen.files, number)
+        facts.append(keep_known(fact, stored.get(seen.info.sha)))
         if analysis.detection.agent is not None:
             evidence[seen.info.sha] = _evidence(analysis.detection)
     return facts, evidence
 
 
-def _fact(analysis: Any, repository: str | None, seen: CommitSeen, number: int | None):
-    assert repository is not None
-    return commit_facts(analysis, repository, seen.parents, seen.files, number)
+def keep_known(new: CommitFacts, old: CommitFacts | None) -> CommitFacts:
+    """``new`` with what the stored version knows and ``new`` lacks: a payload brings no files,
+    parents, survival or GitHub accounts, and must not erase what an API step fetched earlier."""
+    if old is None:
+        return new
+    return dataclasses.replace(
+        new,
+        author=_richer(new.author, old.author),
+        committer=_richer(new.committer, old.committer),
+        files=new.files or old.files,
+        parents=new.parents or old.parents,
+        pr_number=new.pr_number if new.pr_number is not None else old.pr_number,
+        branch=new.branch or old.branch,
+        survival=new.survival if new.survival is not None else old.survival,
+    )
+
+
+def _richer(new: Identity, old: Identity) -> Identity:
+    return old if new.github_id is None and old.github_id is not None else new
 
 
 def _evidence(detection: Any) -> list[dict[str, Any]]:

@@ -236,7 +236,11 @@ class CommentStep:
     def _ours(self, comments: Iterable[IssueComment]) -> list[IssueComment]:
         """Our bot's marked comments, oldest first."""
         login = self.bot_login
-        found = [c for c in comments if c.user.login == login and parse_marker(c.body)]
+        found = [
+            c
+            for c in comments
+            if c.user is not None and c.user.login == login and parse_marker(c.body)
+        ]
         return sorted(found, key=lambda c: (c.created_at, c.id))
 
     def _check_run(self, repo: Repository, comment: Comment, config: ConfigResult) -> None:

@@ -8,6 +8,7 @@ objects, so 100,000 commits take seconds.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -326,19 +327,26 @@ def open_pull_request_for_branch(session: Session, repo_id: int, branch: str) ->
 def adopt_branch_commits(session: Session, repo_id: int, branch: str, number: int) -> int:
     """Link commits pushed to ``branch`` before its pull request was known to that PR.
 
-    The branch is usually pushed before the pull request is opened. ``facts_hash`` is left as
-    it was: the next ingestion of such a commit rewrites it once, to the same facts.
+    The branch is usually pushed before the pull request is opened. The commits are written
+    again whole, so their ``facts_hash`` stays the digest of what is stored.
     """
-    stmt = (
-        commits.update()
-        .where(
-            commits.c.repository_id == repo_id,
-            commits.c.branch == branch,
-            commits.c.pr_number.is_(None),
+    orphans = (
+        session.connection()
+        .execute(
+            sa.select(commits.c.sha).where(
+                commits.c.repository_id == repo_id,
+                commits.c.branch == branch,
+                commits.c.pr_number.is_(None),
+            )
         )
-        .values(pr_number=number)
+        .scalars()
+        .all()
     )
-    return session.connection().execute(stmt).rowcount
+    if not orphans:
+        return 0
+    found = load_commits(session, repo_id, shas=orphans)
+    adopted = [dataclasses.replace(c, pr_number=number) for c in found]
+    return upsert_commits(session, repo_id, adopted, load_evidence(session, repo_id, orphans))
 
 
 def pull_request_for_sha(session: Session, repo_id: int, sha: str) -> int | None:
@@ -483,12 +491,19 @@ _COMMIT_COLUMNS = (
 
 
 def load_commits(
-    session: Session, repo_id: int, since: datetime | None = None, until: datetime | None = None
+    session: Session,
+    repo_id: int,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    shas: Iterable[str] | None = None,
 ) -> list[CommitFacts]:
-    """The repository's commits committed in [since, until), oldest first (then by sha)."""
+    """The repository's commits committed in [since, until) (and among ``shas`` when given),
+    oldest first (then by sha)."""
     connection = session.connection()
     name = _repository_name(connection, repo_id)
     where = [commits.c.repository_id == repo_id]
+    if shas is not None:
+        where.append(commits.c.sha.in_(sorted(set(shas))))
     if since is not None:
         where.append(commits.c.committed_at >= _utc(since, "since"))
     if until is not None:
