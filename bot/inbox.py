@@ -29,6 +29,7 @@ DONE = "done"
 IGNORED = "ignored"
 FAILED = "failed"
 STATUSES = (RECEIVED, PROCESSING, DONE, IGNORED, FAILED)
+PENDING = (RECEIVED, PROCESSING)  # unfinished
 
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = timedelta(seconds=2)
@@ -202,18 +203,24 @@ def claim(
     """
     now = now or _now()
     d, c, other = deliveries, deliveries.alias("candidate"), deliveries.alias("other")
-    blocked = sa.exists().where(
+    same_key = sa.and_(
         other.c.ordering_key == c.c.ordering_key,
+        other.c.status.in_(PENDING),
         other.c.guid != c.c.guid,
-        other.c.status.in_((RECEIVED, PROCESSING)),
-        sa.or_(
-            sa.tuple_(other.c.received_at, other.c.guid) < sa.tuple_(c.c.received_at, c.c.guid),
-            sa.and_(other.c.status == PROCESSING, other.c.lease_expires_at > now),
-        ),
     )
+    older = sa.exists().where(
+        same_key,
+        other.c.received_at <= c.c.received_at,
+        sa.or_(other.c.received_at < c.c.received_at, other.c.guid < c.c.guid),
+    )
+    busy = sa.exists().where(same_key, other.c.status == PROCESSING, other.c.lease_expires_at > now)
     pick = (
         sa.select(c.c.guid)
-        .where(_due(c, now), sa.or_(c.c.ordering_key.is_(None), ~blocked))
+        .where(
+            c.c.status.in_(PENDING),  # lets the planner walk the partial index in order
+            _due(c, now),
+            sa.or_(c.c.ordering_key.is_(None), sa.and_(~older, ~busy)),
+        )
         .order_by(c.c.received_at, c.c.guid)
         .limit(1)
     )

@@ -117,7 +117,7 @@ class CommentStep:
         github = self.app.installation(delivery.installation_id)
         try:
             with rate_limits():
-                repo = github.get_repo(delivery.repository, lazy=True)
+                repo = github.get_repo(delivery.repository)  # lazy: the client is
                 for number in sorted(set(numbers)):
                     self._update(session, repo_id, repo, number, delivery.received_at)
         except RateLimited as exc:

@@ -332,6 +332,9 @@ class PrCommentRow(SQLModel, table=True):
     event_time: datetime = _col(UTCDateTime(), nullable=False)
 
 
+PENDING_SQL = "status IN ('received', 'processing')"
+
+
 class DeliveryRow(SQLModel, table=True):
     """One webhook delivery in the inbox (``bot.inbox``): stored before it is acknowledged.
 
@@ -343,7 +346,22 @@ class DeliveryRow(SQLModel, table=True):
     __tablename__ = "deliveries"
     __table_args__ = (
         sa.Index("ix_deliveries_status_available_at", "status", "available_at"),
-        sa.Index("ix_deliveries_ordering_key_received_at", "ordering_key", "received_at"),
+        # Only unfinished deliveries, so claiming stays fast however many are done.
+        sa.Index(
+            "ix_deliveries_pending_received_at",
+            "received_at",
+            "guid",
+            postgresql_where=sa.text(PENDING_SQL),
+            sqlite_where=sa.text(PENDING_SQL),
+        ),
+        sa.Index(
+            "ix_deliveries_pending_ordering_key",
+            "ordering_key",
+            "received_at",
+            "guid",
+            postgresql_where=sa.text(PENDING_SQL),
+            sqlite_where=sa.text(PENDING_SQL),
+        ),
     )
 
     guid: str = Field(sa_column=sa.Column(sa.String(), primary_key=True))

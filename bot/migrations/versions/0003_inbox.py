@@ -19,6 +19,7 @@ depends_on = None
 # Frozen copies of bot.ledger.schema's types: a migration must not change when the models do.
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 TIMESTAMP = sa.DateTime(timezone=True)
+PENDING = "status IN ('received', 'processing')"
 
 
 def upgrade() -> None:
@@ -46,9 +47,17 @@ def upgrade() -> None:
         sa.Column("skipped", JSON, nullable=False),
     )
     op.create_index("ix_deliveries_status_available_at", "deliveries", ["status", "available_at"])
-    op.create_index(
-        "ix_deliveries_ordering_key_received_at", "deliveries", ["ordering_key", "received_at"]
-    )
+    for name, columns in (
+        ("ix_deliveries_pending_received_at", ["received_at", "guid"]),
+        ("ix_deliveries_pending_ordering_key", ["ordering_key", "received_at", "guid"]),
+    ):
+        op.create_index(
+            name,
+            "deliveries",
+            columns,
+            postgresql_where=sa.text(PENDING),
+            sqlite_where=sa.text(PENDING),
+        )
 
 
 def downgrade() -> None:
