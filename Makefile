@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint bench
+.PHONY: demo audit test lint bench
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,8 +13,14 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(INSTALLED)
 
-# The main job on the embedded default database (SQLite): audit this repository's history.
+# The main job on the embedded default database (SQLite): the App, fed a scripted week of agent
+# work through signed webhooks against a fake GitHub; it prints the PR comments, then serves the
+# App at http://127.0.0.1:8000 (DEMO_ARGS=--exit to stop after printing).
 demo: $(INSTALLED)
+	$(BIN)/yield-auditor demo $(DEMO_ARGS)
+
+# The same engine on a local git history, no GitHub App: audit this repository.
+audit: $(INSTALLED)
 	$(BIN)/yield-auditor audit --repo . --db "$${DATABASE_URL:-sqlite:///yield-auditor.db}"
 
 test: $(INSTALLED)
