@@ -274,3 +274,29 @@ def test_demo_exits_zero_and_prints_the_comments():
     assert result.exit_code == 0, result.output
     assert result.output.count("yield-auditor:pr-comment v1") == 5
     assert "acme/webshop#2: Fix rounding of cart totals (merged)" in result.output
+
+
+def test_the_repository_config_shapes_attribution(engine, settings, fake):
+    from sqlalchemy.orm import Session
+
+    from bot.ledger import load_tasks
+
+    sender = Sender(engine)
+    story = Story(fake, sender)
+    story.setup()
+    rules = (
+        "task_classes:\n  - class: search-tuning\n    paths: ['search/*']\nrework_window_days: 7\n"
+    )
+    fake.set_content(REPO, ".github/yield-auditor.yml", rules)
+    message = (  # no Agent-Task-Class: the class is inferred, so the rules apply
+        "Tune the ranking\n\nAgent-Trailers: 1\nAgent-Task: S-1\n"
+        f"Agent-Usage: model={HAIKU}; in=1000; out=100\n"
+        "Co-Authored-By: Claude <noreply@anthropic.com>\n"
+    )
+    story.push("tune", message, [added("search/rank.py", 4)])
+    story.open(1, "tune", "Tune the ranking")
+    worker(engine, settings).drain()
+    with Session(engine) as session:
+        (task,) = load_tasks(session, 1)
+    assert (task.task_class, task.class_inferred) == ("search-tuning", False)
+    assert "search-tuning" in bodies(fake, 1)[0]

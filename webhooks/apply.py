@@ -36,6 +36,7 @@ from bot.ledger import (
     upsert_repository,
 )
 from bot.records import REVERTED, CommitFacts, Event
+from bot.repo_config import RepoConfig
 from webhooks.router import Changes
 
 INACTIVE = ("suspended", "deleted")
@@ -59,6 +60,7 @@ def apply_changes(
     changes: Changes,
     analyser: Analyser,
     api_steps: Mapping[str, ApiStep] | None = None,
+    config: RepoConfig | None = None,
 ) -> Outcome:
     """Write ``changes`` and re-derive the repository's tasks when anything changed."""
     payload_installation = _installation_login(delivery)
@@ -86,7 +88,7 @@ def apply_changes(
             runner(session, repo_id, delivery, changes)
             changed = True
     if changed:
-        derive_tasks(session, repo_id, analyser)
+        derive_tasks(session, repo_id, analyser, config)
     return Outcome(
         skipped=tuple(skipped),
         repository_id=repo_id,
@@ -95,15 +97,47 @@ def apply_changes(
     )
 
 
-def derive_tasks(session: Session, repo_id: int, analyser: Analyser) -> int:
-    """Attribute the repository's whole history again and replace its stored tasks."""
-    tasks = attribute(
-        load_commits(session, repo_id),
-        load_pull_requests(session, repo_id),
-        load_events(session, repo_id),
-        Params(tier_order=analyser.prices.tier_names),
-    )
+def derive_tasks(
+    session: Session, repo_id: int, analyser: Analyser, config: RepoConfig | None = None
+) -> int:
+    """Attribute the repository's whole history again and replace its stored tasks.
+
+    The repository's configuration, when known, sets the rework window, leaves ignored paths
+    out of every footprint and names the task class of tasks whose class was only inferred.
+    """
+    commits = load_commits(session, repo_id)
+    prs = load_pull_requests(session, repo_id)
+    window = Params().window_days
+    if config is not None:
+        window = config.rework_window_days
+        if config.ignored_paths:
+            commits = [_without_ignored(c, config) for c in commits]
+    params = Params(window_days=window, tier_order=analyser.prices.tier_names)
+    tasks = attribute(commits, prs, load_events(session, repo_id), params)
+    if config is not None and config.task_classes:
+        tasks = _classified(tasks, commits, prs, config)
     return replace_tasks(session, repo_id, tasks)
+
+
+def _without_ignored(commit: CommitFacts, config: RepoConfig) -> CommitFacts:
+    files = tuple(f for f in commit.files if not config.ignored(f.path))
+    return commit if len(files) == len(commit.files) else dataclasses.replace(commit, files=files)
+
+
+def _classified(tasks, commits, prs, config: RepoConfig) -> list:
+    """Tasks whose class was inferred take the class the repository's rules give them."""
+    files = {c.sha: [f.path for f in c.files] for c in commits}
+    labels = {pr.number: pr.labels for pr in prs}
+    result = []
+    for task in tasks:
+        if task.class_inferred:
+            paths = [p for a in task.attempts for sha in a.commits for p in files.get(sha, ())]
+            names = [label for n in task.pr_numbers for label in labels.get(n, ())]
+            named = config.task_class_for(paths, names)
+            if named is not None:
+                task = dataclasses.replace(task, task_class=named, class_inferred=False)
+        result.append(task)
+    return result
 
 
 def _apply_installation(session: Session, changes: Changes) -> None:

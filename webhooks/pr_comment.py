@@ -49,7 +49,7 @@ from bot.ledger import (
     load_tasks,
     save_pr_comment,
 )
-from bot.repo_config import ConfigResult, load_repo_config, price_book
+from bot.repo_config import ConfigResult, RepoConfig, load_repo_config, price_book
 from bot.report import class_history
 from webhooks.worker import RetryLater
 
@@ -108,6 +108,18 @@ class CommentStep:
         if self._bot_login is None:
             self._bot_login = f"{self.app.integration.get_app().slug}[bot]"
         return self._bot_login
+
+    def config_for(self, delivery: Delivery) -> RepoConfig | None:
+        """The delivery's repository configuration (cached), for attribution."""
+        if delivery.installation_id is None or delivery.repository is None:
+            return None
+        github = self.app.installation(delivery.installation_id)
+        try:
+            with rate_limits():
+                repo = github.get_repo(delivery.repository)
+                return self.configs.get(repo, delivery.repository).config
+        except RateLimited as exc:
+            raise RetryLater(f"repository configuration: {exc}", exc.retry_at) from exc
 
     def __call__(
         self, session: Session, repo_id: int, delivery: Delivery, numbers: Iterable[int]

@@ -97,12 +97,14 @@ def build_worker(
         return Worker(engine, settings, **options)
     app = GitHubApp(settings, **(github_options or {}))
     analyser = Analyser.from_settings(settings)
+    comments = CommentStep(app, analyser, settings)
     worker = Worker(
         engine,
         settings,
         analyser=analyser,
         api_steps=api_steps(app, analyser),
-        comment_step=CommentStep(app, analyser, settings),
+        comment_step=comments,
+        repo_config=comments.config_for,
         **options,
     )
     worker.github = app

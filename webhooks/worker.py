@@ -27,6 +27,7 @@ from bot.analysis import Analyser
 from bot.config import Settings
 from bot.github.client import GitHubApp
 from bot.inbox import Delivery
+from bot.repo_config import RepoConfig
 from webhooks.apply import ApiStep, apply_changes
 from webhooks.handlers import router as default_router
 from webhooks.router import HandlerContext, PayloadError, Router
@@ -59,6 +60,7 @@ class Worker:
         analyser: Analyser | None = None,
         api_steps: Mapping[str, ApiStep] | None = None,
         comment_step: CommentUpdate | None = None,
+        repo_config: Callable[[Delivery], RepoConfig | None] | None = None,
         lease: timedelta = DEFAULT_LEASE,
         poll_seconds: float = DEFAULT_POLL_SECONDS,
         name: str | None = None,
@@ -70,6 +72,7 @@ class Worker:
         self.context = HandlerContext(app_id=settings.github_app_id)
         self.api_steps = dict(api_steps or {})
         self.comment_step = comment_step
+        self.repo_config = repo_config
         self.github: GitHubApp | None = None  # set when the App's credentials are configured
         self.lease = lease
         self.poll_seconds = poll_seconds
@@ -142,7 +145,10 @@ class Worker:
             if changes is None:
                 outcome_status, reason, skipped = inbox.IGNORED, "no handler", ()
             else:
-                outcome = apply_changes(session, delivery, changes, self.analyser, self.api_steps)
+                config = self.repo_config(delivery) if self.repo_config else None
+                outcome = apply_changes(
+                    session, delivery, changes, self.analyser, self.api_steps, config
+                )
                 outcome_status = inbox.IGNORED if outcome.ignored else inbox.DONE
                 reason, skipped = outcome.ignored, outcome.skipped
                 if outcome.pr_numbers and outcome.repository_id is not None:
