@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from bot import inbox
@@ -269,3 +272,43 @@ def test_every_fixture_payload_is_processed_without_error(engine, worker, send):
         if d.status not in ("done", "ignored")
     ]
     assert problems == []
+
+
+_FUZZ_FILES = sorted(p.FIXTURES.glob("*/*.json"))
+_ODD = st.none() | st.booleans() | st.integers() | st.text(max_size=30) | st.lists(st.integers())
+
+
+def _mutate(draw, value, depth=0):
+    """A copy of ``value`` with some fields deleted or replaced by values of the wrong type."""
+    if isinstance(value, dict) and depth < 4:
+        out = {}
+        for key, item in value.items():
+            roll = draw(st.integers(0, 19))
+            if roll == 0:
+                continue
+            out[key] = draw(_ODD) if roll == 1 else _mutate(draw, item, depth + 1)
+        return out
+    if isinstance(value, list) and value and depth < 4:
+        return [_mutate(draw, item, depth + 1) for item in value[:3]]
+    return value
+
+
+@hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_fuzzed_payloads_never_leave_a_delivery_unfinished(tmp_path_factory, data):
+    """Whatever the payload, the worker finishes the delivery (done, ignored or failed at once
+    for a payload that lacks what its event needs) and survives to take the next one."""
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'ledger.db'}")
+    migrate(engine)
+    try:
+        path = data.draw(st.sampled_from(_FUZZ_FILES))
+        payload = _mutate(data.draw, json.loads(path.read_text(encoding="utf-8")))
+        body = json.dumps(payload).encode()
+        inbox.store(engine, "fuzzed", path.parent.name, body, payload)
+        Worker(engine, Settings(_env_file=None)).drain()
+        finished = inbox.get(engine, "fuzzed")
+        assert finished.status in ("done", "ignored", "failed"), finished
+        if finished.status == "failed":
+            assert finished.attempts == 1 and "PayloadError" in finished.error
+    finally:
+        engine.dispose()
