@@ -9,9 +9,18 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,11 +30,80 @@ from pydantic_settings import (
 
 DEFAULT_API_URL = "https://api.github.com"
 CONFIG_FILE_ENV = "YIELD_AUDITOR_CONFIG"
+CHANNEL_TYPES = ("slack", "teams", "discord", "webhook", "email", "github_issue")
+
+
+class DigestSpec(BaseModel):
+    """One weekly digest (docs/digests.md): whose, when, and where it goes.
+
+    Server side, because channel URLs are secrets: ``channels`` are passed as they are to
+    ``bot.channels.make_channel``, and only their ``name`` and ``type`` are ever shown.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    installation: int | Literal["*"]
+    repositories: list[str] | None = None
+    schedule: str = "0 9 * * mon"
+    timezone: str = "UTC"
+    dashboard_url: str | None = None
+    channels: list[dict[str, Any]] = Field(default_factory=list)
+    muted: list[str] = Field(default_factory=list)  # channel names not to send to
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r}") from None
+        return value
+
+    @field_validator("channels")
+    @classmethod
+    def _named_channels(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each channel needs a known ``type`` and a unique ``name``: the name keys its sends."""
+        names = []
+        for i, channel in enumerate(value):
+            name, kind = channel.get("name"), channel.get("type")
+            if not isinstance(name, str) or not name:
+                raise ValueError(f"channel {i}: a 'name' is required")
+            if kind not in CHANNEL_TYPES:
+                raise ValueError(f"channel {name!r}: 'type' must be one of {CHANNEL_TYPES}")
+            names.append(name)
+        if len(set(names)) != len(names):
+            raise ValueError("channel names must be unique")
+        return value
+
+    @model_validator(mode="after")
+    def _valid_schedule(self) -> DigestSpec:
+        try:
+            self.trigger()
+        except ValueError as exc:
+            raise ValueError(f"schedule {self.schedule!r}: {exc}") from None
+        return self
+
+    def trigger(self) -> Any:
+        """The schedule as APScheduler's ``CronTrigger`` (imported here: the CLI starts fast)."""
+        from apscheduler.triggers.cron import CronTrigger
+
+        return CronTrigger.from_crontab(self.schedule, timezone=self.timezone)
+
+    def __repr_args__(self) -> Any:
+        """Channels by name and type only: their URLs are secrets."""
+        for key, value in super().__repr_args__():
+            if key == "channels":
+                value = [f"{c['type']}:{c['name']}" for c in self.channels]
+            yield key, value
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        hide_input_in_errors=True,  # a digest channel's URL must not appear in an error
     )
 
     database_url: str = Field(
@@ -55,6 +133,10 @@ class Settings(BaseSettings):
     )
     tiers: dict[str, Any] = Field(
         default_factory=dict, validation_alias=AliasChoices("YIELD_AUDITOR_TIERS")
+    )
+    # Weekly digests (docs/digests.md): a JSON list in the environment, or [[digests]] in TOML.
+    digests: list[DigestSpec] = Field(
+        default_factory=list, validation_alias=AliasChoices("YIELD_AUDITOR_DIGESTS")
     )
 
     @classmethod

@@ -382,6 +382,37 @@ class DeliveryRow(SQLModel, table=True):
     skipped: list[str] = _col(Json, nullable=False)
 
 
+DIGEST_STATUSES = ("claimed", "sent", "failed")
+
+
+class DigestSendRow(SQLModel, table=True):
+    """A weekly digest for one channel and period (``bot.digest_schedule``).
+
+    The row is inserted (``claimed``) before the digest is sent, so the unique key makes the
+    send happen once whatever the number of schedulers; it ends ``sent`` or ``failed``.
+    """
+
+    __tablename__ = "digest_sends"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "installation_id",
+            "channel",
+            "period",
+            name="uq_digest_sends_installation_channel_period",
+        ),
+    )
+
+    id: int | None = _pk()
+    installation_id: int = _col(sa.BigInteger(), nullable=False)
+    channel: str = _col(sa.String(), nullable=False)  # the channel spec's name
+    period: str = _col(sa.String(), nullable=False)  # ISO week label, e.g. "2026-W47"
+    status: str = _col(sa.String(), nullable=False)
+    claimed_at: datetime = _col(UTCDateTime(), nullable=False)
+    sent_at: datetime | None = _col(UTCDateTime(), nullable=True)
+    error: str | None = _col(sa.Text(), nullable=True)
+    attempts: int = _col(sa.Integer(), nullable=False)
+
+
 TABLES: tuple[sa.Table, ...] = tuple(
     model.__table__  # type: ignore[attr-defined]
     for model in (
@@ -396,6 +427,7 @@ TABLES: tuple[sa.Table, ...] = tuple(
         AttemptRow,
         DeliveryRow,
         PrCommentRow,
+        DigestSendRow,
     )
 )
 TABLE_NAMES = frozenset(t.name for t in TABLES)

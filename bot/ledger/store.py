@@ -27,6 +27,7 @@ from bot.commit import Identity
 from bot.ledger.schema import (
     AttemptRow,
     CommitRow,
+    DigestSendRow,
     EventRow,
     FileChangeRow,
     InstallationRow,
@@ -54,6 +55,7 @@ events: sa.Table = EventRow.__table__  # type: ignore[attr-defined]
 tasks: sa.Table = TaskRow.__table__  # type: ignore[attr-defined]
 attempts: sa.Table = AttemptRow.__table__  # type: ignore[attr-defined]
 pr_comments: sa.Table = PrCommentRow.__table__  # type: ignore[attr-defined]
+digest_sends: sa.Table = DigestSendRow.__table__  # type: ignore[attr-defined]
 
 _IDENTITY = ("name", "email", "github_login", "github_id", "github_type")
 # CommitFacts fields stored in a column of the same name.
@@ -800,3 +802,95 @@ def save_pr_comment(session: Session, repo_id: int, number: int, stored: StoredC
         index_elements=[pr_comments.c.repository_id, pr_comments.c.pr_number], set_=values
     )
     connection.execute(stmt)
+
+
+# --------------------------------------------------------------------------- digest sends
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSend:
+    installation_id: int
+    channel: str
+    period: str
+    status: str  # claimed, sent, failed
+    claimed_at: datetime
+    sent_at: datetime | None
+    error: str | None
+    attempts: int
+
+
+def claim_digest_send(
+    session: Session,
+    installation_id: int,
+    channel: str,
+    period: str,
+    now: datetime,
+    retry_before: datetime,
+    stale_before: datetime,
+    force: bool = False,
+) -> bool:
+    """Claim the right to send one digest; True for exactly one caller, whatever the race.
+
+    A new row is inserted ``claimed`` (``ON CONFLICT DO NOTHING``); an existing one is taken
+    over by one conditional ``UPDATE`` only when it failed before ``retry_before``, or is a
+    claim older than ``stale_before`` (its sender died). ``force`` also takes a sent row.
+    """
+    connection = session.connection()
+    key = {"installation_id": installation_id, "channel": channel, "period": period}
+    now = _utc(now, "claim time")
+    stmt = (
+        _insert(connection, digest_sends)
+        .values(**key, status="claimed", claimed_at=now, attempts=1)
+        .on_conflict_do_nothing(
+            index_elements=[digest_sends.c[n] for n in key],
+        )
+        .returning(digest_sends.c.id)
+    )
+    if connection.execute(stmt).first() is not None:
+        return True
+    t = digest_sends
+    takeable = [
+        sa.and_(t.c.status == "failed", t.c.claimed_at < _utc(retry_before, "retry_before")),
+        sa.and_(t.c.status == "claimed", t.c.claimed_at < _utc(stale_before, "stale_before")),
+    ]
+    if force:
+        takeable.append(t.c.status != "claimed")
+    update = (
+        t.update()
+        .where(*(t.c[n] == v for n, v in key.items()), sa.or_(*takeable))
+        .values(status="claimed", claimed_at=now, attempts=t.c.attempts + 1, error=None)
+    )
+    return connection.execute(update).rowcount == 1
+
+
+def finish_digest_send(
+    session: Session,
+    installation_id: int,
+    channel: str,
+    period: str,
+    now: datetime,
+    error: str | None = None,
+) -> None:
+    """Record how a claimed send ended: ``sent``, or ``failed`` with its error."""
+    t = digest_sends
+    values: dict[str, Any] = {"status": "failed", "error": error}
+    if error is None:
+        values = {"status": "sent", "sent_at": _utc(now, "sent_at"), "error": None}
+    session.connection().execute(
+        t.update()
+        .where(t.c.installation_id == installation_id, t.c.channel == channel)
+        .where(t.c.period == period, t.c.status == "claimed")
+        .values(**values)
+    )
+
+
+def load_digest_sends(session: Session, installation_id: int | None = None) -> list[DigestSend]:
+    """Digest sends (of one installation), by installation, period and channel."""
+    t = digest_sends
+    query = sa.select(*(t.c[f.name] for f in dataclasses.fields(DigestSend)))
+    if installation_id is not None:
+        query = query.where(t.c.installation_id == installation_id)
+    rows = session.connection().execute(
+        query.order_by(t.c.installation_id, t.c.period, t.c.channel)
+    )
+    return [DigestSend(*row) for row in rows]
