@@ -23,7 +23,14 @@ from bot.gitlog import GitLogError
 from bot.ledger.cli import migrate_command
 from bot.render import print_table, to_csv, to_html, to_json
 from bot.stamp import read_file, stamp_command
-from webhooks.cli import demo_command, inbox_group, serve_command, worker_command
+from webhooks.cli import (
+    demo_command,
+    digest_command,
+    inbox_group,
+    scheduler_command,
+    serve_command,
+    worker_command,
+)
 
 DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"]
 
@@ -185,6 +192,8 @@ main.add_command(serve_command)
 main.add_command(worker_command)
 main.add_command(inbox_group)
 main.add_command(demo_command)
+main.add_command(digest_command)
+main.add_command(scheduler_command)
 
 if __name__ == "__main__":
     main()

@@ -1,4 +1,5 @@
-"""The App's commands: ``serve``, ``worker`` and ``inbox``; heavy imports wait until they run."""
+"""The App's commands: ``serve``, ``worker``, ``inbox``, ``digest`` and ``scheduler``; heavy
+imports wait until they run."""
 
 from __future__ import annotations
 
@@ -151,3 +152,123 @@ def inbox_retry(ids: tuple[str, ...], failed: bool, url: str | None) -> None:
     finally:
         engine.dispose()
     click.echo(f"re-queued {count} deliver{'y' if count == 1 else 'ies'}")
+
+
+@click.command("digest")
+@click.option("--installation", type=int, help="Installation id (default: the configured ones).")
+@click.option("--period", default="last-week", show_default=True, help="last-week or YYYY-Www.")
+@click.option("--preview", is_flag=True, help="Print the digest; send nothing.")
+@click.option("--send", is_flag=True, help="Send it to the configured channels now.")
+@click.option("--force", is_flag=True, help="With --send: send again even if already sent.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "html"]),
+    default="text",
+    show_default=True,
+)
+@_database_option
+def digest_command(installation, period, preview, send, force, fmt, url) -> None:
+    """Preview or send the weekly digest (docs/digests.md); a send happens once per period and
+    channel unless --force."""
+    from datetime import UTC, datetime
+
+    if preview == send:
+        raise click.UsageError("give --preview or --send")
+    if force and not send:
+        raise click.UsageError("--force goes with --send")
+    settings = Settings()
+    engine = _engine(url)
+    try:
+        now = datetime.now(UTC)
+        targets = _digest_targets(engine, settings, installation, send)
+        for spec, installation_id in targets:
+            try:
+                chosen = _period(period, spec.timezone if spec else "UTC", now)
+                if send:
+                    _send(engine, settings, spec, installation_id, chosen, now, force)
+                else:
+                    click.echo(_preview(engine, settings, spec, installation_id, chosen, fmt))
+            except ValueError as exc:
+                raise click.ClickException(str(exc)) from exc
+    finally:
+        engine.dispose()
+
+
+def _digest_targets(engine, settings: Settings, installation: int | None, send: bool):
+    """(spec or None, installation id) pairs: configured digests, else the ledger's only one."""
+    from bot.digest_schedule import installations
+
+    pairs = [
+        (spec, i)
+        for spec in settings.digests
+        for i in installations(engine, spec)
+        if installation is None or i == installation
+    ]
+    if pairs or send:
+        if not pairs:
+            raise click.ClickException("no digest is configured for this installation")
+        return pairs
+    if installation is not None:
+        return [(None, installation)]
+    from sqlalchemy.orm import Session
+
+    from bot.digest import active_installations
+
+    with Session(engine) as session:
+        found = active_installations(session)
+    if len(found) != 1:
+        raise click.ClickException(f"{len(found)} installations in the ledger: give --installation")
+    return [(None, found[0])]
+
+
+def _period(text: str, tz: str, now):
+    from bot.digest import period_of
+
+    return period_of(text, tz, now)
+
+
+def _preview(engine, settings, spec, installation_id, period, fmt) -> str:
+    from sqlalchemy.orm import Session
+
+    from bot.digest import build_digest, render_html, render_markdown, render_text
+
+    with Session(engine) as session:
+        digest = build_digest(
+            session, installation_id, period, settings,
+            spec.repositories if spec else None, spec.dashboard_url if spec else None,
+            spec.timezone if spec else "UTC",
+        )  # fmt: skip
+    render = {"text": render_text, "markdown": render_markdown, "html": render_html}[fmt]
+    return render(digest)
+
+
+def _send(engine, settings, spec, installation_id, period, now, force) -> None:
+    from bot.digest_schedule import send_period
+
+    outcomes = send_period(engine, settings, spec, installation_id, period, now, force=force)
+    for o in outcomes:
+        click.echo(f"{o.period} installation {o.installation_id} {o.channel}: {o.status}"
+                   + (f" ({o.error})" if o.error else ""))  # fmt: skip
+    if not outcomes:
+        click.echo(
+            f"{period.label} installation {installation_id}: already sent (--force sends again)"
+        )
+    if any(o.status == "failed" for o in outcomes):
+        raise SystemExit(1)
+
+
+@click.command("scheduler")
+@_database_option
+def scheduler_command(url: str | None) -> None:
+    """Run the digest scheduler in the foreground; a second one is harmless (claims)."""
+    from bot import telemetry
+    from bot.digest_schedule import run_scheduler
+
+    telemetry.configure_logging()
+    settings = Settings()
+    engine = _engine(url or settings.database_url)
+    try:
+        run_scheduler(engine, settings)
+    finally:
+        engine.dispose()

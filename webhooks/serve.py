@@ -16,6 +16,7 @@ from werkzeug.serving import make_server
 from bot import inbox, telemetry
 from bot.analysis import Analyser
 from bot.config import Settings
+from bot.digest_schedule import add_digest_job
 from bot.github.client import GitHubApp, configured
 from bot.ledger import display_url, make_engine, migrate
 from webhooks.api_steps import api_steps, redeliver_failed
@@ -40,7 +41,7 @@ def serve(host: str, port: int, url: str | None = None) -> None:
     app.extensions["yield_auditor"].on_stored = worker.wake
     stop = threading.Event()
     threads = [threading.Thread(target=worker.run, args=(stop,), name="worker", daemon=True)]
-    scheduler = start_scheduler(engine, worker.github)
+    scheduler = start_scheduler(engine, worker.github, settings)
     server = make_server(host, port, app, threaded=True)
     _on_signals(lambda: (stop.set(), server.shutdown()))
     for thread in threads:
@@ -111,10 +112,15 @@ def build_worker(
     return worker
 
 
-def start_scheduler(engine: Engine, github: GitHubApp | None = None) -> BackgroundScheduler:
+def start_scheduler(
+    engine: Engine, github: GitHubApp | None = None, settings: Settings | None = None
+) -> BackgroundScheduler:
     """Periodic jobs of the embedded process: the inbox's clean-up, daily; with the App
-    configured, GitHub's failed deliveries of the last 3 days are requested again, hourly."""
+    configured, GitHub's failed deliveries of the last 3 days are requested again, hourly;
+    with digests configured, the digests that are due, every minute (docs/digests.md)."""
     scheduler = BackgroundScheduler(timezone="UTC")
+    if settings is not None and settings.digests:
+        add_digest_job(scheduler, engine, settings)
     if github is not None:
         scheduler.add_job(
             redeliver_failed,

@@ -825,39 +825,34 @@ def claim_digest_send(
     channel: str,
     period: str,
     now: datetime,
-    retry_before: datetime,
-    stale_before: datetime,
-    force: bool = False,
+    may_take: Callable[[DigestSend], bool],
 ) -> bool:
     """Claim the right to send one digest; True for exactly one caller, whatever the race.
 
-    A new row is inserted ``claimed`` (``ON CONFLICT DO NOTHING``); an existing one is taken
-    over by one conditional ``UPDATE`` only when it failed before ``retry_before``, or is a
-    claim older than ``stale_before`` (its sender died). ``force`` also takes a sent row.
+    A new row is inserted ``claimed`` (``INSERT ... ON CONFLICT DO NOTHING``). An existing row
+    is taken over only if ``may_take`` allows it (a failed send due for a retry, a claim whose
+    sender died), by an ``UPDATE`` conditional on the row being unchanged since it was read.
     """
     connection = session.connection()
     key = {"installation_id": installation_id, "channel": channel, "period": period}
     now = _utc(now, "claim time")
+    t = digest_sends
     stmt = (
-        _insert(connection, digest_sends)
+        _insert(connection, t)
         .values(**key, status="claimed", claimed_at=now, attempts=1)
-        .on_conflict_do_nothing(
-            index_elements=[digest_sends.c[n] for n in key],
-        )
-        .returning(digest_sends.c.id)
+        .on_conflict_do_nothing(index_elements=[t.c[n] for n in key])
+        .returning(t.c.id)
     )
     if connection.execute(stmt).first() is not None:
         return True
-    t = digest_sends
-    takeable = [
-        sa.and_(t.c.status == "failed", t.c.claimed_at < _utc(retry_before, "retry_before")),
-        sa.and_(t.c.status == "claimed", t.c.claimed_at < _utc(stale_before, "stale_before")),
-    ]
-    if force:
-        takeable.append(t.c.status != "claimed")
+    fields = [t.c[f.name] for f in dataclasses.fields(DigestSend)]
+    where = [t.c[n] == v for n, v in key.items()]
+    row = connection.execute(sa.select(*fields).where(*where)).first()
+    if row is None or not may_take(DigestSend(*row)):
+        return False
     update = (
         t.update()
-        .where(*(t.c[n] == v for n, v in key.items()), sa.or_(*takeable))
+        .where(*where, t.c.status == row.status, t.c.attempts == row.attempts)
         .values(status="claimed", claimed_at=now, attempts=t.c.attempts + 1, error=None)
     )
     return connection.execute(update).rowcount == 1
