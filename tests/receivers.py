@@ -106,8 +106,13 @@ class HttpReceiver:
 class _Inbox:
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[str], EmailMessage]] = []
+        self.replies: list[str] = []  # answers to DATA, used up before accepting
+        self.attempts = 0
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.attempts += 1
+        if self.replies:
+            return self.replies.pop(0)
         message = message_from_bytes(envelope.content, policy=policy.default)
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), message))
         return "250 Message accepted for delivery"
@@ -124,6 +129,14 @@ class SmtpReceiver:
     @property
     def messages(self) -> list[tuple[str, list[str], EmailMessage]]:
         return self._inbox.messages
+
+    @property
+    def attempts(self) -> int:
+        return self._inbox.attempts
+
+    def reply(self, answer: str) -> None:
+        """Answer the next DATA with ``answer`` (e.g. "451 try later") instead of accepting."""
+        self._inbox.replies.append(answer)
 
     def __enter__(self) -> SmtpReceiver:
         self._controller.start()

@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.channels.base import Channel, ChannelConfigError, ChannelError, Spec
 from bot.channels.discord import DiscordChannel
+from bot.channels.mail import EmailChannel
 from bot.channels.slack import SlackChannel
 from bot.channels.teams import TeamsChannel
 from bot.channels.webhook import WebhookChannel
@@ -24,6 +25,7 @@ _FACTORIES: dict[str, Callable[[Spec, Settings], Channel]] = {
     "teams": lambda spec, _: TeamsChannel(spec),
     "discord": lambda spec, _: DiscordChannel(spec),
     "webhook": lambda spec, _: WebhookChannel(spec),
+    "email": lambda spec, _: EmailChannel(spec),
 }
 
 

@@ -100,7 +100,7 @@ def more(count: int) -> str:
 # --------------------------------------------------------------------------- numbers
 
 
-def _finite(value: float | Decimal | None) -> float | None:
+def finite(value: float | Decimal | None) -> float | None:
     if value is None:
         return None
     number = float(value)
@@ -108,7 +108,7 @@ def _finite(value: float | Decimal | None) -> float | None:
 
 
 def usd(value: float | Decimal | None) -> str:
-    number = _finite(value)
+    number = finite(value)
     if number is None:
         return "n/a"
     digits = 4 if 0 < abs(number) < 0.01 else 2
@@ -116,12 +116,12 @@ def usd(value: float | Decimal | None) -> str:
 
 
 def share(value: float | None) -> str:
-    number = _finite(value)
+    number = finite(value)
     return "n/a" if number is None else f"{number:.1%}"
 
 
 def amount(value: float | Decimal | None, unit: str) -> str:
-    number = _finite(value)
+    number = finite(value)
     if number is None:
         return "n/a"
     if unit == "share":
@@ -133,7 +133,7 @@ def amount(value: float | Decimal | None, unit: str) -> str:
 
 def change(figure: Figure) -> str:
     """The change against the previous period: points for shares, dollars, counts."""
-    value, previous = _finite(figure.value), _finite(figure.previous)
+    value, previous = finite(figure.value), finite(figure.previous)
     if value is None or previous is None:
         return "no previous period"
     delta = value - previous
@@ -224,9 +224,9 @@ def advice_line(advice: Advice, style: Style) -> str:
 def standing(advice: Advice, style: Style) -> str:
     """The sentence, then P(cheaper) and the saving with its interval when known."""
     parts = [piece(style, advice.text, LONG)]
-    if _finite(advice.p_cheaper) is not None:
+    if finite(advice.p_cheaper) is not None:
         parts.append(f"P(cheaper) {share(advice.p_cheaper)}")
-    if _finite(advice.saving) is not None:
+    if finite(advice.saving) is not None:
         parts.append(
             f"saving {usd(advice.saving)} per shipped task{interval(advice.saving_interval, usd)}"
         )
