@@ -38,6 +38,7 @@ from bot.github.fake_state import (
     Delivery,
     Fault,
     FileDiff,
+    Issue,
     Person,
     Pull,
     Recorded,
@@ -221,6 +222,13 @@ class FakeGitHub:
         with self.state.lock:
             found = [c for c in self.state.comments.values() if (c.repo, c.issue) == (repo, issue)]
         return sorted(found, key=lambda c: c.id)
+
+    def issues(self, repo: str) -> list[Issue]:
+        """The issues of ``repo``, by number."""
+        with self.state.lock:
+            return sorted(
+                (i for (r, _), i in self.state.issues.items() if r == repo), key=lambda i: i.number
+            )
 
     def check_runs(self, repo: str) -> list[dict[str, Any]]:
         with self.state.lock:

@@ -11,6 +11,7 @@ from bot.github.fake_api import (
     answer,
     app_json,
     arrive,
+    base,
     check_run_json,
     comment_json,
     commit_json,
@@ -26,9 +27,10 @@ from bot.github.fake_api import (
     pull_json,
     repo_json,
     stamp,
+    user_json,
     verify_jwt,
 )
-from bot.github.fake_state import Comment, Delivery, Pull, State, now
+from bot.github.fake_state import Comment, Delivery, Issue, Pull, State, now
 
 REPO = "/repos/<owner>/<name>"
 MAX_PULL_COMMITS = 250  # GitHub lists at most 250 commits of a pull request
@@ -60,6 +62,7 @@ def register(app: Flask, state: State, app_auth: Callable[[], None]) -> None:
     _app_routes(app, state, app_auth)
     _pull_routes(app, state)
     _comment_routes(app, state)
+    _issue_routes(app, state)
     _check_routes(app, state)
 
     @app.get("/rate_limit")
@@ -260,6 +263,78 @@ def _comment_routes(app: Flask, state: State) -> None:
         with state.lock:
             state.comments.pop(comment.id, None)
         return Response(status=204)
+
+
+def issue_json(issue: Issue) -> dict[str, Any]:
+    url = f"{base()}/repos/{issue.repo}/issues/{issue.number}"
+    return {
+        "id": issue.id,
+        "node_id": f"I_{issue.id}",
+        "number": issue.number,
+        "url": url,
+        "html_url": f"{base()}/{issue.repo}/issues/{issue.number}",
+        "comments_url": f"{url}/comments",
+        "title": issue.title,
+        "body": issue.body,
+        "state": issue.state,
+        "user": user_json(issue.user),
+        "labels": [],
+        "comments": 0,
+        "created_at": stamp(issue.created_at),
+        "updated_at": stamp(issue.updated_at),
+        "closed_at": None,
+        "author_association": "NONE",
+    }
+
+
+def _issue(state: State, owner: str, name: str, number: int) -> Issue:
+    repo = installation_for(state, f"{owner}/{name}").full_name
+    issue = state.issues.get((repo, number))
+    if issue is None:
+        fail(404, "Not Found")
+    return issue
+
+
+def _issue_routes(app: Flask, state: State) -> None:
+    """Issues only (GitHub lists pull requests here too; the fake's callers do not need them)."""
+
+    @app.get(f"{REPO}/issues")
+    def list_issues(owner: str, name: str) -> Response:
+        repo = installation_for(state, f"{owner}/{name}").full_name
+        wanted = request.args.get("state", "open")
+        with state.lock:
+            found = [i for (r, _), i in state.issues.items() if r == repo]
+        found = [i for i in found if wanted in ("all", i.state)]
+        newest = request.args.get("direction", "desc") == "desc"
+        found.sort(key=lambda i: i.number, reverse=newest)
+        chunk, headers = page(found)
+        return json_response([issue_json(i) for i in chunk], headers=headers)
+
+    @app.post(f"{REPO}/issues")
+    def create_issue(owner: str, name: str) -> Response:
+        repo = installation_for(state, f"{owner}/{name}").full_name
+        title = _body_text("title")
+        body = (request.get_json(silent=True) or {}).get("body") or ""
+        with state.lock:
+            number = state.next_number(repo)
+            issue = Issue(number, state.next_id(), repo, title, body, state.bot)
+            state.issues[(repo, number)] = issue
+        return json_response(issue_json(issue), 201)
+
+    @app.get(f"{REPO}/issues/<int:number>")
+    def get_issue(owner: str, name: str, number: int) -> Response:
+        return json_response(issue_json(_issue(state, owner, name, number)))
+
+    @app.patch(f"{REPO}/issues/<int:number>")
+    def edit_issue(owner: str, name: str, number: int) -> Response:
+        issue = _issue(state, owner, name, number)
+        changes = request.get_json(silent=True) or {}
+        with state.lock:
+            for key in ("title", "body", "state"):
+                if isinstance(changes.get(key), str):
+                    setattr(issue, key, changes[key])
+            issue.updated_at = now()
+        return json_response(issue_json(issue))
 
 
 def _check_routes(app: Flask, state: State) -> None:

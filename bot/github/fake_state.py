@@ -121,6 +121,19 @@ class Comment:
 
 
 @dataclass(slots=True)
+class Issue:
+    number: int
+    id: int
+    repo: str
+    title: str
+    body: str
+    user: Person
+    state: str = "open"
+    created_at: datetime = field(default_factory=now)
+    updated_at: datetime = field(default_factory=now)
+
+
+@dataclass(slots=True)
 class Delivery:
     """One attempt of GitHub to deliver a webhook (``GET /app/hook/deliveries``)."""
 
@@ -181,6 +194,7 @@ class State:
         self.commits: dict[tuple[str, str], Commit] = {}
         self.pulls: dict[tuple[str, int], Pull] = {}
         self.comments: dict[int, Comment] = {}
+        self.issues: dict[tuple[str, int], Issue] = {}
         self.check_runs: dict[int, dict[str, Any]] = {}
         self.contents: dict[tuple[str, str, str], bytes] = {}
         self.deliveries: list[Delivery] = []
@@ -210,6 +224,11 @@ class State:
                         self.faults[i] = replace(fault, times=fault.times - 1)
                     return fault
         return None
+
+    def next_number(self, repo: str) -> int:
+        """Issues and pull requests share one sequence of numbers per repository."""
+        used = [n for r, n in (*self.pulls, *self.issues) if r == repo]
+        return max(used, default=0) + 1
 
     def commit_of(self, repo: str, ref: str) -> Commit | None:
         return self.commits.get((repo, ref))
