@@ -3,7 +3,8 @@
 Limits: at most 50 blocks, header 150 characters, section text 3,000, at most 10 fields of
 2,000, and about 13,200 characters across all blocks (``msg_blocks_too_long``): the blocks here
 are a fixed dozen, each section has a budget, and the whole is kept under 12,000 characters of
-JSON by shrinking the budgets. Untrusted text is escaped for mrkdwn (``&``, ``<``, ``>``).
+JSON by shrinking the budgets. Untrusted text is escaped for mrkdwn (``&``, ``<``, ``>``, and
+a zero-width space after ``@``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ BUDGETS = {"matrix": 2200, "attention": 1800, "misroutes": 1000, "advice": 1800,
 
 
 def escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Slack's three control characters, and ``@`` defused in case ``link_names`` is on."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("@", "@\u200b")
 
 
 STYLE = c.Style(escape=escape, bold=lambda t: f"*{t}*", link=lambda url, t: f"<{url}|{t}>")
