@@ -25,7 +25,7 @@ from werkzeug.serving import make_server
 
 from bot import inbox, telemetry
 from bot.config import Settings
-from bot.demo_story import REPO, play
+from bot.demo_story import INSTALLATION, REPO, START, play
 from bot.github.fake import FakeGitHub
 from bot.ledger import make_engine, migrate
 
@@ -95,10 +95,24 @@ def _replay(fake: FakeGitHub, base: str, secret: str, engine) -> int:
         click.echo(f"\n{'=' * 100}\n{REPO}#{number}: {pull.title} ({_state(pull)})\n{'=' * 100}")
         comments = fake.comments(REPO, number)
         click.echo("\n\n".join(c.body for c in comments) if comments else "(no comment)")
+    _print_digest(engine)
     failed = inbox.list_deliveries(engine, inbox.FAILED, limit=None)
     for delivery in failed:
         click.echo(f"{delivery.guid} ({delivery.event}) failed: {delivery.error}", err=True)
     return 0 if drained and not failed else 1
+
+
+def _print_digest(engine) -> None:
+    """The weekly digest the installation's channels would receive for the scenario's week."""
+    from sqlalchemy.orm import Session
+
+    from bot.digest import build_digest, period_of, render_text
+
+    period = period_of(START.strftime("%G-W%V"), "UTC", START)
+    with Session(engine) as session:
+        digest = build_digest(session, INSTALLATION, period)
+    click.echo(f"\n{'=' * 100}\nWeekly digest preview ({period.label})\n{'=' * 100}")
+    click.echo(render_text(digest))
 
 
 def _send(client: httpx.Client, secret: str, event: str, payload: dict[str, Any]) -> None:

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy.orm import Session
 
+from bot import DOCS_URL
 from bot.attribution import ABANDONED, MISROUTE, OPEN, Task
 from bot.comment import Md, md
 from bot.digest_model import (
@@ -42,7 +43,6 @@ from bot.stats import Rate, Recommendation
 
 TREND_WEEKS = 12
 MAX_ATTENTION = 10
-DOCS_URL = "https://github.com/yield-auditor/yield-auditor/blob/main/docs"
 _WEEK_RE = re.compile(r"(\d{4})-W(\d{2})")
 _REPO_RE = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 _SAFE_URL_RE = re.compile(r"https?://[^\s()<>\[\]\"'`]+")

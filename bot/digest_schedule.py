@@ -180,13 +180,3 @@ def add_digest_job(scheduler: Any, engine: Engine, settings: Settings) -> None:
     """Every minute, never two at once in a process; across processes the claim decides."""
     scheduler.add_job(run_due, "interval", minutes=1, args=(engine, settings), id="digests",
                       coalesce=True, max_instances=1)  # fmt: skip
-
-
-def run_scheduler(engine: Engine, settings: Settings) -> None:
-    """``yield-auditor scheduler``: the digest job in the foreground until SIGINT or SIGTERM."""
-    from apscheduler.schedulers.blocking import BlockingScheduler
-
-    scheduler = BlockingScheduler(timezone="UTC")
-    add_digest_job(scheduler, engine, settings)
-    log.info("digest scheduler: %d digest(s) configured", len(settings.digests))
-    scheduler.start()

@@ -274,6 +274,8 @@ def test_demo_exits_zero_and_prints_the_comments():
     assert result.exit_code == 0, result.output
     assert result.output.count("yield-auditor:pr-comment v1") == 5
     assert "acme/webshop#2: Fix rounding of cart totals (merged)" in result.output
+    assert "Weekly digest preview (2026-W47)" in result.output
+    assert "Mis-routes" in result.output and "economy to frontier" in result.output
 
 
 def test_the_repository_config_shapes_attribution(engine, settings, fake):

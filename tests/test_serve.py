@@ -182,3 +182,20 @@ def test_inbox_retry_refuses_unknown_ids_and_bad_usage(stored):
     assert unknown.exit_code == 1 and "no such delivery: nope" in unknown.output
     both = runner.invoke(main, ["inbox", "retry", "one", "--failed", "--db", url])
     assert both.exit_code == 2 and "not both or neither" in both.output
+
+
+def test_the_scheduler_process_runs_and_stops_cleanly(tmp_path):
+    scheduler = subprocess.Popen(
+        [sys.executable, "-m", "bot", "scheduler", "--db", f"sqlite:///{tmp_path / 'x.db'}"],
+        cwd=tmp_path,
+        env=environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "x.db").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)  # migrated: the scheduler is up
+    time.sleep(0.5)
+    assert scheduler.poll() is None, scheduler.stdout.read().decode()
+    assert stop(scheduler) == 0
+    assert "Scheduler started" in scheduler.stdout.read().decode()

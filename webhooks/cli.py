@@ -261,14 +261,13 @@ def _send(engine, settings, spec, installation_id, period, now, force) -> None:
 @click.command("scheduler")
 @_database_option
 def scheduler_command(url: str | None) -> None:
-    """Run the digest scheduler in the foreground; a second one is harmless (claims)."""
+    """Run the periodic jobs in the foreground (digests, redelivery of GitHub's failed
+    deliveries, the inbox's clean-up); a second scheduler is harmless."""
     from bot import telemetry
-    from bot.digest_schedule import run_scheduler
+    from webhooks.serve import run_scheduler
 
     telemetry.configure_logging()
     settings = Settings()
-    engine = _engine(url or settings.database_url)
-    try:
-        run_scheduler(engine, settings)
-    finally:
-        engine.dispose()
+    if url:
+        settings = settings.model_copy(update={"database_url": url})
+    run_scheduler(settings)

@@ -9,6 +9,8 @@ from datetime import timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
 from prometheus_client import start_http_server
 from sqlalchemy.engine import Engine
 from werkzeug.serving import make_server
@@ -115,33 +117,47 @@ def build_worker(
 def start_scheduler(
     engine: Engine, github: GitHubApp | None = None, settings: Settings | None = None
 ) -> BackgroundScheduler:
-    """Periodic jobs of the embedded process: the inbox's clean-up, daily; with the App
-    configured, GitHub's failed deliveries of the last 3 days are requested again, hourly;
-    with digests configured, the digests that are due, every minute (docs/digests.md)."""
+    """The periodic jobs in a thread of the embedded process (``serve``)."""
     scheduler = BackgroundScheduler(timezone="UTC")
+    add_periodic_jobs(scheduler, engine, github, settings)
+    scheduler.start()
+    return scheduler
+
+
+def run_scheduler(settings: Settings) -> None:
+    """``yield-auditor scheduler``: the periodic jobs in the foreground, for production, where
+    web and worker processes run none. A second scheduler is harmless: digests are claimed
+    before they are sent, and a repeated redelivery is a duplicate GUID to the ingress."""
+    engine = _migrated_engine(settings)
+    github = GitHubApp(settings) if configured(settings) else None
+    scheduler = BlockingScheduler(timezone="UTC")
+    add_periodic_jobs(scheduler, engine, github, settings)
+    _on_signals(lambda: scheduler.shutdown(wait=False))
+    try:
+        scheduler.start()
+    finally:
+        engine.dispose()
+
+
+def add_periodic_jobs(
+    scheduler: BaseScheduler,
+    engine: Engine,
+    github: GitHubApp | None = None,
+    settings: Settings | None = None,
+) -> None:
+    """The inbox's clean-up, daily; with the App configured, GitHub's failed deliveries of the
+    last 3 days requested again, hourly; with digests configured, the digests that are due,
+    every minute (docs/digests.md)."""
+    once = {"coalesce": True, "max_instances": 1}
     if settings is not None and settings.digests:
         add_digest_job(scheduler, engine, settings)
     if github is not None:
         scheduler.add_job(
-            redeliver_failed,
-            "interval",
-            hours=1,
-            args=(github,),
-            id="redeliver-failed",
-            coalesce=True,
-            max_instances=1,
+            redeliver_failed, "interval", hours=1, args=(github,), id="redeliver-failed", **once
         )
     scheduler.add_job(
-        inbox.purge,
-        "interval",
-        days=1,
-        args=(engine, KEEP_FINISHED),
-        id="inbox-purge",
-        coalesce=True,
-        max_instances=1,
+        inbox.purge, "interval", days=1, args=(engine, KEEP_FINISHED), id="inbox-purge", **once
     )
-    scheduler.start()
-    return scheduler
 
 
 def _migrated_engine(settings: Settings) -> Engine:

@@ -18,9 +18,9 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
+from bot import DOCS_URL
 from bot.digest_model import Advice, AttentionItem, Cell, Digest, Figure, Misroute
 
-DOCS_URL = "https://github.com/yield-auditor/yield-auditor/blob/main/docs"
 NAME = 48  # escaped characters of a name (tier, task class, figure, repository)
 TITLE = 120  # ... of a title, a reason, a denominator
 LONG = 400  # ... of a headline or a recommendation's sentence

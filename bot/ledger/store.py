@@ -157,16 +157,11 @@ def _digest(*parts: Any) -> str:
 
 
 def _repository_name(connection: Connection, repo_id: int) -> str:
-    """The repository's full name, remembered per database connection (ids are never reused)."""
-    known = connection.info.setdefault("yield_auditor_repository_names", {})
-    if repo_id in known:
-        return known[repo_id]
     name = connection.execute(
         sa.select(repositories.c.full_name).where(repositories.c.id == repo_id)
     ).scalar_one_or_none()
     if name is None:
         raise LookupError(f"no repository with id {repo_id} in the ledger")
-    known[repo_id] = name
     return name
 
 
