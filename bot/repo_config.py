@@ -3,30 +3,29 @@
 Lookup: the repository's file, else the owner's ``.github`` repository (same path); ``_extends``
 chains to another file, and the extending file wins key by key (docs/configuration.md). An
 invalid file never raises: the sections at fault fall back to their defaults and ``errors``
-name the file and line. Channel URLs are secrets: they never appear in an error or a repr.
+name the file and line, never the values (a secret pasted in the wrong place stays hidden).
+Digests are configured on the server (docs/digests.md): a ``digest`` section here is an error.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import re
-import zoneinfo
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from bot.pricing import OverrideConfig, PriceBook
 
@@ -41,8 +40,10 @@ Fetch = Callable[[str, str], "str | None"]
 _NAME = r"[A-Za-z0-9_.-]+"
 _EXTENDS_RE = re.compile(rf"(?:(?P<owner>{_NAME})/)?(?P<repo>{_NAME})(?::(?P<path>[^\s:]+))?")
 _TASK_CLASS = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-_SCHEDULE_RE = re.compile(r"(daily|mon|tue|wed|thu|fri|sat|sun) ([01]\d|2[0-3]):[0-5]\d")
-_EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_SERVER_ONLY = {
+    "digest": "digests are configured on the server ([[digests]] in its TOML file), not in a "
+    "repository file: remove this section; see docs/digests.md",
+}
 
 
 class _Strict(BaseModel):
@@ -100,61 +101,6 @@ class TaskClassRule(_Strict):
         return by_label and by_path
 
 
-class Channel(_Strict):
-    """Where the digest goes: a webhook ``url`` (a secret), or e-mail addresses in ``to``."""
-
-    type: Literal["slack", "teams", "discord", "email"]
-    url: SecretStr | None = None
-    to: list[str] = []
-
-    @field_validator("url")
-    @classmethod
-    def _https(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None:
-            parts = urlsplit(value.get_secret_value())
-            if parts.scheme != "https" or not parts.hostname:
-                raise ValueError("must be an https:// URL (value not shown: it is a secret)")
-        return value
-
-    @field_validator("to")
-    @classmethod
-    def _addresses(cls, value: list[str]) -> list[str]:
-        bad = sum(not _EMAIL_RE.fullmatch(a) for a in value)
-        if bad:
-            raise ValueError(f"{bad} of the addresses is not an e-mail address")
-        return value
-
-    @model_validator(mode="after")
-    def _target(self) -> Channel:
-        if self.type == "email" and (not self.to or self.url):
-            raise ValueError("an email channel needs `to` (and no `url`)")
-        if self.type != "email" and (self.url is None or self.to):
-            raise ValueError(f"a {self.type} channel needs `url` (and no `to`)")
-        return self
-
-
-class DigestConfig(_Strict):
-    schedule: str = "mon 09:00"
-    timezone: str = "UTC"
-    channels: list[Channel] = []
-
-    @field_validator("schedule")
-    @classmethod
-    def _schedule(cls, value: str) -> str:
-        if not _SCHEDULE_RE.fullmatch(value.strip().lower()):
-            raise ValueError('use "<mon|tue|...|sun|daily> HH:MM", e.g. "mon 09:00"')
-        return value.strip().lower()
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError("not an IANA time zone, e.g. Europe/Paris") from None
-        return value
-
-
 class RepoConfig(_Strict):
     comment: CommentConfig = CommentConfig()
     check_run: CheckRunConfig = CheckRunConfig()
@@ -164,7 +110,22 @@ class RepoConfig(_Strict):
     task_classes: list[TaskClassRule] = []
     rework_window_days: int = Field(21, ge=1, le=365)
     ignored_paths: list[str] = []
-    digest: DigestConfig = DigestConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _server_only(cls, data: Any) -> Any:
+        """Keys that moved to the server: a targeted error at their line, not "extra inputs"."""
+        moved = [k for k in _SERVER_ONLY if isinstance(data, dict) and k in data]
+        if moved:
+            raise ValidationError.from_exception_data(
+                cls.__name__,
+                [
+                    {"type": PydanticCustomError("server_only", _SERVER_ONLY[k]), "loc": (k,)}
+                    for k in moved
+                ],
+                hide_input=True,
+            )
+        return data
 
     @field_validator("comment", mode="before")
     @classmethod
@@ -373,18 +334,22 @@ def _deep_merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _validate(data: dict[str, Any], lines: dict) -> tuple[RepoConfig, list[str]]:
-    """Validate; sections with errors fall back to their defaults, the rest applies."""
-    try:
-        return RepoConfig.model_validate(data), []
-    except ValidationError as exc:
-        problems = exc.errors(include_input=False, include_url=False)
-    errors = [text for *_, text in sorted(_message(e["loc"], e["msg"], lines) for e in problems)]
-    bad = {str(e["loc"][0]) for e in problems if e["loc"]}
-    kept = {k: v for k, v in data.items() if str(k) not in bad}
-    try:
-        return RepoConfig.model_validate(kept), errors
-    except ValidationError:
-        return RepoConfig(), errors
+    """Validate; sections with errors fall back to their defaults, the rest applies.
+
+    A server-only key (``digest``) stops validation before the sections are checked, hence
+    the second round."""
+    found: list[tuple[str, int, str]] = []
+    for _ in range(3):
+        try:
+            return RepoConfig.model_validate(data), [text for *_, text in sorted(found)]
+        except ValidationError as exc:
+            problems = exc.errors(include_input=False, include_url=False)
+        found += [_message(e["loc"], e["msg"], lines) for e in problems]
+        bad = {str(e["loc"][0]) for e in problems if e["loc"]}
+        if not bad:
+            break
+        data = {k: v for k, v in data.items() if str(k) not in bad}
+    return RepoConfig(), [text for *_, text in sorted(found)]
 
 
 def _message(loc: tuple, msg: str, lines: dict) -> tuple[str, int, str]:

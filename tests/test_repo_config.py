@@ -34,7 +34,6 @@ def test_no_file_gives_defaults():
         False,
     )
     assert c.budget.max_cost_usd is None and c.rework_window_days == 21
-    assert c.digest.schedule == "mon 09:00" and c.digest.channels == []
 
 
 def test_the_documented_example_loads_without_errors():
@@ -43,7 +42,6 @@ def test_the_documented_example_loads_without_errors():
     c = result.config
     assert c.comment.mode == "quiet" and c.check_run.enabled
     assert c.budget.max_cost_usd == Decimal("5.00") and c.budget.action == "require_action"
-    assert [ch.type for ch in c.digest.channels] == ["slack", "email"]
     assert c.price_overrides.models["claude-opus-4-5"][0].input == Decimal("4.0")
 
 
@@ -67,12 +65,6 @@ task_classes:
   - {class: bugfix, labels: [bug]}
 rework_window_days: 14
 ignored_paths: ["*.lock", "vendor/*"]
-digest:
-  schedule: "fri 16:30"
-  timezone: Europe/Paris
-  channels:
-    - {type: teams, url: "https://acme.webhook.office.com/x"}
-    - {type: discord, url: "https://discord.com/api/webhooks/1/x"}
 """
     result = load(own(text))
     assert result.errors == ()
@@ -86,7 +78,6 @@ digest:
     assert c.task_class_for(["docs/a.md", "app.py"], ["bug"]) == "bugfix"
     assert c.task_class_for(["app.py"], []) is None
     assert c.task_class_for(["docs/a.md", "poetry.lock"], []) == "docs"  # ignored paths
-    assert c.digest.timezone == "Europe/Paris" and c.digest.schedule == "fri 16:30"
 
 
 def test_yaml_booleans_and_shorthand_for_the_comment_mode():
@@ -238,16 +229,42 @@ def test_errors_in_an_extended_file_name_that_file():
     assert result.config.check_run.enabled
 
 
-def test_secrets_in_channel_urls_are_never_echoed():
+def test_a_digest_section_is_an_error_pointing_to_the_server_configuration():
+    text = (
+        "check_run: {enabled: true}\nbudget: {max_cost_usd: -1}\ndigest:\n  schedule: mon 09:00\n"
+    )
+    result = load(own(text))
+    src = "acme/app:.github/yield-auditor.yml"
+    assert result.errors == (
+        f"{src} line 2: budget.max_cost_usd: Input should be greater than 0",
+        f"{src} line 3: digest: digests are configured on the server ([[digests]] in its TOML "
+        "file), not in a repository file: remove this section; see docs/digests.md",
+    )
+    assert result.config.check_run.enabled and result.config.budget.max_cost_usd is None
+    assert not hasattr(result.config, "digest")
+    files = {  # in an extended file: that file's name and line
+        ("acme/app", CONFIG_PATH): "_extends: .github\nrework_window_days: 5",
+        ("acme/.github", CONFIG_PATH): "\ndigest: {schedule: daily 08:00}",
+    }
+    result = load(files)
+    assert result.errors == (
+        "acme/.github:.github/yield-auditor.yml line 2: digest: digests are configured on the "
+        "server ([[digests]] in its TOML file), not in a repository file: remove this section; "
+        "see docs/digests.md",
+    )
+    assert result.config.rework_window_days == 5
+
+
+def test_secrets_in_a_digest_section_are_never_echoed():
     bad = [
+        f"digest: {{channels: [{{type: slack, url: '{SECRET}'}}]}}",
         f"digest: {{channels: [{{type: slack, url: '{SECRET.replace('https', 'http')}'}}]}}",
-        f"digest: {{channels: [{{type: slack, url: '{SECRET}', to: [a@b.co]}}]}}",
-        f"digest: {{channels: [{{type: email, url: '{SECRET}'}}]}}",
-        f"digest: {{channels: [{{type: pager, url: '{SECRET}'}}]}}",
+        f"digest: {{channels: [{{type: email, to: ['{SECRET}']}}]}}",
         f"digest: {{channels: [{{type: slack, '{SECRET}': 1}}]}}",
+        f"digest: '{SECRET}'",
         f"digest: {{channels: [{{type: slack, url: '{SECRET}'}}]}}\nbudget: [",
         f"digest:\n  channels:\n  - type: slack\n    url: {SECRET}\n   bad: indent",
-        f"digest: {{channels: [{{type: email, to: ['{SECRET}']}}]}}",
+        f"digest: {{channels: [{{type: slack, url: '{SECRET}'}}]}}\n'{SECRET}': 1",
     ]
     for text in bad:
         result = load(own(text))
@@ -255,14 +272,6 @@ def test_secrets_in_channel_urls_are_never_echoed():
         for error in result.errors:
             assert "s3cr3t" not in error and "hooks.slack" not in error, error
         assert "s3cr3t" not in repr(result.config)
-    ok = load(own(f"digest: {{channels: [{{type: slack, url: '{SECRET}'}}]}}"))
-    assert ok.errors == () and "s3cr3t" not in repr(ok.config)
-    assert ok.config.digest.channels[0].url.get_secret_value() == SECRET
-
-
-def test_digest_schedule_and_timezone_are_checked():
-    result = load(own("digest: {schedule: 'someday 25:00', timezone: Mars/Olympus}"))
-    assert [e.split(": ")[1] for e in result.errors] == ["digest.schedule", "digest.timezone"]
 
 
 def test_alias_bombs_and_huge_files_are_refused():
