@@ -177,3 +177,39 @@ def test_channel_secrets_are_not_shown():
     with pytest.raises(ValueError) as error:
         Settings(digests=[{"installation": 1, "channels": [{"type": "pager", "url": "SECRET"}]}])
     assert "SECRET" not in str(error.value)
+
+
+_SCHEDULER_PROCESS = """
+import sys
+from datetime import datetime
+from bot.config import DigestSpec, Settings
+from bot.digest_schedule import run_due
+from bot.ledger import make_engine
+
+url, out, at, installation = sys.argv[1:5]
+channels = [{"type": "slack", "name": "eng"}, {"type": "webhook", "name": "hook"}]
+
+def send(channel, digest, _settings):
+    with open(out, "a") as sent:
+        sent.write(f"{channel['name']} {digest.period.label}\\n")
+
+spec = DigestSpec(installation=int(installation), channels=channels)
+settings = Settings(_env_file=None, digests=[spec])
+run_due(make_engine(url), settings, datetime.fromisoformat(at), send)
+"""
+
+
+def test_two_scheduler_processes_send_once(engine, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    url = engine.url.render_as_string(hide_password=False)
+    out = tmp_path / "sent.txt"
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    args = [sys.executable, "-c", _SCHEDULER_PROCESS, url, str(out), MONDAY.isoformat(),
+            str(INSTALLATION)]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": root}
+    processes = [subprocess.Popen(args, env=env, cwd=tmp_path) for _ in range(2)]
+    assert [p.wait(timeout=120) for p in processes] == [0, 0]
+    assert sorted(out.read_text().splitlines()) == ["eng 2026-W46", "hook 2026-W46"]
