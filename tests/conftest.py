@@ -66,6 +66,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'ledger.db'}"
         return
+    yield from _postgres_schema()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """For tests of what only PostgreSQL does (several processes, the production layout)."""
+    yield from _postgres_schema()
+
+
+def _postgres_schema() -> Iterator[str]:
     base = os.environ.get(POSTGRES_URL_ENV)
     if not base:
         pytest.skip(

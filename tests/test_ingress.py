@@ -363,10 +363,8 @@ def _close(sock: socket.socket) -> None:
     sock.close()
 
 
-def test_postgresql_unreachable_is_503_then_the_redelivery_is_stored(database_url):
-    url = sa.make_url(database_url)
-    if url.get_backend_name() != "postgresql":
-        pytest.skip("the proxy stands between the app and PostgreSQL")
+def test_postgresql_unreachable_is_503_then_the_redelivery_is_stored(postgres_url):
+    url = sa.make_url(postgres_url)
     proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
     proxy.start()
     through = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)

@@ -110,9 +110,8 @@ def test_serve_receives_processes_and_stops_cleanly(tmp_path):
     assert SECRET not in output
 
 
-def test_gunicorn_and_a_worker_process_on_the_production_database(database_url, tmp_path):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("the production layout runs on PostgreSQL")
+def test_gunicorn_and_a_worker_process_on_the_production_database(postgres_url, tmp_path):
+    database_url = postgres_url
     env = environment(DATABASE_URL=database_url)
     subprocess.run([sys.executable, "-m", "bot", "migrate"], cwd=tmp_path, env=env, check=True)
     port, metrics_port = free_port(), free_port()

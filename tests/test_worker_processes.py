@@ -82,9 +82,17 @@ def pull_request_story(engine, repo: str, number: int, at: datetime) -> None:
         store(engine, f"{repo}#{number}/{i}", event, payload, at + timedelta(microseconds=i))
 
 
-def test_two_worker_processes_drain_2000_deliveries_exactly_once(database_url, engine, tmp_path):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("several worker processes need PostgreSQL; SQLite runs one in-process worker")
+@pytest.fixture
+def pg_engine(postgres_url):
+    engine = make_engine(postgres_url)
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+def test_two_worker_processes_drain_2000_deliveries_exactly_once(postgres_url, pg_engine, tmp_path):
+    """Several worker processes need PostgreSQL; SQLite runs one in-process worker."""
+    database_url, engine = postgres_url, pg_engine
     for number in range(250):
         pull_request_story(
             engine, f"octo-org/repo-{number % 10}", number, T0 + timedelta(seconds=number)
