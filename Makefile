@@ -33,3 +33,4 @@ lint: $(INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/python bench/trailer_throughput.py
 	$(BIN)/python bench/audit_throughput.py
+	$(BIN)/python bench/ingress_throughput.py
