@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from bot.ledger.db import write_lock
 from bot.ledger.schema import DeliveryRow
 
 RECEIVED = "received"
@@ -184,7 +185,7 @@ def store(
         "skipped": [],
         **describe(event, payload),
     }
-    with engine.begin() as connection:
+    with write_lock(engine), engine.begin() as connection:
         inserted = connection.execute(_store_statement(connection.dialect.name), row).first()
     return inserted is not None
 
@@ -220,7 +221,7 @@ def claim(
         .order_by(c.c.received_at, c.c.guid)
         .limit(1)
     )
-    with engine.begin() as connection:
+    with write_lock(engine), engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             pick = pick.with_for_update(skip_locked=True)
         stmt = (
@@ -247,7 +248,7 @@ def _due(table: Any, now: datetime) -> Any:
 
 def renew(engine: Engine, guid: str, worker: str, lease: timedelta) -> bool:
     """Extend ``worker``'s lease on a delivery it is still processing; False if it lost it."""
-    with engine.begin() as connection:
+    with write_lock(engine), engine.begin() as connection:
         return _owned(connection, guid, worker, lease_expires_at=_now() + lease) == 1
 
 
@@ -307,7 +308,7 @@ def fail(
         values.update(status=FAILED, finished_at=now)
     else:
         values.update(status=RECEIVED, available_at=now + backoff(delivery.attempts))
-    with engine.begin() as connection:
+    with write_lock(engine), engine.begin() as connection:
         _owned(connection, delivery.guid, worker, **values)
     return values["status"]
 
@@ -337,7 +338,7 @@ def requeue(
         .where(where, d.c.status != PROCESSING)
         .values(status=RECEIVED, attempts=0, available_at=now or _now(), finished_at=None)
     )
-    with engine.begin() as connection:
+    with write_lock(engine), engine.begin() as connection:
         return connection.execute(stmt).rowcount
 
 
@@ -350,7 +351,7 @@ def purge(engine: Engine, older_than: timedelta, now: datetime | None = None) ->
     d = deliveries
     cutoff = (now or _now()) - older_than
     stmt = d.delete().where(d.c.status.in_((DONE, IGNORED)), d.c.finished_at < cutoff)
-    with engine.begin() as connection:
+    with write_lock(engine), engine.begin() as connection:
         return connection.execute(stmt).rowcount
 
 

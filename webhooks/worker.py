@@ -27,6 +27,7 @@ from bot.analysis import Analyser
 from bot.config import Settings
 from bot.github.client import GitHubApp
 from bot.inbox import Delivery
+from bot.ledger import write_lock
 from bot.repo_config import RepoConfig
 from webhooks.apply import ApiStep, apply_changes
 from webhooks.handlers import router as default_router
@@ -141,7 +142,7 @@ class Worker:
     def _apply(self, delivery: Delivery) -> str | None:
         """Handle and apply in one transaction; the status reached, None if the lease was lost."""
         changes = self.router.dispatch(delivery.event, delivery.payload(), self.context)
-        with Session(self.engine) as session:
+        with write_lock(self.engine), Session(self.engine) as session:
             if changes is None:
                 outcome_status, reason, skipped = inbox.IGNORED, "no handler", ()
             else:

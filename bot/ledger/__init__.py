@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         head_revision,
         make_engine,
         migrate,
+        write_lock,
     )
     from bot.ledger.schema import (
         TABLE_NAMES,
@@ -78,6 +79,7 @@ _MODULES = {
         "head_revision",
         "make_engine",
         "migrate",
+        "write_lock",
     ),
     "schema": (
         "TABLE_NAMES",
@@ -170,6 +172,7 @@ __all__ = [
     "upsert_installation",
     "upsert_pull_requests",
     "upsert_repository",
+    "write_lock",
     "set_installation_state",
     "INSTALLATION_STATES",
     "installation_state",

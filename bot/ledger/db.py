@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -72,6 +74,23 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
         kwargs.setdefault("pool_pre_ping", True)
         return sa.create_engine(parsed, **kwargs)
     raise ValueError(f"the ledger runs on SQLite or PostgreSQL, not {backend}")
+
+
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_GUARD = threading.Lock()
+
+
+def write_lock(engine: Engine) -> AbstractContextManager[Any]:
+    """Serialise this process's writers on a SQLite file; nothing on PostgreSQL.
+
+    SQLite has one writer at a time, and a writer that finds the file locked polls with sleeps
+    of up to 100 ms: under load the worker, back at once, keeps winning and the ingress waits
+    seconds. A lock in the process wakes the next writer as soon as the last one commits.
+    """
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    with _GUARD:
+        return _WRITE_LOCKS.setdefault(engine, threading.Lock())
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
