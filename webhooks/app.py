@@ -46,7 +46,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     settings = settings or Settings()
     if engine is None:
         # Parameters are kept out of error messages: they would carry webhook bodies.
-        engine = make_engine(settings.database_url, hide_parameters=True)
+        # No pre-ping: it costs a round trip per request; a connection the server dropped fails
+        # one request with 503 (not stored, so GitHub's redelivery, or ours, brings it again)
+        # and the pool is then refreshed.
+        engine = make_engine(settings.database_url, hide_parameters=True, pool_pre_ping=False)
     _register_secrets(settings, engine)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
