@@ -388,11 +388,17 @@ def advice_text(r: Recommendation) -> str:
         return r.reason
     p = "n/a" if r.p_cheaper is None else f"{r.p_cheaper:.0%}"
     q = "n/a" if r.p_quality is None else f"{r.p_quality:.0%}"
+    saving = r.expected_saving_per_task
+    effect = f"save {_usd(saving)}" if saving >= 0 else f"cost {_usd(-saving)} more"
     return (
-        f"{r.action}: {r.to_tier} instead of {r.from_tier} would change cost per shipped task "
-        f"by {-r.expected_saving_per_task:+.4g} $ (90% interval {-r.saving_high:+.4g} to "
-        f"{-r.saving_low:+.4g} $); P(cheaper) {p}, P(quality within 5 pts) {q}"
+        f"{r.action}: {r.to_tier} instead of {r.from_tier} would {effect} per shipped task "
+        f"(90% interval of the saving {_usd(r.saving_low)} to {_usd(r.saving_high)}); "
+        f"P(cheaper) {p}, P(quality within 5 pts) {q}"
     )
+
+
+def _usd(amount: float) -> str:
+    return f"-${-amount:,.2f}" if amount < 0 else f"${amount:,.2f}"
 
 
 def _trend(weeks: Sequence[Period], dated: Sequence[DatedTask]) -> Iterable[TrendPoint]:

@@ -276,6 +276,8 @@ def test_demo_exits_zero_and_prints_the_comments():
     assert "acme/webshop#2: Fix rounding of cart totals (merged)" in result.output
     assert "Weekly digest preview (2026-W47)" in result.output
     assert "Mis-routes" in result.output and "economy to frontier" in result.output
+    assert "economy instead of standard would save $" in result.output  # with its interval
+    assert "90% interval of the saving $" in result.output
 
 
 def test_the_repository_config_shapes_attribution(engine, settings, fake):
