@@ -63,7 +63,6 @@ def apply_changes(
     config: RepoConfig | None = None,
 ) -> Outcome:
     """Write ``changes`` and re-derive the repository's tasks when anything changed."""
-    payload_installation = _installation_login(delivery)
     if changes.installation is not None:
         _apply_installation(session, changes)
     elif delivery.installation_id is not None:
@@ -71,7 +70,7 @@ def apply_changes(
         if state in INACTIVE:
             return Outcome(ignored=f"installation {delivery.installation_id} is {state}")
         if state is None:
-            upsert_installation(session, delivery.installation_id, payload_installation)
+            upsert_installation(session, delivery.installation_id, _installation_login(delivery))
     installation_id = delivery.installation_id
     for name in changes.repositories_added:
         upsert_repository(session, installation_id, name)
@@ -224,7 +223,8 @@ def _with_pr(session: Session, repo_id: int, event: Event) -> Event:
 
 
 def _installation_login(delivery: Delivery) -> str:
-    """The account the installation belongs to, as far as the payload tells."""
+    """The account the installation belongs to, as far as the payload tells: read only for an
+    installation the ledger has not met, since it parses the body again."""
     try:
         payload = delivery.payload()
     except ValueError:
