@@ -127,37 +127,17 @@ def build_deliveries(count: int) -> list[tuple[str, bytes, str]]:
         stories = []
         for _ in range(WINDOW):
             number += 1
-            stories.append(story(p, REPOS[number % len(REPOS)], number))
+            stories.append(
+                p.pull_request_story(
+                    REPOS[number % len(REPOS)], number, T0 + timedelta(seconds=number)
+                )
+            )
         for step in range(len(stories[0])):
             for steps in stories:
                 event, payload = steps[step]
                 body = json.dumps(payload).encode()
                 out.append((event, body, p.sign(body, SECRET)))
     return out[:count]
-
-
-def story(p: Any, repo: str, number: int) -> list[tuple[str, dict[str, Any]]]:
-    """Eight deliveries of one agent pull request (as tests/test_worker_processes.py)."""
-    at = T0 + timedelta(seconds=number)
-    first, second = f"{number:06x}a".ljust(40, "0"), f"{number:06x}b".ljust(40, "0")
-    branch = f"task-{number}"
-    message = p.agent_message(f"Task {number}", f"T-{number}", "economy",
-                              "anthropic:claude-haiku-4-5")  # fmt: skip
-    pr = {"head_ref": branch, "at": at, "repo": repo}
-    ref = f"refs/heads/{branch}"
-    return [
-        ("push", p.push(ref, [p.commit(first, message, at)], repo=repo)),
-        ("pull_request", p.pull_request("opened", number, head_sha=first, **pr)),
-        ("check_run", p.check_run("failure", first, at, (number,), run_id=2 * number, repo=repo)),
-        ("push", p.push(ref, [p.commit(second, message, at)], before=first, repo=repo)),
-        ("pull_request", p.pull_request("synchronize", number, head_sha=second, **pr)),
-        ("check_run", p.check_run("success", second, at, (number,), run_id=2 * number + 1,
-                                  repo=repo)),
-        ("pull_request_review", p.review("approved", number, second, at, review_id=number,
-                                         head_ref=branch, repo=repo)),
-        ("pull_request", p.pull_request("closed", number, head_sha=second, merged=True,
-                                        merge_sha=second, **pr)),
-    ]  # fmt: skip
 
 
 # --------------------------------------------------------------------------- CPU accounting

@@ -162,5 +162,30 @@ def agent_message(subject: str, task: str, tier: str, model: str, tokens_in: int
     )
 
 
+def pull_request_story(repo: str, number: int, at: datetime) -> list[tuple[str, dict[str, Any]]]:
+    """Eight deliveries of one agent pull request: push, open, CI fails, push, synchronize, CI
+    passes, approval, merge."""
+    first, second = f"{number:06x}a".ljust(40, "0"), f"{number:06x}b".ljust(40, "0")
+    branch = f"task-{number}"
+    message = agent_message(
+        f"Task {number}", f"T-{number}", "economy", "anthropic:claude-haiku-4-5"
+    )
+    pr = {"head_ref": branch, "at": at, "repo": repo}
+    ref = f"refs/heads/{branch}"
+    return [
+        ("push", push(ref, [commit(first, message, at)], repo=repo)),
+        ("pull_request", pull_request("opened", number, head_sha=first, **pr)),
+        ("check_run", check_run("failure", first, at, (number,), run_id=2 * number, repo=repo)),
+        ("push", push(ref, [commit(second, message, at)], before=first, repo=repo)),
+        ("pull_request", pull_request("synchronize", number, head_sha=second, **pr)),
+        ("check_run", check_run("success", second, at, (number,), run_id=2 * number + 1,
+                                repo=repo)),
+        ("pull_request_review", review("approved", number, second, at, review_id=number,
+                                       head_ref=branch, repo=repo)),
+        ("pull_request", pull_request("closed", number, head_sha=second, merged=True,
+                                      merge_sha=second, **pr)),
+    ]  # fmt: skip
+
+
 def sign(body: bytes, secret: str) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()

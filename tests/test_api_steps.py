@@ -23,7 +23,7 @@ from bot.github.fake import (
     added_file,
     generate_private_key,
 )
-from bot.ledger import load_commits, make_engine, migrate
+from bot.ledger import load_commits
 from tests import payloads as p
 from webhooks import api_steps as steps
 from webhooks.api_steps import MergedDiff, added_lines, api_steps, redeliver_failed
@@ -63,11 +63,8 @@ def app(fake: FakeGitHub, key: str) -> Iterator[GitHubApp]:
 
 
 @pytest.fixture
-def engine(database_url):
-    engine = make_engine(database_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
+def engine(ledger_engine):
+    return ledger_engine
 
 
 class Run:

@@ -12,18 +12,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot import inbox
-from bot.ledger import make_engine, migrate
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=60)
 
 
 @pytest.fixture
-def engine(database_url):
-    engine = make_engine(database_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
+def engine(ledger_engine):
+    return ledger_engine
 
 
 def pr_payload(number: int, repo: str = "octo/app", action: str = "opened") -> dict:

@@ -14,7 +14,6 @@ from bot import inbox
 from bot.config import Settings
 from bot.demo_story import GRACE, HAIKU, OPUS, REPO, Story, added, agent_message, play
 from bot.github.fake import FakeGitHub
-from bot.ledger import make_engine, migrate
 from webhooks.serve import build_worker
 
 QUICK = {"seconds_between_requests": None, "seconds_between_writes": None, "backoff_factor": 0}
@@ -27,11 +26,8 @@ def fake():
 
 
 @pytest.fixture
-def engine(database_url):
-    engine = make_engine(database_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
+def engine(ledger_engine):
+    return ledger_engine
 
 
 @pytest.fixture

@@ -29,11 +29,8 @@ C1, C2, C3, MERGE = "c1" * 20, "c2" * 20, "c3" * 20, "ee" * 20
 
 
 @pytest.fixture
-def engine(database_url):
-    engine = make_engine(database_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
+def engine(ledger_engine):
+    return ledger_engine
 
 
 @pytest.fixture

@@ -23,11 +23,8 @@ T0 = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def engine(database_url):
-    engine = make_engine(database_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
+def engine(ledger_engine):
+    return ledger_engine
 
 
 def start_worker(url: str, tmp_path: Path, *args: str) -> subprocess.Popen:
@@ -57,28 +54,8 @@ def store(engine, guid: str, event: str, payload: dict, at: datetime) -> None:
 
 
 def pull_request_story(engine, repo: str, number: int, at: datetime) -> None:
-    """Eight deliveries: push, open, CI fails, push, synchronize, CI passes, approval, merge."""
-    first, second = f"{number:04x}a".ljust(40, "0"), f"{number:04x}b".ljust(40, "0")
-    branch = f"task-{number}"
-    message = p.agent_message(
-        f"Task {number}", f"T-{number}", "economy", "anthropic:claude-haiku-4-5"
-    )
-    pr = {"head_ref": branch, "at": at, "repo": repo}
-    ref = f"refs/heads/{branch}"
-    steps = [
-        ("push", p.push(ref, [p.commit(first, message, at)], repo=repo)),
-        ("pull_request", p.pull_request("opened", number, head_sha=first, **pr)),
-        ("check_run", p.check_run("failure", first, at, (number,), run_id=2 * number, repo=repo)),
-        ("push", p.push(ref, [p.commit(second, message, at)], before=first, repo=repo)),
-        ("pull_request", p.pull_request("synchronize", number, head_sha=second, **pr)),
-        ("check_run", p.check_run("success", second, at, (number,), run_id=2 * number + 1,
-                                  repo=repo)),
-        ("pull_request_review", p.review("approved", number, second, at, review_id=number,
-                                         head_ref=branch, repo=repo)),
-        ("pull_request", p.pull_request("closed", number, head_sha=second, merged=True,
-                                        merge_sha=second, **pr)),
-    ]  # fmt: skip
-    for i, (event, payload) in enumerate(steps):
+    """Store the eight deliveries of one agent pull request (``tests.payloads``)."""
+    for i, (event, payload) in enumerate(p.pull_request_story(repo, number, at)):
         store(engine, f"{repo}#{number}/{i}", event, payload, at + timedelta(microseconds=i))
 
 
