@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from bot.ledger.db import write_lock
 from bot.ledger.schema import DeliveryRow
+from bot.ledger.store import dialect_insert
 
 RECEIVED = "received"
 PROCESSING = "processing"
@@ -403,11 +404,10 @@ def queue_stats(engine: Engine) -> QueueStats:
 def _store_statement(dialect: str) -> Any:
     """The INSERT of ``store``, built once per dialect: building it per request costs as much
     as the rest of the acknowledgement."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    insert = (postgresql if dialect == "postgresql" else sqlite).insert(deliveries)
-    return insert.on_conflict_do_nothing(index_elements=[deliveries.c.guid]).returning(
-        deliveries.c.guid
+    return (
+        dialect_insert(dialect, deliveries)
+        .on_conflict_do_nothing(index_elements=[deliveries.c.guid])
+        .returning(deliveries.c.guid)
     )
 
 

@@ -105,8 +105,11 @@ _TASK_FIELDS = (
 
 
 def _insert(connection: Connection, table: sa.Table) -> Any:
+    return dialect_insert(connection.dialect.name, table)
+
+
+def dialect_insert(name: str, table: sa.Table) -> Any:
     """The dialect's INSERT, which has ``on_conflict_do_update`` / ``_do_nothing``."""
-    name = connection.dialect.name
     if name == "postgresql":
         return postgresql.insert(table)
     if name == "sqlite":
