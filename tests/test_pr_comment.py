@@ -49,6 +49,14 @@ class Sender:
         inbox.store(self.engine, guid, event, json.dumps(payload).encode(), payload)
 
 
+@pytest.fixture
+def story(engine, fake):
+    """The scenario's installation and repository on the fake GitHub, deliveries to the inbox."""
+    told = Story(fake, Sender(engine))
+    told.setup()
+    return told
+
+
 def worker(engine, settings, name="w"):
     return build_worker(engine, settings, github_options=QUICK, name=name)
 
@@ -96,10 +104,7 @@ def story_pull_request(story: Story, number: int, pushes: int) -> None:
         story.push("perf/search", text, [added("search.py", 3 + n)], number=number)
 
 
-def test_a_synchronize_costs_at_most_three_calls(engine, settings, fake):
-    sender = Sender(engine)
-    story = Story(fake, sender)
-    story.setup()
+def test_a_synchronize_costs_at_most_three_calls(engine, settings, fake, story):
     story_pull_request(story, 1, 0)
     worker(engine, settings).drain()
     fake.reset_calls()
@@ -123,10 +128,9 @@ def test_server_errors_and_timeouts_end_in_one_correct_comment(engine, settings,
 
 
 @pytest.mark.parametrize("kind", ["secondary", "primary"])
-def test_a_rate_limit_requeues_the_delivery_instead_of_sleeping(engine, settings, fake, kind):
-    sender = Sender(engine)
-    story = Story(fake, sender)
-    story.setup()
+def test_a_rate_limit_requeues_the_delivery_instead_of_sleeping(
+    engine, settings, fake, kind, story
+):
     story_pull_request(story, 1, 1)
     fake.fail("GET", "/repos/*/issues/*/comments", kind, times=50)
     worker(engine, settings).drain()
@@ -142,10 +146,7 @@ def test_a_rate_limit_requeues_the_delivery_instead_of_sleeping(engine, settings
     assert len(bodies(fake, 1)) == 1
 
 
-def test_two_workers_on_one_pull_request_leave_one_comment(engine, settings, fake):
-    sender = Sender(engine)
-    story = Story(fake, sender)
-    story.setup()
+def test_two_workers_on_one_pull_request_leave_one_comment(engine, settings, fake, story):
     story_pull_request(story, 1, 6)
     workers = [worker(engine, settings, name=f"w{i}") for i in range(2)]
     threads = [threading.Thread(target=w.drain) for w in workers]
@@ -156,10 +157,7 @@ def test_two_workers_on_one_pull_request_leave_one_comment(engine, settings, fak
     assert len(bodies(fake, 1)) == 1
 
 
-def test_duplicates_from_a_race_are_folded_into_the_oldest(engine, settings, fake):
-    sender = Sender(engine)
-    story = Story(fake, sender)
-    story.setup()
+def test_duplicates_from_a_race_are_folded_into_the_oldest(engine, settings, fake, story):
     story_pull_request(story, 1, 0)
     marker = '<!-- yield-auditor:pr-comment v1 rev={"event_time": "2020-01-01T00:00:00+00:00", ' \
              '"head_sha": "abcdef1"} -->'  # fmt: skip
@@ -172,10 +170,7 @@ def test_duplicates_from_a_race_are_folded_into_the_oldest(engine, settings, fak
     assert len(fake.comments(REPO, 1)) == 2
 
 
-def test_hostile_trailers_render_safely_on_github(engine, settings, fake):
-    sender = Sender(engine)
-    story = Story(fake, sender)
-    story.setup()
+def test_hostile_trailers_render_safely_on_github(engine, settings, fake, story):
     hostile = (
         agent_message(
             "Fix <img src=x onerror=alert(1)> [click](http://evil.example) @acme/admins",
@@ -201,10 +196,7 @@ def test_hostile_trailers_render_safely_on_github(engine, settings, fake):
     assert len(body) < 60_000
 
 
-def test_an_older_job_never_overwrites_a_newer_comment(engine, settings, fake):
-    sender = Sender(engine)
-    story = Story(fake, sender)
-    story.setup()
+def test_an_older_job_never_overwrites_a_newer_comment(engine, settings, fake, story):
     story_pull_request(story, 1, 0)
     worker(engine, settings).drain()
     (comment,) = fake.comments(REPO, 1)
@@ -225,10 +217,7 @@ def test_an_older_job_never_overwrites_a_newer_comment(engine, settings, fake):
     assert fake.calls("PATCH") == [] and fake.comments(REPO, 1)[0].body == future
 
 
-def test_an_invalid_config_file_is_reported_in_the_comment(engine, settings, fake):
-    sender = Sender(engine)
-    story = Story(fake, sender)
-    story.setup()
+def test_an_invalid_config_file_is_reported_in_the_comment(engine, settings, fake, story):
     fake.set_content(REPO, ".github/yield-auditor.yml", "comment:\n  mode: loud\n")
     story_pull_request(story, 1, 0)
     worker(engine, settings).drain()
@@ -236,10 +225,7 @@ def test_an_invalid_config_file_is_reported_in_the_comment(engine, settings, fak
     assert "yield-auditor.yml" in body and "line 2" in body
 
 
-def test_without_credentials_the_comment_is_skipped(engine, fake):
-    sender = Sender(engine)
-    story = Story(fake, sender)
-    story.setup()
+def test_without_credentials_the_comment_is_skipped(engine, fake, story):
     story_pull_request(story, 1, 0)
     build_worker(engine, Settings(_env_file=None)).drain()
     opened = [d for d in inbox.list_deliveries(engine, limit=None) if d.action == "opened"]
@@ -247,10 +233,7 @@ def test_without_credentials_the_comment_is_skipped(engine, fake):
     assert fake.comments(REPO, 1) == []
 
 
-def test_the_check_run_and_budget_gate(engine, settings, fake):
-    sender = Sender(engine)
-    story = Story(fake, sender)
-    story.setup()
+def test_the_check_run_and_budget_gate(engine, settings, fake, story):
     config = "check_run:\n  enabled: true\nbudget:\n  max_cost_usd: 0.001\n  action: fail\n"
     fake.set_content(REPO, ".github/yield-auditor.yml", config)
     story_pull_request(story, 1, 1)
@@ -276,14 +259,11 @@ def test_demo_exits_zero_and_prints_the_comments():
     assert "90% interval of the saving $" in result.output
 
 
-def test_the_repository_config_shapes_attribution(engine, settings, fake):
+def test_the_repository_config_shapes_attribution(engine, settings, fake, story):
     from sqlalchemy.orm import Session
 
     from bot.ledger import load_tasks
 
-    sender = Sender(engine)
-    story = Story(fake, sender)
-    story.setup()
     rules = (
         "task_classes:\n  - class: search-tuning\n    paths: ['search/*']\nrework_window_days: 7\n"
     )
