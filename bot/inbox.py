@@ -325,18 +325,24 @@ def _owned(connection: Connection, guid: str, worker: str, **values: Any) -> int
 
 
 def requeue(
-    engine: Engine, guids: Iterable[str] = (), *, failed: bool = False, now: datetime | None = None
+    engine: Engine,
+    guids: Iterable[str] = (),
+    *,
+    failed: bool = False,
+    now: datetime | None = None,
+    installation_id: int | None = None,
 ) -> int:
     """Put deliveries (by GUID, or every failed one) back in the queue; returns how many.
 
-    Deliveries being processed are left alone; the attempt count starts again.
+    Deliveries being processed are left alone; the attempt count starts again. With
+    ``installation_id``, only that installation's deliveries (the dashboard's retry action).
     """
     d = deliveries
     wanted = list(guids)
     where = d.c.status == FAILED if failed else d.c.guid.in_(wanted)
     stmt = (
         d.update()
-        .where(where, d.c.status != PROCESSING)
+        .where(where, d.c.status != PROCESSING, *_of(installation_id))
         .values(status=RECEIVED, attempts=0, available_at=now or _now(), finished_at=None)
     )
     with write_lock(engine), engine.begin() as connection:
@@ -363,15 +369,28 @@ def get(engine: Engine, guid: str) -> Delivery | None:
 
 
 def list_deliveries(
-    engine: Engine, status: str | None = None, limit: int | None = 100
+    engine: Engine,
+    status: str | None = None,
+    limit: int | None = 100,
+    installation_id: int | None = None,
 ) -> list[Delivery]:
-    """Deliveries, newest first."""
+    """Deliveries, newest first; only ``installation_id``'s when it is given."""
     d = deliveries
-    stmt = sa.select(d).order_by(d.c.received_at.desc(), d.c.guid.desc()).limit(limit)
+    stmt = (
+        sa.select(d)
+        .where(*_of(installation_id))
+        .order_by(d.c.received_at.desc(), d.c.guid.desc())
+        .limit(limit)
+    )
     if status is not None:
         stmt = stmt.where(d.c.status == status)
     with engine.connect() as connection:
         return [_delivery(row) for row in connection.execute(stmt)]
+
+
+def _of(installation_id: int | None) -> tuple[Any, ...]:
+    """The WHERE clause limiting a query to one installation's deliveries (none: all)."""
+    return () if installation_id is None else (deliveries.c.installation_id == installation_id,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,14 +403,19 @@ class QueueStats:
         return self.counts.get(RECEIVED, 0) + self.counts.get(PROCESSING, 0)
 
 
-def queue_stats(engine: Engine) -> QueueStats:
-    d = deliveries
+def queue_stats(engine: Engine, installation_id: int | None = None) -> QueueStats:
+    """Deliveries by status and the oldest unfinished one: all, or one installation's."""
+    d, mine = deliveries, _of(installation_id)
     with engine.connect() as connection:
         counts = dict(
-            connection.execute(sa.select(d.c.status, sa.func.count()).group_by(d.c.status)).all()
+            connection.execute(
+                sa.select(d.c.status, sa.func.count()).where(*mine).group_by(d.c.status)
+            ).all()
         )
         oldest = connection.execute(
-            sa.select(sa.func.min(d.c.received_at)).where(d.c.status.in_((RECEIVED, PROCESSING)))
+            sa.select(sa.func.min(d.c.received_at)).where(
+                d.c.status.in_((RECEIVED, PROCESSING)), *mine
+            )
         ).scalar()
     if isinstance(oldest, str):  # SQLite gives an aggregate's timestamp back as text
         oldest = datetime.fromisoformat(oldest)

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from sqlalchemy.orm import Session
+
+from bot.attribution import attribute
 from bot.commit import Identity
+from bot.ledger import (
+    replace_tasks,
+    upsert_commits,
+    upsert_events,
+    upsert_installation,
+    upsert_pull_requests,
+    upsert_repository,
+)
 from bot.records import (
     APPROVED,
     CI_FAILED,
@@ -20,6 +32,8 @@ from bot.records import (
 )
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+WEEK = timedelta(days=7)
+INSTALLATION = 7
 REPO = "acme/app"
 BOT = Identity("agent", "agent@example.com")
 HUMAN = Identity("Ada Lovelace", "ada@example.com")
@@ -103,3 +117,64 @@ def scenario():
         event(MERGED, 10, 7),
     ]  # fmt: skip
     return commits, prs, events
+
+
+def _later(records, delta):
+    """Records moved ``delta`` later (commits, events and pull requests)."""
+    moved = []
+    for r in records:
+        if hasattr(r, "committed_at"):
+            r = dataclasses.replace(r, committed_at=r.committed_at + delta,
+                                    authored_at=r.authored_at + delta)  # fmt: skip
+        elif hasattr(r, "kind"):
+            r = dataclasses.replace(r, at=r.at + delta)
+        elif r.closed_at is not None:
+            r = dataclasses.replace(r, closed_at=r.closed_at + delta)
+        moved.append(r)
+    return moved
+
+
+def second_week(title="Escalated fix"):
+    """W46: G ships first pass, H escalates, I is abandoned, J stays open."""
+    commits = [
+        commit("g1", 0, pr=11),
+        commit("h1", 0, pr=12, usd="0.02"),
+        commit("h2", 30, pr=12, tier="frontier", tokens=2000, usd="0.20", model="claude-opus-4-5"),
+        commit("i1", 0, pr=13, tokens=500, usd="0.005", subject="feat: export"),
+        commit("j1", 0, pr=14, tokens=700, usd="0.007"),
+    ]  # fmt: skip
+    prs = [pr(11, title="fix: second week"), pr(12, title=title), pr(13, "closed"), pr(14, "open")]
+    events = [event(CI_PASSED, 5, 11), event(MERGED, 10, 11), event(CI_FAILED, 10, 12),
+              event(MERGED, 60, 12)]  # fmt: skip
+    return _later(commits, WEEK), _later(prs, WEEK), _later(events, WEEK)
+
+
+def seed(engine, weeks=None, installation=INSTALLATION, account="acme", repository=REPO) -> None:
+    """The worked example of docs/metrics.md in W45, then ``second_week`` in W46, stored in the
+    ledger for ``installation`` (``repository`` renames the records: one name per tenant)."""
+    weeks = weeks or (scenario(), second_week())
+    commits, prs, events = (
+        [dataclasses.replace(r, repository=repository) for w in weeks for r in w[i]]
+        for i in range(3)
+    )
+    with Session(engine) as session, session.begin():
+        upsert_installation(session, installation, account)
+        repo_id = upsert_repository(session, installation, repository)
+        upsert_pull_requests(session, repo_id, prs)
+        upsert_events(session, repo_id, events)
+        upsert_commits(session, repo_id, commits)
+        replace_tasks(session, repo_id, attribute(commits, prs, events))
+
+
+def failed_delivery(engine, guid, installation=INSTALLATION, repository=REPO, error="boom"):
+    """A delivery of ``installation`` parked as failed in the inbox, with ``error``."""
+    import json
+
+    from bot import inbox
+
+    payload = {"action": "opened", "installation": {"id": installation},
+               "repository": {"full_name": repository}, "pull_request": {"number": 1}}  # fmt: skip
+    inbox.store(engine, guid, "pull_request", json.dumps(payload).encode(), payload)
+    claimed = inbox.claim(engine, "test-worker", timedelta(minutes=5))
+    assert claimed is not None and claimed.guid == guid
+    inbox.fail(engine, claimed, "test-worker", error, max_attempts=1)

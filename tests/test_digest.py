@@ -7,66 +7,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from scenario import REPO, commit, event, pr, scenario
+from scenario import INSTALLATION, second_week, seed
 from sqlalchemy.orm import Session
 
-from bot.attribution import attribute
 from bot.digest import build_digest, period_of, render_html, render_markdown, render_text
-from bot.ledger import (
-    replace_tasks,
-    upsert_commits,
-    upsert_events,
-    upsert_installation,
-    upsert_pull_requests,
-    upsert_repository,
-)
-from bot.records import CI_FAILED, CI_PASSED, MERGED
-
-INSTALLATION = 7
-WEEK = timedelta(days=7)
-
-
-def _later(records, delta):
-    """Records moved ``delta`` later (commits, events and pull requests)."""
-    moved = []
-    for r in records:
-        if hasattr(r, "committed_at"):
-            r = dataclasses.replace(r, committed_at=r.committed_at + delta,
-                                    authored_at=r.authored_at + delta)  # fmt: skip
-        elif hasattr(r, "kind"):
-            r = dataclasses.replace(r, at=r.at + delta)
-        elif r.closed_at is not None:
-            r = dataclasses.replace(r, closed_at=r.closed_at + delta)
-        moved.append(r)
-    return moved
-
-
-def second_week(title="Escalated fix"):
-    """W46: G ships first pass, H escalates, I is abandoned, J stays open."""
-    commits = [
-        commit("g1", 0, pr=11),
-        commit("h1", 0, pr=12, usd="0.02"),
-        commit("h2", 30, pr=12, tier="frontier", tokens=2000, usd="0.20", model="claude-opus-4-5"),
-        commit("i1", 0, pr=13, tokens=500, usd="0.005", subject="feat: export"),
-        commit("j1", 0, pr=14, tokens=700, usd="0.007"),
-    ]  # fmt: skip
-    prs = [pr(11, title="fix: second week"), pr(12, title=title), pr(13, "closed"), pr(14, "open")]
-    events = [event(CI_PASSED, 5, 11), event(MERGED, 10, 11), event(CI_FAILED, 10, 12),
-              event(MERGED, 60, 12)]  # fmt: skip
-    return _later(commits, WEEK), _later(prs, WEEK), _later(events, WEEK)
-
-
-def seed(engine, weeks=None) -> None:
-    """The worked example of docs/metrics.md in W45, then ``second_week`` in W46."""
-    weeks = weeks or (scenario(), second_week())
-    commits, prs, events = ([r for w in weeks for r in w[i]] for i in range(3))
-    with Session(engine) as session, session.begin():
-        upsert_installation(session, INSTALLATION, "acme")
-        repo_id = upsert_repository(session, INSTALLATION, REPO)
-        upsert_pull_requests(session, repo_id, prs)
-        upsert_events(session, repo_id, events)
-        upsert_commits(session, repo_id, commits)
-        replace_tasks(session, repo_id, attribute(commits, prs, events))
 
 
 def digest_of(engine, label="2026-W46"):
