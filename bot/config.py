@@ -6,10 +6,12 @@ Secrets are ``SecretStr``: they never appear in a repr, a log line or an error m
 
 from __future__ import annotations
 
+import json
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -23,12 +25,15 @@ from pydantic import (
 )
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
 
 DEFAULT_API_URL = "https://api.github.com"
+DEFAULT_WEB_URL = "https://github.com"
+MIN_SECRET_KEY_LENGTH = 32
 CONFIG_FILE_ENV = "YIELD_AUDITOR_CONFIG"
 CHANNEL_TYPES = ("slack", "teams", "discord", "webhook", "email", "github_issue")
 
@@ -124,6 +129,25 @@ class Settings(BaseSettings):
     github_api_url: str = Field(DEFAULT_API_URL, validation_alias=AliasChoices("GITHUB_API_URL"))
     ghe_host: str | None = Field(None, validation_alias=AliasChoices("GHE_HOST"))
 
+    # Sign-in and the dashboard (docs/access.md).
+    github_client_id: str | None = Field(None, validation_alias=AliasChoices("GITHUB_CLIENT_ID"))
+    github_client_secret: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("GITHUB_CLIENT_SECRET")
+    )
+    # GitHub's web pages (the OAuth authorize page); derived from github_api_url when unset.
+    github_web_url: str | None = Field(None, validation_alias=AliasChoices("GITHUB_WEB_URL"))
+    secret_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("YIELD_AUDITOR_SECRET_KEY")
+    )
+    public_url: str | None = Field(None, validation_alias=AliasChoices("YIELD_AUDITOR_PUBLIC_URL"))
+    admins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=AliasChoices("YIELD_AUDITOR_ADMINS")
+    )
+    local_mode: bool = Field(False, validation_alias=AliasChoices("YIELD_AUDITOR_LOCAL_MODE"))
+    session_hours: int = Field(
+        8, ge=1, le=24 * 30, validation_alias=AliasChoices("YIELD_AUDITOR_SESSION_HOURS")
+    )
+
     # Engine configuration; usually set in the TOML file named by YIELD_AUDITOR_CONFIG.
     agent_rules: list[dict[str, Any]] = Field(
         default_factory=list, validation_alias=AliasChoices("YIELD_AUDITOR_AGENT_RULES")
@@ -167,12 +191,79 @@ class Settings(BaseSettings):
     def _bare_host(cls, value: str | None) -> str | None:
         return value.strip().removeprefix("https://").strip("/") if value else None
 
+    @field_validator("github_web_url", "public_url")
+    @classmethod
+    def _web_url(cls, value: str | None) -> str | None:
+        """An http(s) URL with a host, without a trailing slash, query or fragment."""
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http(s) URL with a host")
+        if parts.query or parts.fragment:
+            raise ValueError(f"{value!r}: no query or fragment")
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_secret_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if len(value.get_secret_value()) < MIN_SECRET_KEY_LENGTH:
+            raise ValueError(
+                f"YIELD_AUDITOR_SECRET_KEY needs at least {MIN_SECRET_KEY_LENGTH} characters: "
+                "python -c 'import secrets; print(secrets.token_hex(32))'"
+            )
+        return value
+
+    @field_validator("admins", mode="before")
+    @classmethod
+    def _logins(cls, value: Any) -> Any:
+        """A JSON list, or logins separated by commas (or spaces)."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [login for login in text.replace(",", " ").split() if login]
+        return value
+
+    @field_validator("admins")
+    @classmethod
+    def _strip_logins(cls, value: list[str]) -> list[str]:
+        return [login.strip().removeprefix("@") for login in value if login.strip()]
+
     @model_validator(mode="after")
     def _ghe_host_sets_api_url(self) -> Settings:
         """Probot's ``GHE_HOST`` means GitHub Enterprise Server's API at ``/api/v3``."""
         if self.ghe_host and self.github_api_url == DEFAULT_API_URL:
             self.github_api_url = f"https://{self.ghe_host}/api/v3"
         return self
+
+    @model_validator(mode="after")
+    def _derive_web_url(self) -> Settings:
+        """github.com's pages for its API; ``https://HOST`` for GitHub Enterprise Server's
+        ``https://HOST/api/v3``; any other API URL (the fake GitHub) serves both."""
+        if self.github_web_url is None:
+            api = self.github_api_url
+            if api == DEFAULT_API_URL:
+                self.github_web_url = DEFAULT_WEB_URL
+            elif api.endswith("/api/v3"):
+                self.github_web_url = api.removesuffix("/api/v3")
+            else:
+                self.github_web_url = api
+        return self
+
+    @property
+    def sign_in_missing(self) -> list[str]:
+        """The variables sign-in with GitHub still needs (empty when it is configured)."""
+        needed = {
+            "GITHUB_CLIENT_ID": self.github_client_id,
+            "GITHUB_CLIENT_SECRET": self.github_client_secret,
+            "YIELD_AUDITOR_SECRET_KEY": self.secret_key,
+            "YIELD_AUDITOR_PUBLIC_URL": self.public_url,
+        }
+        return [name for name, value in needed.items() if not value]
 
     @cached_property
     def private_key(self) -> str | None:
