@@ -23,6 +23,7 @@ from bot.gitlog import GitLogError
 from bot.ledger.cli import migrate_command
 from bot.render import print_table, to_csv, to_html, to_json
 from bot.stamp import read_file, stamp_command
+from bot.token_cli import token_group
 from webhooks.cli import (
     demo_command,
     digest_command,
@@ -194,6 +195,7 @@ main.add_command(inbox_group)
 main.add_command(demo_command)
 main.add_command(digest_command)
 main.add_command(scheduler_command)
+main.add_command(token_group)
 
 if __name__ == "__main__":
     main()

@@ -413,6 +413,38 @@ class DigestSendRow(SQLModel, table=True):
     attempts: int = _col(sa.Integer(), nullable=False)
 
 
+class ApiTokenRow(SQLModel, table=True):
+    """An API token for scripts (``bot.tokens``): read-only, scoped to one installation.
+
+    Only the SHA-256 of the token is stored; ``prefix`` (its first 12 characters) identifies it
+    in lists. ``last_used_at`` is written at most once a minute per token.
+    """
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (
+        sa.Index("ix_api_tokens_token_hash", "token_hash", unique=True),
+        sa.Index("ix_api_tokens_installation_id", "installation_id"),
+    )
+
+    id: int | None = _pk()
+    installation_id: int = Field(
+        sa_column=sa.Column(
+            sa.BigInteger(),
+            sa.ForeignKey(
+                "installations.id", ondelete="CASCADE", name="fk_api_tokens_installation_id"
+            ),
+            nullable=False,
+        )
+    )
+    name: str = _col(sa.String(), nullable=False)
+    prefix: str = _col(sa.String(16), nullable=False)
+    token_hash: str = _col(sa.String(64), nullable=False)
+    created_at: datetime = _col(UTCDateTime(), nullable=False)
+    expires_at: datetime | None = _col(UTCDateTime(), nullable=True)
+    last_used_at: datetime | None = _col(UTCDateTime(), nullable=True)
+    revoked_at: datetime | None = _col(UTCDateTime(), nullable=True)
+
+
 TABLES: tuple[sa.Table, ...] = tuple(
     model.__table__  # type: ignore[attr-defined]
     for model in (
@@ -428,6 +460,7 @@ TABLES: tuple[sa.Table, ...] = tuple(
         DeliveryRow,
         PrCommentRow,
         DigestSendRow,
+        ApiTokenRow,
     )
 )
 TABLE_NAMES = frozenset(t.name for t in TABLES)
