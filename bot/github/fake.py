@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from bot.github.fake_oauth import issue_user_token
 from bot.github.fake_routes import create_app
 from bot.github.fake_state import (
     DELAY,
@@ -44,6 +45,7 @@ from bot.github.fake_state import (
     Recorded,
     Repo,
     State,
+    User,
     added_file,
     fake_sha,
     now,
@@ -58,6 +60,7 @@ __all__ = [
     "FileDiff",
     "Person",
     "Recorded",
+    "User",
     "added_file",
     "generate_private_key",
 ]
@@ -270,6 +273,52 @@ class FakeGitHub:
     def deliveries(self) -> list[Delivery]:
         with self.state.lock:
             return list(self.state.deliveries)
+
+    # ----------------------------------------------------------------------- sign-in (OAuth)
+
+    @property
+    def oauth_client_id(self) -> str:
+        """The App's client id (GITHUB_CLIENT_ID), as ``GET /app`` gives it."""
+        return self.state.oauth_client_id
+
+    @property
+    def oauth_client_secret(self) -> str:
+        """The App's client secret (GITHUB_CLIENT_SECRET)."""
+        return self.state.oauth_client_secret
+
+    def set_callback_urls(self, *urls: str) -> None:
+        """The App's registered callback URLs; a ``redirect_uri`` must be one of them or below
+        one (none registered: any is accepted)."""
+        with self.state.lock:
+            self.state.oauth_callback_urls = list(urls)
+
+    def add_user(
+        self,
+        login: str,
+        user_id: int,
+        installations: Sequence[int] = (),
+        admin_of: Sequence[str] = (),
+        name: str | None = None,
+    ) -> None:
+        """A GitHub user who can sign in: ``installations`` are the App's installations they
+        can access (``GET /user/installations``); they are a member of the organisations owning
+        them, and an admin of those in ``admin_of``. An installation whose account is ``login``
+        is their own account's."""
+        with self.state.lock:
+            self.state.users[login] = User(
+                login, user_id, tuple(installations), tuple(admin_of), name
+            )
+
+    def sign_in_as(self, login: str | None) -> None:
+        """Who is signed in to GitHub in "the browser": the authorize page acts for them."""
+        with self.state.lock:
+            if login is not None and login not in self.state.users:
+                raise KeyError(f"no fake user {login!r}: add_user first")
+            self.state.signed_in = login
+
+    def user_token(self, login: str) -> str:
+        """A user-to-server token (``ghu_...``) for ``login``, without the browser flow."""
+        return issue_user_token(self.state, login)
 
     # ----------------------------------------------------------------------- faults and records
 

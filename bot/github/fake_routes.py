@@ -30,6 +30,7 @@ from bot.github.fake_api import (
     user_json,
     verify_jwt,
 )
+from bot.github.fake_oauth import register_oauth
 from bot.github.fake_state import Comment, Delivery, Issue, Pull, State, now
 
 REPO = "/repos/<owner>/<name>"
@@ -64,6 +65,7 @@ def register(app: Flask, state: State, app_auth: Callable[[], None]) -> None:
     _comment_routes(app, state)
     _issue_routes(app, state)
     _check_routes(app, state)
+    register_oauth(app, state)
 
     @app.get("/rate_limit")
     def rate_limit() -> Response:

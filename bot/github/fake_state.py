@@ -8,6 +8,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import itertools
+import secrets
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -172,6 +173,27 @@ class Fault:
 
 
 @dataclass(frozen=True, slots=True)
+class User:
+    """A GitHub user who can sign in to the App (OAuth): the installations of the App they can
+    access (``GET /user/installations``) and the organisations they administer."""
+
+    login: str
+    id: int
+    installations: tuple[int, ...] = ()
+    admin_of: tuple[str, ...] = ()
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthCode:
+    """A code the authorize page handed to ``redirect_uri``: single use, ten minutes."""
+
+    login: str
+    redirect_uri: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Recorded:
     method: str
     path: str
@@ -204,6 +226,16 @@ class State:
         self.rate_limit = 5000
         self.rate_used = 0
         self.rate_reset = int(now().timestamp()) + 3600
+        # Sign-in with GitHub (the App's OAuth user-to-server flow, bot.github.fake_oauth).
+        self.oauth_client_id = f"Iv1.{app_id:016x}"  # as GET /app says
+        self.oauth_client_secret = secrets.token_hex(20)
+        self.oauth_callback_urls: list[str] = []  # empty: any redirect_uri is accepted
+        self.users: dict[str, User] = {}
+        self.signed_in: str | None = None  # who is signed in to "github.com" in the browser
+        self.oauth_codes: dict[str, OAuthCode] = {}
+        self.user_tokens: dict[str, tuple[str, datetime]] = {}  # token: (login, expires)
+        # (login, org lower-cased): (role, state), overriding what add_user implies
+        self.memberships: dict[tuple[str, str], tuple[str, str]] = {}
 
     @property
     def bot(self) -> Person:
