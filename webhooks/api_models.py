@@ -1,0 +1,506 @@
+"""The bodies of the JSON API (docs/api.md), as Pydantic models.
+
+The responses are built from these models and the OpenAPI document's schemas are generated from
+them (``webhooks.api.openapi``), so the document cannot drift from what is served. The
+``from_*`` builders only reshape what ``bot.explore`` computed; they compute no figure.
+
+Money is a decimal string with 8 places ("0.12345678"), never a float: a float would round the
+ledger's exact Decimal sums. A share is a number from 0 to 1, or null when it cannot be computed
+(no tasks, unpriced spend), never 0 in its place. Timestamps are ISO 8601 in UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    model_validator,
+)
+
+from bot import explore
+from bot.attribution import Attempt, Spend, Task
+from bot.digest import DatedTask
+from bot.digest_model import Advice, Cell
+from bot.metrics import GroupMetrics
+from bot.stats import INTERVAL, Rate, rate
+
+CENT_FRACTION = Decimal("0.00000001")
+MAX_PER_PAGE = 100
+DEFAULT_PER_PAGE = 25
+
+
+def money_text(value: Decimal) -> str:
+    """Dollars as a decimal string with 8 places (half-even), e.g. "0.12345678"."""
+    return format(value.quantize(CENT_FRACTION, rounding=ROUND_HALF_EVEN), "f")
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+Money = Annotated[
+    Decimal,
+    PlainSerializer(money_text, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^-?[0-9]+\.[0-9]{8}$",
+            "examples": ["0.12345678"],
+            "description": "US dollars, a decimal string with 8 places",
+        }
+    ),
+]
+Share = Annotated[float, Field(ge=0, le=1)]
+Instant = Annotated[datetime, AfterValidator(_utc)]
+Week = Annotated[str, Field(pattern=r"^[0-9]{4}-W[0-9]{2}$", examples=["2026-W46"])]
+
+
+# --------------------------------------------------------------------------- query parameters
+
+
+class Query(BaseModel):
+    """Query parameters: unknown ones are refused (a misspelt filter must not be ignored)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Paging(Query):
+    page: int = Field(1, ge=1, description="Page number, from 1.")
+    per_page: int = Field(
+        DEFAULT_PER_PAGE, ge=1, le=MAX_PER_PAGE, description="Items per page, 1 to 100."
+    )
+
+
+class AsOf(Query):
+    to: Week | None = Field(
+        None,
+        description="The last ISO week (YYYY-Www); by default the latest week a task finished in.",
+    )
+
+
+class WindowQuery(AsOf):
+    weeks: int = Field(
+        explore.DEFAULT_WEEKS, ge=1, le=explore.MAX_WEEKS, description="Weeks in the window."
+    )
+
+
+class RepositoryQuery(WindowQuery, Paging):
+    pass
+
+
+class Filters(Query):
+    """``bot.explore.TaskFilter``: each given parameter narrows the list."""
+
+    repository: str | None = Field(None, description="owner/name")
+    tier: str | None = Field(None, description='A tier; "unknown" for tasks without one.')
+    task_class: str | None = None
+    agent: str | None = Field(None, description='An agent; "unknown" for unrecognised ones.')
+    model: str | None = Field(None, description='A model; "unknown" for unrecognised ones.')
+    outcome: Literal[explore.OUTCOMES] | None = None  # type: ignore[valid-type]
+    since: date | None = Field(
+        None, description="First UTC date (inclusive) a task finished, or a pull request opened."
+    )
+    until: date | None = Field(
+        None, description="Last UTC date (inclusive) a task finished, or a pull request opened."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Filters:
+        if self.since and self.until and self.since > self.until:
+            raise ValueError("since is after until")
+        return self
+
+    def task_filter(self) -> explore.TaskFilter:
+        return explore.TaskFilter(**self.model_dump(include=set(Filters.model_fields)))
+
+
+class PagedFilters(Filters, Paging):
+    pass
+
+
+# --------------------------------------------------------------------------- shared parts
+
+
+class ErrorBody(BaseModel):
+    error: str = Field(description="What was wrong: which parameter and why, or what is missing.")
+
+
+class Interval(BaseModel):
+    low: float
+    high: float
+    confidence: float
+
+
+class RateOut(BaseModel):
+    """k out of n, its value (null when n is 0) and Wilson interval (null when n is 0)."""
+
+    value: Share | None
+    interval: Interval | None
+    k: int
+    n: int
+
+    @classmethod
+    def of(cls, r: Rate) -> RateOut:
+        interval = Interval(low=r.low, high=r.high, confidence=r.conf) if r.n else None
+        return cls(value=r.value, interval=interval, k=r.k, n=r.n)
+
+
+class Bucket(BaseModel):
+    """One waterfall bucket: shipped, rework, misroute, abandoned, reverted or open."""
+
+    bucket: str
+    tokens: float
+    spend_usd: Money
+    unpriced_tokens: float
+
+    @classmethod
+    def all_of(cls, spend: dict[str, Spend]) -> list[Bucket]:
+        return [cls(bucket=b, tokens=s.tokens, spend_usd=s.usd, unpriced_tokens=s.unpriced_tokens)
+                for b, s in spend.items()]  # fmt: skip
+
+
+class Figures(BaseModel):
+    """``bot.metrics.GroupMetrics`` of a group of tasks (docs/metrics.md)."""
+
+    tasks: int
+    shipped_tasks: int
+    tokens: float
+    tokens_shipped: float
+    spend_usd: Money = Field(description="Priced spend only; see price_coverage.")
+    shipped_usd: Money
+    token_yield: Share | None
+    cost_yield: Share | None
+    first_pass_yield: RateOut
+    cost_per_shipped_task: Money | None
+    price_coverage: Share = Field(description="Share of the tokens that are priced.")
+    bounce_rate: RateOut
+    escalation_rate: RateOut
+    agent_rework_commits: int
+    human_rework_commits: int
+
+    @staticmethod
+    def values(m: GroupMetrics) -> dict:
+        """The fields' values, for the models that add their own fields to these."""
+        return {
+            "tasks": m.tasks, "shipped_tasks": m.shipped_tasks, "tokens": m.tokens_total,
+            "tokens_shipped": m.tokens_shipped, "spend_usd": m.usd_total,
+            "shipped_usd": m.usd_shipped, "token_yield": m.token_yield,
+            "cost_yield": m.cost_yield, "first_pass_yield": RateOut.of(m.first_pass),
+            "cost_per_shipped_task": m.cost_per_shipped_task,
+            "price_coverage": m.price_coverage, "bounce_rate": RateOut.of(m.bounce_rate),
+            "escalation_rate": RateOut.of(m.escalation_rate),
+            "agent_rework_commits": m.agent_rework_commits,
+            "human_rework_commits": m.human_rework_commits,
+        }  # fmt: skip
+
+
+class WindowFigures(Figures):
+    waterfall: list[Bucket] = Field(description="Where the tokens and dollars went.")
+
+    @staticmethod
+    def values(m: GroupMetrics) -> dict:
+        return {**Figures.values(m), "waterfall": Bucket.all_of(m.waterfall)}
+
+
+class WindowOut(BaseModel):
+    """ISO weeks; a task counts in the week it finished in. ``end`` is exclusive."""
+
+    first_week: Week
+    last_week: Week
+    weeks: int
+    start: Instant
+    end: Instant
+    latest: bool = Field(description="The window ends with the latest week a task finished in.")
+
+    @classmethod
+    def of(cls, w: explore.Window) -> WindowOut:
+        return cls(first_week=w.weeks[0].label, last_week=w.weeks[-1].label, weeks=len(w.weeks),
+                   start=w.start, end=w.end, latest=w.latest)  # fmt: skip
+
+
+class PageOf(BaseModel):
+    page: int
+    per_page: int
+    total: int
+    pages: int
+
+    @staticmethod
+    def values(p: explore.Page) -> dict:
+        return {"page": p.page, "per_page": p.per_page, "total": p.total, "pages": p.pages}
+
+
+# --------------------------------------------------------------------------- installations
+
+
+class Installation(BaseModel):
+    id: int
+    account: str
+    state: str
+    repositories: int
+
+
+class InstallationPage(PageOf):
+    items: list[Installation]
+
+
+# --------------------------------------------------------------------------- summary, matrix
+
+
+class _Week(BaseModel):
+    week: Week
+
+
+class WeekFigures(WindowFigures, _Week):
+    pass
+
+
+class Summary(BaseModel):
+    installation_id: int
+    account: str
+    window: WindowOut
+    figures: WindowFigures
+    open_tasks: int = Field(description="Tasks still open: they count when they finish.")
+    trend: list[WeekFigures] = Field(description="One entry per week of the window, oldest first.")
+
+    @classmethod
+    def of(cls, dataset: explore.Dataset, o: explore.Overview) -> Summary:
+        trend = [WeekFigures(week=w.label, **WindowFigures.values(w.metrics)) for w in o.trend]
+        figures = WindowFigures(**WindowFigures.values(o.metrics))
+        return cls(installation_id=dataset.installation_id, account=dataset.account,
+                   window=WindowOut.of(o.window), figures=figures, open_tasks=o.open_tasks,
+                   trend=trend)  # fmt: skip
+
+
+class CellOut(BaseModel):
+    """One (tier, task class) cell of the matrix."""
+
+    tier: str
+    task_class: str
+    tasks: int
+    shipped_tasks: int
+    first_pass_yield: Share | None
+    first_pass_interval: Interval | None
+    token_yield: Share | None
+    cost_per_shipped_task: Money | None
+
+    @classmethod
+    def of(cls, c: Cell, confidence: float) -> CellOut:
+        interval = None if c.interval is None else Interval(
+            low=c.interval[0], high=c.interval[1], confidence=confidence
+        )  # fmt: skip
+        return cls(tier=c.tier, task_class=c.task_class, tasks=c.tasks,
+                   shipped_tasks=c.shipped_tasks, first_pass_yield=c.first_pass_yield,
+                   first_pass_interval=interval, token_yield=c.token_yield,
+                   cost_per_shipped_task=c.cost_per_shipped_task)  # fmt: skip
+
+
+class MatrixOut(BaseModel):
+    installation_id: int
+    window: WindowOut
+    tiers: list[str] = Field(description="Cheapest first when the tiers have the usual names.")
+    task_classes: list[str]
+    cells: list[CellOut]
+
+    @classmethod
+    def of(cls, dataset: explore.Dataset, m: explore.Matrix) -> MatrixOut:
+        confidence = rate(0, 0).conf  # the cells' intervals are at rate()'s default level
+        return cls(installation_id=dataset.installation_id, window=WindowOut.of(m.window),
+                   tiers=list(m.tiers), task_classes=list(m.classes),
+                   cells=[CellOut.of(c, confidence) for c in m.cells])  # fmt: skip
+
+
+class MoneyInterval(BaseModel):
+    low: Money
+    high: Money
+    confidence: float
+
+
+class AdviceOut(BaseModel):
+    """A routing recommendation for one task class, with its standing (docs/statistics.md)."""
+
+    task_class: str
+    action: str = Field(description="switch, keep or explore")
+    from_tier: str
+    to_tier: str
+    text: str
+    p_cheaper: Share | None = Field(description="P(to_tier costs less per shipped task).")
+    saving_per_shipped_task: Money | None = Field(
+        description="Expected dollars saved per shipped task by to_tier (negative: it costs more)."
+    )
+    saving_interval: MoneyInterval | None
+
+    @classmethod
+    def of(cls, a: Advice) -> AdviceOut:
+        interval = None if a.saving_interval is None else MoneyInterval(
+            low=_dollars(a.saving_interval[0]), high=_dollars(a.saving_interval[1]),
+            confidence=INTERVAL,
+        )  # fmt: skip
+        saving = None if a.saving is None else _dollars(a.saving)
+        return cls(task_class=a.task_class, action=a.action, from_tier=a.from_tier,
+                   to_tier=a.to_tier, text=a.text, p_cheaper=a.p_cheaper,
+                   saving_per_shipped_task=saving, saving_interval=interval)  # fmt: skip
+
+
+def _dollars(estimate: float) -> Decimal:
+    """A float estimate as money (its shortest repr, so 0.31 stays 0.31000000)."""
+    return Decimal(repr(estimate))
+
+
+class Recommendations(BaseModel):
+    installation_id: int
+    window: WindowOut = Field(description="The advice uses every task finished before its end.")
+    items: list[AdviceOut]
+
+
+# --------------------------------------------------------------------------- repositories
+
+
+class _Repository(BaseModel):
+    repository: str
+
+
+class RepositoryOut(Figures, _Repository):
+    @classmethod
+    def of(cls, name: str, m: GroupMetrics) -> RepositoryOut:
+        return cls(repository=name, **Figures.values(m))
+
+
+class RepositoryPage(PageOf):
+    window: WindowOut
+    items: list[RepositoryOut]
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+class TaskOut(BaseModel):
+    """An agent task (docs/metrics.md); ``key`` names it in /tasks/{owner}/{repo}/{key}."""
+
+    repository: str
+    key: str
+    id: str
+    title: str
+    task_class: str
+    class_inferred: bool
+    tier: str = Field(description='The tier first routed to; "unknown" when none was recorded.')
+    agent: str
+    model: str
+    strategy: str | None
+    complexity: str
+    outcome: str = Field(description="shipped, reverted, abandoned or open")
+    finished_at: Instant | None = Field(description="When it merged or closed; null while open.")
+    pr_numbers: list[int]
+    url: str | None
+    first_pass: bool
+    escalated: bool
+    bounces: list[str]
+    attempts: int
+    tokens: float
+    spend_usd: Money
+    unpriced_tokens: float
+    agent_rework_commits: int
+    human_rework_commits: int
+
+    @classmethod
+    def of(cls, d: DatedTask, url: str | None) -> TaskOut:
+        t = d.task
+        tokens, usd, unpriced = explore.spend_of(t)
+        return cls(repository=t.repository, key=task_key(t), id=t.id, title=d.title,
+                   task_class=t.task_class, class_inferred=t.class_inferred,
+                   tier=t.tier or "unknown", agent=t.agent or "unknown",
+                   model=t.model or "unknown", strategy=t.strategy, complexity=t.complexity,
+                   outcome=t.status, finished_at=d.finished_at, pr_numbers=list(t.pr_numbers),
+                   url=url, first_pass=t.first_pass, escalated=t.escalated,
+                   bounces=list(t.bounces), attempts=len(t.attempts), tokens=tokens,
+                   spend_usd=usd, unpriced_tokens=unpriced,
+                   agent_rework_commits=t.agent_rework_commits,
+                   human_rework_commits=t.human_rework_commits)  # fmt: skip
+
+
+def task_key(task: Task) -> str:
+    """The task's id without its repository ("pr:12", "task:ROUTE-4711", "branch:fix/x")."""
+    return task.id.removeprefix(f"{task.repository}:")
+
+
+class TaskPage(PageOf):
+    items: list[TaskOut]
+
+
+class AttemptOut(BaseModel):
+    number: int
+    tier: str | None
+    model: str | None
+    outcome: str = Field(description="shipped, escalated, bounced, abandoned, reverted or open")
+    commits: list[str]
+    bounces: list[str]
+    tokens: int
+    spend_usd: Money
+    unpriced_tokens: int
+
+    @classmethod
+    def of(cls, a: Attempt) -> AttemptOut:
+        return cls(number=a.number, tier=a.tier, model=a.model, outcome=a.outcome,
+                   commits=list(a.commits), bounces=list(a.bounces), tokens=a.tokens,
+                   spend_usd=a.usd, unpriced_tokens=a.unpriced_tokens)  # fmt: skip
+
+
+class TaskDetail(BaseModel):
+    task: TaskOut
+    attempts: list[AttemptOut]
+    spend: list[Bucket] = Field(description="The task's tokens and dollars by waterfall bucket.")
+
+    @classmethod
+    def of(cls, d: DatedTask, url: str | None) -> TaskDetail:
+        return cls(task=TaskOut.of(d, url), attempts=[AttemptOut.of(a) for a in d.task.attempts],
+                   spend=Bucket.all_of(d.task.spend))  # fmt: skip
+
+
+# --------------------------------------------------------------------------- pull requests
+
+
+class _Pull(BaseModel):
+    repository: str
+    number: int
+    title: str
+    state: str = Field(description="open, merged or closed")
+    created_at: Instant | None
+    closed_at: Instant | None
+    url: str | None
+    outcome: str = Field(description="The worst outcome of its tasks.")
+    tiers: list[str]
+    task_classes: list[str]
+    agents: list[str]
+    models: list[str]
+
+
+class PullOut(Figures, _Pull):
+    """A pull request and the figures of the agent tasks it carries (a task spanning several
+    pull requests counts in each)."""
+
+    @classmethod
+    def of(cls, row: explore.PullRow, url: str | None) -> PullOut:
+        p = row.pull
+        return cls(repository=p.repository, number=p.number, title=p.title, state=p.state,
+                   created_at=p.created_at, closed_at=p.closed_at, url=url,
+                   outcome=row.outcome, tiers=list(row.values(lambda t: t.tier)),
+                   task_classes=list(row.values(lambda t: t.task_class)),
+                   agents=list(row.values(lambda t: t.agent)),
+                   models=list(row.values(lambda t: t.model)),
+                   **Figures.values(row.metrics))  # fmt: skip
+
+
+class PullPage(PageOf):
+    items: list[PullOut]
+
+
+class PullDetail(BaseModel):
+    pull: PullOut
+    tasks: list[TaskDetail]
