@@ -103,8 +103,9 @@ def endpoint(
 ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
     """Register a GET view at ``path`` and describe it in the OpenAPI document.
 
-    The view receives the path parameters and, with ``query``, the parsed ``query`` model;
-    access is checked before anything else, so no view can forget it.
+    The view receives the path parameters and, with ``query``, the parsed ``query`` model
+    (without, any query parameter is refused); access is checked before anything else, so no
+    view can forget it.
     """
 
     def register(view: Callable[..., Response]) -> Callable[..., Response]:
@@ -117,8 +118,9 @@ def endpoint(
                 require_installation(kwargs["installation_id"])
             elif not public:
                 require_caller()
+            parsed = parse_query(query or m.Query)  # refuses unknown parameters
             if query is not None:
-                kwargs["query"] = parse_query(query)
+                kwargs["query"] = parsed
             return view(**kwargs)
 
         rule = _PLACEHOLDER.sub(lambda p: f"<{PATH_PARAMETERS[p[1]].converter}:{p[1]}>", path)
@@ -145,7 +147,8 @@ def parse_query(model: type[Q]) -> Q:
 def _reason(error: Any, model: type[m.Query]) -> str:
     where = ".".join(str(part) for part in error["loc"]) or "parameters"
     if error["type"] == "extra_forbidden":
-        return f"{where}: unknown parameter (known: {', '.join(model.model_fields)})"
+        known = ", ".join(model.model_fields) or "none"
+        return f"{where}: unknown parameter (this endpoint takes: {known})"
     return f"{where}: {error['msg'].removeprefix('Value error, ')}"
 
 
@@ -154,7 +157,6 @@ def _reason(error: Any, model: type[m.Query]) -> str:
 
 def _json(body: BaseModel, page: explore.Page | None = None) -> Response:
     response = Response(body.model_dump_json(), content_type="application/json")
-    response.headers["Cache-Control"] = "private, no-store"
     if page is not None and (links := _links(page)):
         response.headers["Link"] = links
     return response
@@ -191,8 +193,7 @@ def csv_file(
     return Response(
         out.getvalue(),
         content_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"',
-                 "Cache-Control": "private, no-store"},
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )  # fmt: skip
 
 
@@ -452,7 +453,7 @@ DESCRIPTION = (
     'up to 100) with a Link header. Every error is JSON: {"error": "..."}.'
 )
 ERRORS = {
-    400: "A query parameter is invalid; the error names it and says why.",
+    400: "A query parameter is invalid or unknown; the error names it and says why.",
     401: "No credentials: send an API token (Authorization: Bearer yat_...) or sign in.",
     404: "No such installation for this caller (another tenant's looks the same), or no such "
     "pull request or task in it.",
@@ -468,9 +469,8 @@ def _schema(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, str]:
 
 
 def _operation(e: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
-    responses: dict[str, Any] = {"200": _success(e, schemas)}
-    if e.query is not None:
-        responses["400"] = {"$ref": "#/components/responses/400"}
+    responses: dict[str, Any] = {"200": _success(e, schemas),
+                                 "400": {"$ref": "#/components/responses/400"}}  # fmt: skip
     if not e.public:
         responses["401"] = {"$ref": "#/components/responses/401"}
     if e.names_installation:
