@@ -268,7 +268,7 @@ def test_body_over_the_limit_without_content_length_is_413(app, client, ledger_e
 
 
 def test_unknown_routes_and_methods_answer_json(client):
-    missing = client.get("/nope")
+    missing = client.get("/api/nope")  # outside /api/ a 404 is a page (tests/test_access.py)
     assert missing.status_code == 404
     assert "error" in missing.get_json()
     wrong_method = client.get(WEBHOOK_PATH)
