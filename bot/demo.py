@@ -38,9 +38,15 @@ def run_demo(host: str, port: int, exit_after: bool, url: str | None) -> int:
 
     Returns the exit status: 1 when a delivery failed or the queue did not drain.
     """
+    from webhooks.access import is_loopback_host
     from webhooks.app import create_app
     from webhooks.serve import build_worker
 
+    if not is_loopback_host(host):
+        raise click.UsageError(
+            f"--host {host}: the demo runs in local mode (no sign-in, every installation "
+            "visible), so it only binds a loopback address such as 127.0.0.1"
+        )
     telemetry.configure_logging(level="WARNING")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log in the demo
     url = url or f"sqlite:///{Path(tempfile.mkdtemp(prefix='yield-auditor-demo-')) / 'demo.db'}"
@@ -53,6 +59,7 @@ def run_demo(host: str, port: int, exit_after: bool, url: str | None) -> int:
             github_app_private_key=fake.private_key,
             github_webhook_secret=secret,
             github_api_url=fake.url,
+            local_mode=True,  # the dashboard without sign-in, for this computer only
         )
         engine = make_engine(url)
         migrate(engine)
@@ -72,7 +79,10 @@ def run_demo(host: str, port: int, exit_after: bool, url: str | None) -> int:
         try:
             status = _replay(fake, base, secret, engine)
             if not exit_after:
-                click.echo(f"\nThe App is serving at {base} (Ctrl-C to stop).")
+                click.echo(
+                    f"\nThe App is serving at {base} in local mode: no sign-in, visible from "
+                    "this computer only (Ctrl-C to stop)."
+                )
                 threading.Event().wait()
         except KeyboardInterrupt:
             pass

@@ -747,3 +747,27 @@ def test_settings_from_the_environment(monkeypatch):
     monkeypatch.setenv("YIELD_AUDITOR_PUBLIC_URL", "yield.example.com")
     with pytest.raises(ValueError, match="http"):
         Settings(_env_file=None)
+
+
+# --------------------------------------------------------------------------- serving local mode
+
+
+def test_the_demo_refuses_a_non_loopback_host():
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    result = CliRunner().invoke(main, ["demo", "--exit", "--host", "0.0.0.0", "--port", "0"])
+    assert result.exit_code == 2 and "loopback" in result.output
+
+
+def test_serve_refuses_local_mode_on_a_non_loopback_host(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    monkeypatch.setenv("YIELD_AUDITOR_LOCAL_MODE", "true")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'never.db'}")
+    result = CliRunner().invoke(main, ["serve", "--host", "0.0.0.0", "--port", "0"])
+    assert result.exit_code == 1 and "loopback" in str(result.exception)
+    assert not (tmp_path / "never.db").exists()  # refused before anything started

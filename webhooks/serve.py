@@ -21,6 +21,7 @@ from bot.config import Settings
 from bot.digest_schedule import add_digest_job
 from bot.github.client import GitHubApp, configured
 from bot.ledger import display_url, make_engine, migrate
+from webhooks.access import is_loopback_host
 from webhooks.api_steps import api_steps, redeliver_failed
 from webhooks.app import create_app
 from webhooks.pr_comment import CommentStep
@@ -37,6 +38,11 @@ def serve(host: str, port: int, url: str | None = None) -> None:
     settings = Settings()
     if url:
         settings = settings.model_copy(update={"database_url": url})
+    if settings.local_mode and not is_loopback_host(host):
+        raise SystemExit(
+            f"YIELD_AUDITOR_LOCAL_MODE shows every installation without sign-in: serve it on a "
+            f"loopback address (--host 127.0.0.1), not {host}"
+        )
     engine = _migrated_engine(settings)
     app = create_app(settings, engine)
     worker = build_worker(engine, settings)
