@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import hypothesis
 import jsonschema
 import pytest
+import schemathesis
 from access_helpers import bearer, make_settings, sign_in
 from scenario import scenario, second_week, seed
+from schemathesis import GenerationMode
 from sqlalchemy.orm import Session
 
 from bot import explore
@@ -241,7 +245,7 @@ def test_pages_cover_the_list_once_with_github_links(client, dataset):
     whole = [t["key"] for t in everything(client, TASKS)]
     assert whole == [m.task_key(d.task) for d in explore.tasks(dataset, explore.TaskFilter())]
     assert len(whole) == 10
-    first = fetch(client, TASKS, {"per_page": 3, "tier": ""})  # an empty value is no filter
+    first = fetch(client, TASKS, {"per_page": 3})
     assert (first.json["pages"], first.json["total"]) == (4, 10)
     assert set(links(first)) == {"next", "last"}
     assert "page=4" in links(first)["last"] and "per_page=3" in links(first)["last"]
@@ -422,13 +426,13 @@ def test_without_credentials_only_the_document_answers(app):
         (PULLS, {"page": "two"}, "page: "),
         (TASKS, {"outcome": "merged"}, "outcome: "),
         (TASKS, {"since": "2026-13-01"}, "since: "),
-        (PULLS, {"since": "2026-11-10", "until": "2026-11-01"}, "since is after until"),
         (TASKS, {"tiers": "economy"}, "tiers: unknown parameter"),
         (PULL, {"verbose": "1"}, "verbose: unknown parameter (this endpoint takes: none)"),
         (SUMMARY, {"weeks": "0"}, "weeks: "),
         (MATRIX, {"weeks": str(explore.MAX_WEEKS + 1)}, "weeks: "),
         (SUMMARY, {"to": "2026-47"}, "to: "),
-        (SUMMARY, {"to": "2026-W60"}, "to: 2026-W60 is not an ISO week"),
+        (SUMMARY, {"to": "2026-W60"}, "to: "),
+        (SUMMARY, {"to": "2025-W53"}, "to: 2025-W53 is not an ISO week"),
         (f"{INSTALLATION}/recommendations", {"weeks": "2"}, "weeks: unknown parameter"),
     ],
 )
@@ -493,3 +497,28 @@ def test_money_in_the_document_is_a_decimal_string():
     assert {"type": "null"} in figures["cost_per_shipped_task"]["anyOf"]
     assert jsonschema.Draft202012Validator(figures["spend_usd"]).is_valid("0.12345678")
     assert not jsonschema.Draft202012Validator(figures["spend_usd"]).is_valid(0.12)
+
+
+# --------------------------------------------------------------------------- property-based
+
+
+def test_every_endpoint_answers_as_its_document_says(app, engine):
+    """Schemathesis draws parameters from the document for each operation of installation A
+    and checks every answer (status, headers, content type, body) against the document."""
+    headers = bearer(create_token(engine, A, "schemathesis")[1])
+    schema = schemathesis.openapi.from_wsgi(f"{api.PREFIX}/openapi.json", app)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    for operation, mode in itertools.product(operations, GenerationMode):
+        fixed = {"installation_id": A} if "{installation_id}" in operation.path else {}
+        # W53 of a year of 52 weeks matches the pattern but is refused: not drawn.
+        cases = operation.as_strategy(mode, path_parameters=fixed).filter(
+            lambda case: not str((case.query or {}).get("to")).endswith("W53")
+        )
+
+        @hypothesis.given(cases)
+        @hypothesis.settings(max_examples=15, derandomize=True, deadline=None, database=None,
+                             suppress_health_check=list(hypothesis.HealthCheck))  # fmt: skip
+        def answers(case):
+            case.call_and_validate(headers=headers)
+
+        answers()

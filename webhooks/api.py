@@ -131,25 +131,23 @@ def endpoint(
 
 
 def parse_query(model: type[Q]) -> Q:
-    """The request's query parameters as ``model``, or 400 naming the parameter and why.
-
-    An empty value counts as absent (a form's "any" choice); a repeated one is refused.
-    """
+    """The request's query parameters as ``model``, or 400 naming the parameter and why
+    (a repeated parameter is refused too: which value was meant?)."""
     repeated = sorted(k for k in request.args if len(request.args.getlist(k)) > 1)
     if repeated:
         abort(400, f"{repeated[0]}: given more than once")
     try:
-        return model.model_validate({k: v for k, v in request.args.items() if v != ""})
+        return model.model_validate(request.args.to_dict())
     except ValidationError as exc:
         abort(400, "; ".join(_reason(e, model) for e in exc.errors()))
 
 
 def _reason(error: Any, model: type[m.Query]) -> str:
-    where = ".".join(str(part) for part in error["loc"]) or "parameters"
+    where = ".".join(str(part) for part in error["loc"])
     if error["type"] == "extra_forbidden":
         known = ", ".join(model.model_fields) or "none"
         return f"{where}: unknown parameter (this endpoint takes: {known})"
-    return f"{where}: {error['msg'].removeprefix('Value error, ')}"
+    return f"{where}: {error['msg']}"
 
 
 # --------------------------------------------------------------------------- answers

@@ -22,7 +22,6 @@ from pydantic import (
     Field,
     PlainSerializer,
     WithJsonSchema,
-    model_validator,
 )
 
 from bot import explore
@@ -60,7 +59,10 @@ Money = Annotated[
 ]
 Share = Annotated[float, Field(ge=0, le=1)]
 Instant = Annotated[datetime, AfterValidator(_utc)]
-Week = Annotated[str, Field(pattern=r"^[0-9]{4}-W[0-9]{2}$", examples=["2026-W46"])]
+# An ISO week of the years 1000 to 2999 (so a window of weeks before it stays within dates).
+Week = Annotated[
+    str, Field(pattern=r"^[12][0-9]{3}-W(0[1-9]|[1-4][0-9]|5[0-3])$", examples=["2026-W46"])
+]
 
 
 # --------------------------------------------------------------------------- query parameters
@@ -111,12 +113,6 @@ class Filters(Query):
     until: date | None = Field(
         None, description="Last UTC date (inclusive) a task finished, or a pull request opened."
     )
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Filters:
-        if self.since and self.until and self.since > self.until:
-            raise ValueError("since is after until")
-        return self
 
     def task_filter(self) -> explore.TaskFilter:
         return explore.TaskFilter(**self.model_dump(include=set(Filters.model_fields)))
