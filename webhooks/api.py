@@ -81,7 +81,7 @@ class Endpoint:
     summary: str
     query: type[m.Query] | None
     body: type[BaseModel] | None
-    csv: bool = False
+    is_csv: bool = False
     public: bool = False
 
     @property
@@ -98,7 +98,7 @@ def endpoint(
     *,
     query: type[m.Query] | None = None,
     body: type[BaseModel] | None = None,
-    csv: bool = False,
+    is_csv: bool = False,
     public: bool = False,
 ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
     """Register a GET view at ``path`` and describe it in the OpenAPI document.
@@ -109,7 +109,7 @@ def endpoint(
     """
 
     def register(view: Callable[..., Response]) -> Callable[..., Response]:
-        declared = Endpoint(path, view.__name__, summary, query, body, csv, public)
+        declared = Endpoint(path, view.__name__, summary, query, body, is_csv, public)
         ENDPOINTS.append(declared)
 
         @functools.wraps(view)
@@ -192,7 +192,7 @@ def csv_file(
         out.getvalue(),
         content_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )  # fmt: skip
+    )
 
 
 _FILENAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -252,7 +252,7 @@ def _dataset(installation_id: int) -> explore.Dataset:
 def _window(dataset: explore.Dataset, to: str | None, weeks: int) -> explore.Window:
     try:
         return explore.window(dataset, to, weeks, now())
-    except ValueError as exc:  # a well-formed week that does not exist, e.g. 2026-W60
+    except ValueError as exc:  # a week of the pattern that does not exist, e.g. 2025-W53
         abort(400, f"to: {exc}")
 
 
@@ -309,7 +309,7 @@ def matrix(installation_id: int, query: m.WindowQuery) -> Response:
 
 
 @endpoint(f"{INSTALLATION}/matrix.csv", "The matrix's cells as CSV", query=m.WindowQuery,
-          csv=True)  # fmt: skip
+          is_csv=True)  # fmt: skip
 def matrix_csv(installation_id: int, query: m.WindowQuery) -> Response:
     dataset, body = _matrix(installation_id, query)
     return csv_file(body.cells, m.CellOut, dataset.account, "matrix")
@@ -345,7 +345,7 @@ def repositories(installation_id: int, query: m.RepositoryQuery) -> Response:
 
 
 @endpoint(f"{INSTALLATION}/repositories.csv", "The repositories' figures as CSV",
-          query=m.WindowQuery, csv=True)  # fmt: skip
+          query=m.WindowQuery, is_csv=True)  # fmt: skip
 def repositories_csv(installation_id: int, query: m.WindowQuery) -> Response:
     dataset, _, rows = _repositories(installation_id, query)
     return csv_file(rows, m.RepositoryOut, dataset.account, "repositories")
@@ -360,7 +360,7 @@ def pulls(installation_id: int, query: m.PagedFilters) -> Response:
 
 
 @endpoint(f"{INSTALLATION}/pulls.csv", "Every matching pull request as CSV", query=m.Filters,
-          csv=True)  # fmt: skip
+          is_csv=True)  # fmt: skip
 def pulls_csv(installation_id: int, query: m.Filters) -> Response:
     dataset = _dataset(installation_id)
     rows = [_pull_out(row) for row in explore.pulls(dataset, query.task_filter())]
@@ -385,7 +385,7 @@ def tasks(installation_id: int, query: m.PagedFilters) -> Response:
     return _json(m.TaskPage(items=items, **m.PageOf.values(page)), page)
 
 
-@endpoint(f"{INSTALLATION}/tasks.csv", "Every matching task as CSV", query=m.Filters, csv=True)
+@endpoint(f"{INSTALLATION}/tasks.csv", "Every matching task as CSV", query=m.Filters, is_csv=True)
 def tasks_csv(installation_id: int, query: m.Filters) -> Response:
     dataset = _dataset(installation_id)
     rows = [_task_out(d) for d in explore.tasks(dataset, query.task_filter())]
@@ -479,7 +479,7 @@ def _operation(e: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
 
 
 def _success(e: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
-    if e.csv:
+    if e.is_csv:
         return {"description": "A CSV file with a header row (text/csv; charset=utf-8).",
                 "headers": {"Content-Disposition": {"schema": {"type": "string"},
                             "description": 'attachment; filename="ACCOUNT-NAME-DATE.csv"'}},
