@@ -26,7 +26,7 @@ from scenario import scenario as first_week
 from sqlalchemy.orm import Session
 
 from bot import explore, inbox
-from bot.ledger import upsert_installation
+from bot.ledger import claim_digest_send, finish_digest_send, upsert_installation
 from bot.records import MERGED
 from webhooks.app import create_app
 
@@ -366,6 +366,21 @@ def test_operations_are_for_admins_and_show_only_their_failures(client, admin, e
     assert [r.first("th").text() for r in failed] == ["mine"]
     assert failed[0].first("pre").text() == "<b>GitHub said 502</b>"  # text, not markup
     assert "theirs" not in doc.text()
+
+
+def test_operations_list_the_installations_last_digests(admin, engine):
+    now = datetime(2026, 11, 16, 9, tzinfo=UTC)
+    with Session(engine) as session, session.begin():
+        for installation, channel, error in ((INSTALLATION, "slack:leads", None),
+                                             (INSTALLATION, "email:leads", "SMTP said 550"),
+                                             (OTHER, "slack:globex", None)):  # fmt: skip
+            assert claim_digest_send(session, installation, channel, "2026-W46", now, lambda s: 0)
+            finish_digest_send(session, installation, channel, "2026-W46", now, error)
+    rows = body_rows(get(admin, f"{BASE}/operations"), "The latest weekly digests")
+    shown = {r.first("th").text(): [td.text() for td in r.all("td")] for r in rows}
+    assert set(shown) == {"slack:leads", "email:leads"}
+    assert shown["slack:leads"][:3] == ["2026-W46", "sent", "2026-11-16 09:00 UTC"]
+    assert shown["email:leads"][1] == "failed" and shown["email:leads"][-1] == "SMTP said 550"
 
 
 def test_a_retry_needs_the_form_token_then_requeues_and_says_so(admin, engine):
