@@ -273,10 +273,9 @@ def operations(engine: Engine, installation_id: int) -> Operations:
 
 
 def retry_failed(engine: Engine, installation_id: int, guids: Sequence[str]) -> int:
-    """Re-queue failed deliveries of this installation (by GUID, or all when none is given)."""
-    if guids:
-        return inbox.requeue(engine, guids, installation_id=installation_id)
-    return inbox.requeue(engine, failed=True, installation_id=installation_id)
+    """Re-queue failed deliveries of this installation (those named, or all when none is):
+    a finished delivery is never run again from the dashboard."""
+    return inbox.requeue(engine, guids, failed=True, installation_id=installation_id)
 
 
 # --------------------------------------------------------------------------- windows

@@ -332,17 +332,21 @@ def requeue(
     now: datetime | None = None,
     installation_id: int | None = None,
 ) -> int:
-    """Put deliveries (by GUID, or every failed one) back in the queue; returns how many.
+    """Put deliveries (by GUID, the failed ones, or the failed ones among the GUIDs) back in
+    the queue; returns how many.
 
     Deliveries being processed are left alone; the attempt count starts again. With
     ``installation_id``, only that installation's deliveries (the dashboard's retry action).
     """
     d = deliveries
     wanted = list(guids)
-    where = d.c.status == FAILED if failed else d.c.guid.in_(wanted)
+    if not wanted and not failed:
+        return 0
+    where = [d.c.guid.in_(wanted)] if wanted else []
+    where += [d.c.status == FAILED] if failed else []
     stmt = (
         d.update()
-        .where(where, d.c.status != PROCESSING, *_of(installation_id))
+        .where(*where, d.c.status != PROCESSING, *_of(installation_id))
         .values(status=RECEIVED, attempts=0, available_at=now or _now(), finished_at=None)
     )
     with write_lock(engine), engine.begin() as connection:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from scenario import INSTALLATION, REPO, failed_delivery, seed
@@ -155,6 +155,11 @@ def test_operations_and_retries_stay_within_the_installation(engine):
     assert [d.guid for d in ops.failed] == ["mine"] and ops.failed[0].error == "GitHub said 502"
     assert ops.queue.counts[inbox.FAILED] == 1
     assert explore.retry_failed(engine, INSTALLATION, ["theirs"]) == 0
+    inbox.store(engine, "done", "ping", b"{}", {"installation": {"id": INSTALLATION}})
+    claimed = inbox.claim(engine, "w", timedelta(minutes=1))
+    with engine.begin() as connection:
+        assert inbox.finish(connection, claimed.guid, "w")
+    assert explore.retry_failed(engine, INSTALLATION, ["done"]) == 0  # only failed ones
     assert inbox.get(engine, "theirs").status == inbox.FAILED
     assert explore.retry_failed(engine, INSTALLATION, []) == 1
     assert inbox.get(engine, "mine").status == inbox.RECEIVED
