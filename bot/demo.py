@@ -1,6 +1,8 @@
 """``yield-auditor demo``: the App on SQLite against the fake GitHub, fed a scripted week.
 
-Everything runs in this process: the fake GitHub, the web server (ingress), a worker thread.
+Everything runs in this process: the fake GitHub, the web server (ingress and dashboard, in
+local mode), a worker thread. Eleven earlier weeks (``bot.demo_history``) are stored first so
+the dashboard has trends to draw.
 The scenario (``bot.demo_story``) is sent as signed webhooks over HTTP, exactly as GitHub would,
 and the worker calls the fake GitHub through PyGithub: the PR comments it prints are the ones
 the App really wrote.
@@ -63,6 +65,7 @@ def run_demo(host: str, port: int, exit_after: bool, url: str | None) -> int:
         )
         engine = make_engine(url)
         migrate(engine)
+        _seed_history(engine)
         app = create_app(settings, engine)
         quick = {"seconds_between_requests": None, "seconds_between_writes": None}
         worker = build_worker(engine, settings, github_options=quick, poll_seconds=0.1)
@@ -80,8 +83,8 @@ def run_demo(host: str, port: int, exit_after: bool, url: str | None) -> int:
             status = _replay(fake, base, secret, engine)
             if not exit_after:
                 click.echo(
-                    f"\nThe App is serving at {base} in local mode: no sign-in, visible from "
-                    "this computer only (Ctrl-C to stop)."
+                    f"\nThe dashboard is at {base}/installations/{INSTALLATION}/ in local "
+                    "mode: no sign-in, visible from this computer only (Ctrl-C to stop)."
                 )
                 threading.Event().wait()
         except KeyboardInterrupt:
@@ -94,6 +97,16 @@ def run_demo(host: str, port: int, exit_after: bool, url: str | None) -> int:
                 thread.join(timeout=30)
             engine.dispose()
     return status
+
+
+def _seed_history(engine) -> None:
+    """The eleven weeks before the scripted one (``bot.demo_history``), for the dashboard."""
+    from sqlalchemy.orm import Session
+
+    from bot.demo_history import seed_history
+
+    with Session(engine) as session, session.begin():
+        seed_history(session)
 
 
 def _replay(fake: FakeGitHub, base: str, secret: str, engine) -> int:

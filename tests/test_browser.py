@@ -203,3 +203,37 @@ def test_an_admin_retries_a_failed_delivery(page, site):
     assert page.get_by_role("status").inner_text()
     shot(page, "07-operations-retried")
     assert inbox.get(site["engine"], "acme-delivery").status == inbox.RECEIVED
+
+
+def test_the_demo_serves_its_dashboard_without_sign_in(browser, tmp_path):
+    """``yield-auditor demo``, as the README runs it: the scripted week and its history are on
+    the dashboard, in local mode (marked on the page), without signing in."""
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "bot", "demo", "--port", "0", "--db", f"sqlite:///{tmp_path}/d.db"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    try:
+        for line in demo.stdout:  # the comments and the digest, then the dashboard's address
+            found = re.search(r"The dashboard is at (\S+)", line)
+            if found:
+                break
+        assert found, "the demo did not print the dashboard's address"
+        context = browser.new_context()
+        tab = context.new_page()
+        tab.goto(found[1])
+        assert "Local mode" in tab.content()
+        assert tab.locator("svg[role=img]").count() >= 4
+        shot(tab, "00-demo-overview")
+        tab.goto(found[1] + "pulls?repository=acme/webshop")
+        assert tab.locator("table.list tbody tr").count() == 5  # the scripted week's PRs
+        shot(tab, "00-demo-pulls")
+        context.close()
+    finally:
+        demo.send_signal(signal.SIGINT)
+        demo.wait(timeout=60)
