@@ -6,7 +6,7 @@ Pure: functions over ``bot.records``; the definitions are in docs/metrics.md.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -348,3 +348,31 @@ def _add(totals, c: CommitFacts, shares: dict[str, float]) -> None:
         totals[bucket][0] += c.tokens * share
         totals[bucket][1] += usd
         totals[bucket][2] += unpriced * share
+
+
+def finished_at(
+    task: Task,
+    prs: Mapping[int, PullRequest],
+    events: Sequence[Event],
+    commit_times: Mapping[str, datetime],
+) -> datetime | None:
+    """When the task finished: its first merge, or its last close; None while it is open.
+
+    A task without pull requests finished with its last commit, as ``attribute`` decides its
+    status. Reports count a task in the ISO week it finished in (docs/digests.md).
+    """
+    if task.status == OPEN:
+        return None
+    own = [prs[n] for n in task.pr_numbers if n in prs]
+    mine = [e for e in events if e.pr_number in task.pr_numbers]
+    if task.status == ABANDONED:
+        times = [e.at for e in mine if e.kind == CLOSED] + [p.closed_at for p in own if p.closed_at]
+        return max(times) if times else _last_commit(task, commit_times)
+    times = [e.at for e in mine if e.kind == MERGED]
+    times += [p.closed_at for p in own if p.state == "merged" and p.closed_at]
+    return min(times) if times else _last_commit(task, commit_times)
+
+
+def _last_commit(task: Task, commit_times: Mapping[str, datetime]) -> datetime | None:
+    times = [commit_times[s] for a in task.attempts for s in a.commits if s in commit_times]
+    return max(times) if times else None

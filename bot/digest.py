@@ -23,7 +23,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy.orm import Session
 
 from bot import DOCS_URL
-from bot.attribution import ABANDONED, MISROUTE, OPEN, Task
+from bot.attribution import ABANDONED, MISROUTE, Task, finished_at
 from bot.comment import Md, md
 from bot.digest_model import (
     Advice,
@@ -36,7 +36,7 @@ from bot.digest_model import (
     TrendPoint,
 )
 from bot.metrics import BREAKDOWNS, MIN_PRICE_COVERAGE, GroupMetrics, breakdown, summarise
-from bot.records import CLOSED, MERGED, Event, PullRequest
+from bot.records import CLOSED, MERGED
 from bot.render import TEMPLATES
 from bot.report import _recommendations
 from bot.stats import Rate, Recommendation
@@ -100,36 +100,6 @@ def shift(period: Period, weeks: int, tz: str | ZoneInfo = "UTC") -> Period:
 
 def _contains(period: Period, when: datetime | None) -> bool:
     return when is not None and period.start <= when < period.end
-
-
-# --------------------------------------------------------------------------- finishing time
-
-
-def finished_at(
-    task: Task,
-    prs: Mapping[int, PullRequest],
-    events: Sequence[Event],
-    commit_times: Mapping[str, datetime],
-) -> datetime | None:
-    """When the task finished: its first merge, or its last close; None while it is open.
-
-    Mirrors ``bot.attribution``: a task without pull requests merged with its last commit.
-    """
-    if task.status == OPEN:
-        return None
-    own = [prs[n] for n in task.pr_numbers if n in prs]
-    mine = [e for e in events if e.pr_number in task.pr_numbers]
-    if task.status == ABANDONED:
-        times = [e.at for e in mine if e.kind == CLOSED] + [p.closed_at for p in own if p.closed_at]
-        return max(times) if times else _last_commit(task, commit_times)
-    times = [e.at for e in mine if e.kind == MERGED]
-    times += [p.closed_at for p in own if p.state == "merged" and p.closed_at]
-    return min(times) if times else _last_commit(task, commit_times)
-
-
-def _last_commit(task: Task, commit_times: Mapping[str, datetime]) -> datetime | None:
-    times = [commit_times[s] for a in task.attempts for s in a.commits if s in commit_times]
-    return max(times) if times else None
 
 
 # --------------------------------------------------------------------------- the ledger edge

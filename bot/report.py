@@ -6,7 +6,7 @@ Pure: no I/O. ``bot.render`` turns the same dict into a terminal table, CSV or H
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -100,32 +100,57 @@ def cell_rows(tasks: Sequence[Task], seed: int = 0) -> list[dict[str, Any]]:
 
 def _recommendations(tasks: Sequence[Task], seed: int) -> dict[str, Recommendation]:
     """Per task class: compare the most used tier with the others (docs/statistics.md)."""
+    return recommendations(class_cells(tasks), seed)
+
+
+def recommendations(
+    cells: Mapping[str, list[CellData]], seed: int = 0
+) -> dict[str, Recommendation]:
+    """``_recommendations`` from cells already built (``cells_of``), e.g. from ledger rows."""
     result = {}
-    for task_class, data in sorted(class_cells(tasks).items()):
+    for task_class, data in sorted(cells.items()):
         current = max(data, key=lambda c: (c.n, c.tier)).tier
         result[task_class] = best_tier(data, current, seed=seed)
     return result
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the cells need of one finished, routed task."""
+
+    task_class: str
+    tier: str
+    shipped: bool
+    cost: Decimal | None
+
+
 def class_cells(tasks: Sequence[Task]) -> dict[str, list[CellData]]:
     """Finished tasks as (tier, task class) cells, each tier's prior pooled over its classes."""
-    by_class: dict[str, dict[str, list[Task]]] = defaultdict(lambda: defaultdict(list))
-    for task in tasks:
-        if task.tier is not None and task.status != "open":
-            by_class[task.task_class][task.tier].append(task)
+    return cells_of(
+        Outcome(t.task_class, t.tier, t.status == SHIPPED, _task_cost(t))
+        for t in tasks
+        if t.tier is not None and t.status != "open"
+    )
+
+
+def cells_of(outcomes: Iterable[Outcome]) -> dict[str, list[CellData]]:
+    """``class_cells`` of outcomes; each tier's prior pooled over its task classes."""
+    by_class: dict[str, dict[str, list[Outcome]]] = defaultdict(lambda: defaultdict(list))
+    for o in outcomes:
+        by_class[o.task_class][o.tier].append(o)
     tier_cells: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for tiers in by_class.values():
         for tier, group in tiers.items():
-            tier_cells[tier].append((sum(t.status == SHIPPED for t in group), len(group)))
+            tier_cells[tier].append((sum(o.shipped for o in group), len(group)))
     priors = {tier: tier_prior(cells) for tier, cells in tier_cells.items()}
     return {
         task_class: [
             CellData(
                 tier,
                 task_class,
-                sum(t.status == SHIPPED for t in group),
+                sum(o.shipped for o in group),
                 len(group),
-                [_task_cost(t) for t in group],
+                [o.cost for o in group],
                 priors[tier],
             )
             for tier, group in sorted(tiers.items())
@@ -146,11 +171,17 @@ def class_history(
 
 def _task_cost(task: Task) -> Decimal | None:
     """All dollars of a task, or None when most of its tokens are unpriced."""
-    tokens = sum(s.tokens for s in task.spend.values())
-    unpriced = sum(s.unpriced_tokens for s in task.spend.values())
-    if tokens and unpriced / tokens > 0.5:
+    spends = task.spend.values()
+    return task_cost(sum(s.tokens for s in spends), sum(s.unpriced_tokens for s in spends),
+                     sum((s.usd for s in spends), Decimal(0)))  # fmt: skip
+
+
+def task_cost(tokens: float, unpriced_tokens: float, usd: Decimal) -> Decimal | None:
+    """``usd``, or None when most of the tokens are unpriced: a cost that is mostly unknown
+    must not be read as cheap."""
+    if tokens and unpriced_tokens / tokens > 0.5:
         return None
-    return sum((s.usd for s in task.spend.values()), Decimal(0))
+    return usd
 
 
 def metrics_dict(m: GroupMetrics) -> dict[str, Any]:

@@ -698,3 +698,30 @@ def test_upgrade_from_the_first_revision_keeps_rows(database_url):
             assert load_tasks(session, repo_id)[0].author == "ada@example.com"
     finally:
         engine.dispose()
+
+
+def test_upgrading_fills_the_task_rollups_of_stored_tasks(ledger_engine):
+    """0007 computes what ``replace_tasks`` stores: seeded tasks, rolled back to 0006 (the
+    columns dropped), upgraded again, read the same."""
+    from alembic import command
+    from scenario import seed
+
+    from bot.ledger.db import alembic_config
+    from bot.ledger.store import task_pull_requests, tasks
+
+    seed(ledger_engine)
+    columns = [tasks.c.key, tasks.c.finished_at, tasks.c.title, tasks.c.tokens, tasks.c.usd,
+               tasks.c.unpriced_tokens]  # fmt: skip
+    links = sa.select(tasks.c.key, task_pull_requests.c.pr_number).join(task_pull_requests)
+    with ledger_engine.connect() as connection:
+        derived = connection.execute(sa.select(*columns).order_by(tasks.c.key)).all()
+        derived_links = sorted(connection.execute(links).all())
+    assert any(row.finished_at for row in derived) and any(row.title for row in derived)
+    with ledger_engine.begin() as connection:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0006")
+    migrate(ledger_engine)
+    with ledger_engine.connect() as connection:
+        assert connection.execute(sa.select(*columns).order_by(tasks.c.key)).all() == derived
+        assert sorted(connection.execute(links).all()) == derived_links

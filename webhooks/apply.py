@@ -112,10 +112,11 @@ def derive_tasks(
         if config.ignored_paths:
             commits = [_without_ignored(c, config) for c in commits]
     params = Params(window_days=window, tier_order=analyser.prices.tier_names)
-    tasks = attribute(commits, prs, load_events(session, repo_id), params)
+    events = load_events(session, repo_id)
+    tasks = attribute(commits, prs, events, params)
     if config is not None and config.task_classes:
         tasks = _classified(tasks, commits, prs, config)
-    return replace_tasks(session, repo_id, tasks)
+    return replace_tasks(session, repo_id, tasks, prs=prs, events=events)
 
 
 def _without_ignored(commit: CommitFacts, config: RepoConfig) -> CommitFacts:

@@ -266,6 +266,7 @@ class TaskRow(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("repository_id", "key", name="uq_tasks_repository_key"),
         sa.Index("ix_tasks_repository_tier_task_class", "repository_id", "tier", "task_class"),
+        sa.Index("ix_tasks_repository_finished_at", "repository_id", "finished_at"),
     )
 
     id: int | None = _pk()
@@ -294,6 +295,36 @@ class TaskRow(SQLModel, table=True):
     human_rework_commits: int = _col(sa.Integer(), nullable=False)
     spend: dict[str, Any] = _col(Json, nullable=False)
     computed_at: datetime = _col(UTCDateTime(), nullable=False)
+    # Rollups, so reports filter, page and add up tasks in SQL without reading every row's
+    # spend document: when the task finished (None: open), its first pull request's title, and
+    # its spend summed over the buckets.
+    finished_at: datetime | None = _col(UTCDateTime(), nullable=True)
+    title: str = Field(
+        default="", sa_column=sa.Column(sa.Text(), nullable=False, server_default="")
+    )
+    tokens: float = Field(
+        default=0.0, sa_column=sa.Column(sa.Float(), nullable=False, server_default="0")
+    )
+    usd: Decimal = Field(
+        default=Decimal(0), sa_column=sa.Column(Money(), nullable=False, server_default="0")
+    )
+    unpriced_tokens: float = Field(
+        default=0.0, sa_column=sa.Column(sa.Float(), nullable=False, server_default="0")
+    )
+
+
+class TaskPullRequestRow(SQLModel, table=True):
+    """Which pull requests a task's commits went through: lists of pull requests are filtered
+    by their tasks' tier, class, agent, model and outcome in SQL."""
+
+    __tablename__ = "task_pull_requests"
+    __table_args__ = (
+        sa.Index("ix_task_pull_requests_repository_pr_number", "repository_id", "pr_number"),
+    )
+
+    task_id: int = _fk("task_pull_requests", "task_id", "tasks.id", primary_key=True)
+    pr_number: int = Field(sa_column=sa.Column(sa.Integer(), primary_key=True))
+    repository_id: int = _col(BigId, nullable=False)
 
 
 class AttemptRow(SQLModel, table=True):
@@ -456,6 +487,7 @@ TABLES: tuple[sa.Table, ...] = tuple(
         FileChangeRow,
         EventRow,
         TaskRow,
+        TaskPullRequestRow,
         AttemptRow,
         DeliveryRow,
         PrCommentRow,

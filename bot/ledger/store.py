@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from bot.attribution import BUCKETS, Attempt, Spend, Task
+from bot.attribution import BUCKETS, Attempt, Spend, Task, finished_at
 from bot.commit import Identity
 from bot.ledger.schema import (
     AttemptRow,
@@ -34,11 +34,12 @@ from bot.ledger.schema import (
     PrCommentRow,
     PullRequestRow,
     RepositoryRow,
+    TaskPullRequestRow,
     TaskRow,
     UsageLineRow,
     quantize_usd,
 )
-from bot.records import CommitFacts, Event, FileChange, PullRequest, UsageLine
+from bot.records import CLOSED, MERGED, CommitFacts, Event, FileChange, PullRequest, UsageLine
 
 BATCH_SIZE = 1000
 INSTALLATION_STATES = ("active", "suspended", "deleted")
@@ -53,6 +54,7 @@ usage_lines: sa.Table = UsageLineRow.__table__  # type: ignore[attr-defined]
 file_changes: sa.Table = FileChangeRow.__table__  # type: ignore[attr-defined]
 events: sa.Table = EventRow.__table__  # type: ignore[attr-defined]
 tasks: sa.Table = TaskRow.__table__  # type: ignore[attr-defined]
+task_pull_requests: sa.Table = TaskPullRequestRow.__table__  # type: ignore[attr-defined]
 attempts: sa.Table = AttemptRow.__table__  # type: ignore[attr-defined]
 pr_comments: sa.Table = PrCommentRow.__table__  # type: ignore[attr-defined]
 digest_sends: sa.Table = DigestSendRow.__table__  # type: ignore[attr-defined]
@@ -650,12 +652,19 @@ def _spend(document: Mapping[str, Any]) -> dict[str, Spend]:
 
 
 def replace_tasks(
-    session: Session, repo_id: int, tasks_: Iterable[Task], batch_size: int = BATCH_SIZE
+    session: Session,
+    repo_id: int,
+    tasks_: Iterable[Task],
+    batch_size: int = BATCH_SIZE,
+    *,
+    prs: Sequence[PullRequest] | None = None,
+    events: Sequence[Event] | None = None,
 ) -> int:
     """Replace the repository's derived tasks and attempts with ``tasks_``; returns their count.
 
     Spend per bucket is stored exactly (Decimal strings); an attempt's ``usd`` is money, rounded
-    to 8 decimal places like every amount in the ledger.
+    to 8 decimal places like every amount in the ledger. Each task's rollups (``rollups``) are
+    computed from the repository's pull requests and events: pass them when they are loaded.
     """
     connection = session.connection()
     name = _repository_name(connection, repo_id)
@@ -669,8 +678,14 @@ def replace_tasks(
         for attempt in task.attempts:
             if attempt.task_id != task.id:
                 raise ValueError(f"task {task.id}: an attempt names task {attempt.task_id}")
-    mine = sa.select(tasks.c.id).where(tasks.c.repository_id == repo_id)
-    connection.execute(sa.delete(attempts).where(attempts.c.task_id.in_(mine.scalar_subquery())))
+    if prs is None:
+        prs = load_pull_requests(session, repo_id)
+    if events is None:
+        events = load_events(session, repo_id)
+    rolled = rollups(connection, repo_id, items, prs, events)
+    mine = sa.select(tasks.c.id).where(tasks.c.repository_id == repo_id).scalar_subquery()
+    connection.execute(sa.delete(attempts).where(attempts.c.task_id.in_(mine)))
+    connection.execute(sa.delete(task_pull_requests).where(task_pull_requests.c.task_id.in_(mine)))
     connection.execute(sa.delete(tasks).where(tasks.c.repository_id == repo_id))
     now = datetime.now(UTC)
     for batch in _batches(items, batch_size):
@@ -685,6 +700,7 @@ def replace_tasks(
                     "spend": _spend_json(t.spend),
                     "computed_at": now,
                     **{n: getattr(t, n) for n in _TASK_FIELDS},
+                    **rolled[t.id],
                 }
                 for t in batch
             ],
@@ -714,48 +730,102 @@ def replace_tasks(
     )
     for batch in _batches(rows, batch_size):
         connection.execute(sa.insert(attempts), batch)
+    for batch in _batches(task_pull_request_rows(repo_id, ids, items), batch_size):
+        connection.execute(sa.insert(task_pull_requests), batch)
     return len(items)
+
+
+def rollups(
+    connection: Connection,
+    repo_id: int,
+    tasks_: Sequence[Task],
+    prs: Sequence[PullRequest],
+    events: Sequence[Event],
+) -> dict[str, dict[str, Any]]:
+    """Per task id: when it finished (``bot.attribution.finished_at``), its first pull
+    request's title and its spend summed over the buckets."""
+    by_number = {p.number: p for p in prs}
+    ends = [e for e in events if e.kind in (MERGED, CLOSED)]
+    times = _commit_times(connection, repo_id, [t for t in tasks_ if not t.pr_numbers])
+    out = {}
+    for task in tasks_:
+        spend = task.spend.values()
+        out[task.id] = {
+            "finished_at": finished_at(task, by_number, ends, times),
+            "title": next((by_number[n].title for n in task.pr_numbers if n in by_number), ""),
+            "tokens": sum(s.tokens for s in spend),
+            "usd": sum((s.usd for s in spend), Decimal(0)),
+            "unpriced_tokens": sum(s.unpriced_tokens for s in spend),
+        }
+    return out
+
+
+def _commit_times(
+    connection: Connection, repo_id: int, tasks_: Sequence[Task]
+) -> dict[str, datetime]:
+    """Commit times of the tasks without pull requests: they finish with their last commit."""
+    shas = sorted({s for t in tasks_ for a in t.attempts for s in a.commits})
+    found: dict[str, datetime] = {}
+    for batch in _batches(shas, BATCH_SIZE):
+        query = sa.select(commits.c.sha, commits.c.committed_at).where(
+            commits.c.repository_id == repo_id, commits.c.sha.in_(batch)
+        )
+        found.update(connection.execute(query).tuples())
+    return found
+
+
+def task_pull_request_rows(
+    repo_id: int, ids: Mapping[str, int], tasks_: Iterable[Task]
+) -> list[dict[str, int]]:
+    """The rows linking each stored task to its pull requests."""
+    return [
+        {"task_id": ids[t.id], "pr_number": n, "repository_id": repo_id}
+        for t in tasks_
+        for n in dict.fromkeys(t.pr_numbers)
+    ]
 
 
 def load_tasks(session: Session, repo_id: int) -> list[Task]:
     """The repository's tasks as last replaced, by id (the order of ``attribute``)."""
     connection = session.connection()
     name = _repository_name(connection, repo_id)
-    by_task: dict[int, list[Any]] = {}
-    for r in connection.execute(
-        sa.select(attempts, tasks.c.key)
-        .join(tasks, tasks.c.id == attempts.c.task_id)
-        .where(tasks.c.repository_id == repo_id)
-        .order_by(attempts.c.task_id, attempts.c.position)
-    ):
-        by_task.setdefault(r.task_id, []).append(
-            Attempt(
-                task_id=r.key,
-                number=r.number,
-                tier=r.tier,
-                model=r.model,
-                commits=tuple(r.commits),
-                outcome=r.outcome,
-                bounces=tuple(r.bounces),
-                tokens=r.tokens,
-                usd=r.usd,
-                unpriced_tokens=r.unpriced_tokens,
-            )
+    rows = connection.execute(sa.select(tasks).where(tasks.c.repository_id == repo_id)).all()
+    by_task = attempts_of(connection, [r.id for r in rows])
+    return sorted((task_from_row(r, name, by_task.get(r.id, ())) for r in rows),
+                  key=lambda t: t.id)  # fmt: skip
+
+
+def attempts_of(connection: Connection, task_ids: Sequence[int]) -> dict[int, list[Attempt]]:
+    """The attempts of the stored tasks ``task_ids``, in order, by task row id."""
+    by_task: dict[int, list[Attempt]] = {}
+    for batch in _batches(task_ids, BATCH_SIZE):
+        query = (
+            sa.select(attempts, tasks.c.key)
+            .join(tasks, tasks.c.id == attempts.c.task_id)
+            .where(attempts.c.task_id.in_(batch))
+            .order_by(attempts.c.task_id, attempts.c.position)
         )
-    rows = connection.execute(sa.select(tasks).where(tasks.c.repository_id == repo_id))
-    found = [
-        Task(
-            id=r.key,
-            repository=name,
-            pr_numbers=tuple(r.pr_numbers),
-            bounces=tuple(r.bounces),
-            attempts=tuple(by_task.get(r.id, ())),
-            spend=_spend(r.spend),
-            **{n: r._mapping[n] for n in _TASK_FIELDS},
-        )
-        for r in rows
-    ]
-    return sorted(found, key=lambda t: t.id)
+        for r in connection.execute(query):
+            by_task.setdefault(r.task_id, []).append(
+                Attempt(task_id=r.key, number=r.number, tier=r.tier, model=r.model,
+                        commits=tuple(r.commits), outcome=r.outcome, bounces=tuple(r.bounces),
+                        tokens=r.tokens, usd=r.usd, unpriced_tokens=r.unpriced_tokens)
+            )  # fmt: skip
+    return by_task
+
+
+def task_from_row(row: Any, repository: str, attempts_: Iterable[Attempt] = ()) -> Task:
+    """A stored task row as the engine's ``Task`` (without attempts unless they are given:
+    figures and filters never read them)."""
+    return Task(
+        id=row.key,
+        repository=repository,
+        pr_numbers=tuple(row.pr_numbers),
+        bounces=tuple(row.bounces),
+        attempts=tuple(attempts_),
+        spend=_spend(row.spend),
+        **{n: row._mapping[n] for n in _TASK_FIELDS},
+    )
 
 
 # --------------------------------------------------------------------------- PR comments
