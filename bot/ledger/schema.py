@@ -476,6 +476,26 @@ class ApiTokenRow(SQLModel, table=True):
     revoked_at: datetime | None = _col(UTCDateTime(), nullable=True)
 
 
+class BackfillProgressRow(SQLModel, table=True):
+    """How far ``yield-auditor backfill`` got in one repository (``bot.backfill``).
+
+    ``done`` holds the numbers of the pull requests read closed or merged, as sorted disjoint
+    ``[first, last]`` ranges (a run reads newest first, so it stays a range or two however many
+    there are); a pull request read while open is not done and is read again by the next run.
+    """
+
+    __tablename__ = "backfill_progress"
+
+    repository_id: int = _fk(
+        "backfill_progress", "repository_id", "repositories.id", primary_key=True
+    )
+    installation_id: int = _col(sa.BigInteger(), nullable=False)
+    done: list[list[int]] = _col(Json, nullable=False)
+    started_at: datetime = _col(UTCDateTime(), nullable=False)
+    updated_at: datetime = _col(UTCDateTime(), nullable=False)
+    finished_at: datetime | None = _col(UTCDateTime(), nullable=True)  # the last complete run
+
+
 TABLES: tuple[sa.Table, ...] = tuple(
     model.__table__  # type: ignore[attr-defined]
     for model in (
@@ -493,6 +513,7 @@ TABLES: tuple[sa.Table, ...] = tuple(
         PrCommentRow,
         DigestSendRow,
         ApiTokenRow,
+        BackfillProgressRow,
     )
 )
 TABLE_NAMES = frozenset(t.name for t in TABLES)
