@@ -23,7 +23,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy.orm import Session
 
 from bot import DOCS_URL
-from bot.attribution import ABANDONED, MISROUTE, Task, finished_at
+from bot.attribution import ABANDONED, MISROUTE, OPEN, SHIPPED, Task
 from bot.comment import Md, md
 from bot.digest_model import (
     Advice,
@@ -35,10 +35,11 @@ from bot.digest_model import (
     Period,
     TrendPoint,
 )
+from bot.ledger.store import repositories as repositories_t
+from bot.ledger.store import tasks as tasks_t
 from bot.metrics import BREAKDOWNS, MIN_PRICE_COVERAGE, GroupMetrics, breakdown, summarise
-from bot.records import CLOSED, MERGED
 from bot.render import TEMPLATES
-from bot.report import _recommendations
+from bot.report import Outcome, cells_of, outcomes, recommendations, task_cost
 from bot.stats import Rate, Recommendation
 
 TREND_WEEKS = 12
@@ -117,22 +118,24 @@ def build_digest(
     """The digest of ``period`` for the installation's repositories (or those named).
 
     ``timezone`` is the schedule's: the previous weeks of the scorecard and the trend are ISO
-    weeks in it, like ``period``. ``settings`` is accepted for symmetry with the senders.
+    weeks in it, like ``period``. ``settings`` is accepted for symmetry with the senders. Only
+    the trend's weeks are read whole; the history behind the advice is read as outcomes.
     """
     names = list(repositories) if repositories is not None else repositories_of(
         session, installation_id
     )  # fmt: skip
-    dated, missing = load_dated_tasks(session, names)
     weeks = [shift(period, i, timezone) for i in range(1 - TREND_WEEKS, 1)]
+    dated, missing = load_dated_tasks(session, names, weeks[0].start, period.end)
+    ids = _repository_ids(session, names)
     notes = [f"{name}: not in the ledger yet" for name in missing]
     return compose(installation_id, account_of(session, installation_id), weeks, dated,
-                   tuple(names), dashboard_url, tuple(notes))  # fmt: skip
+                   tuple(names), dashboard_url, tuple(notes),
+                   history=history_outcomes(session.connection(), ids, period.end),
+                   still_open=open_tasks(session.connection(), ids))  # fmt: skip
 
 
 def repositories_of(session: Session, installation_id: int) -> list[str]:
-    from bot.ledger.schema import RepositoryRow
-
-    t = RepositoryRow.__table__  # type: ignore[attr-defined]
+    t = repositories_t
     query = sa.select(t.c.full_name).where(t.c.installation_id == installation_id)
     return sorted(session.connection().execute(query).scalars())
 
@@ -153,41 +156,66 @@ def account_of(session: Session, installation_id: int) -> str:
     return session.connection().execute(query).scalar_one_or_none() or f"#{installation_id}"
 
 
-def load_dated_tasks(session: Session, names: Iterable[str]) -> tuple[list[DatedTask], list[str]]:
-    """Every task of the repositories with its finishing time; and the names not in the ledger."""
-    from bot.ledger import load_events, load_pull_requests, load_tasks
-    from bot.ledger.schema import RepositoryRow
+def _repository_ids(session: Session, names: Iterable[str]) -> dict[str, int]:
+    t = repositories_t
+    query = sa.select(t.c.full_name, t.c.id).where(t.c.full_name.in_(sorted(set(names))))
+    return {name: id_ for name, id_ in session.connection().execute(query)}
 
-    t = RepositoryRow.__table__  # type: ignore[attr-defined]
+
+def load_dated_tasks(
+    session: Session,
+    names: Iterable[str],
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> tuple[list[DatedTask], list[str]]:
+    """The repositories' tasks with their finishing time (those finished in [start, end) when
+    both are given, else all), by repository and id; and the names not in the ledger."""
+    from bot.ledger.store import attempts_of, task_from_row
+
     names = sorted(set(names))
-    ids = dict(
-        session.connection()
-        .execute(sa.select(t.c.full_name, t.c.id).where(t.c.full_name.in_(names)))
-        .all()
+    ids = _repository_ids(session, names)
+    t = tasks_t
+    query = (
+        sa.select(t, repositories_t.c.full_name)
+        .join(repositories_t, repositories_t.c.id == t.c.repository_id)
+        .where(t.c.repository_id.in_(list(ids.values())))
+        .order_by(repositories_t.c.full_name, t.c.key)
     )
-    dated: list[DatedTask] = []
-    for repo_id in (ids[n] for n in sorted(ids)):
-        tasks = load_tasks(session, repo_id)
-        prs = {p.number: p for p in load_pull_requests(session, repo_id)}
-        events = [e for e in load_events(session, repo_id) if e.kind in (MERGED, CLOSED)]
-        times = _commit_times(session, repo_id, [t for t in tasks if not t.pr_numbers])
-        for task in tasks:
-            title = next((prs[n].title for n in task.pr_numbers if n in prs), "")
-            dated.append(DatedTask(task, finished_at(task, prs, events, times), title))
+    if start is not None and end is not None:
+        query = query.where(t.c.finished_at >= start, t.c.finished_at < end)
+    connection = session.connection()
+    rows = connection.execute(query).all()
+    attempts = attempts_of(connection, [r.id for r in rows])
+    dated = [DatedTask(task_from_row(r, r.full_name, attempts.get(r.id, ())), r.finished_at,
+                       r.title) for r in rows]  # fmt: skip
     return dated, [n for n in names if n not in ids]
 
 
-def _commit_times(session: Session, repo_id: int, tasks: Sequence[Task]) -> dict[str, datetime]:
-    """Commit times of the tasks without pull requests: they finish with their last commit."""
-    from bot.ledger.store import commits
-
-    shas = sorted({s for t in tasks for a in t.attempts for s in a.commits})
-    if not shas:
-        return {}
-    query = sa.select(commits.c.sha, commits.c.committed_at).where(
-        commits.c.repository_id == repo_id, commits.c.sha.in_(shas)
+def history_outcomes(connection: Any, repo_ids: Mapping[str, int], end: datetime) -> list[Outcome]:
+    """What the advice needs of every routed task finished before ``end``: a few columns per
+    task, not whole tasks, so years of history stay cheap."""
+    t = tasks_t.c
+    query = sa.select(t.task_class, t.tier, t.status, t.tokens, t.unpriced_tokens, t.usd).where(
+        t.repository_id.in_(list(repo_ids.values())),
+        t.finished_at < end,
+        t.tier.is_not(None),
+        t.status != OPEN,
     )
-    return dict(session.connection().execute(query).all())
+    return [Outcome(r.task_class, r.tier, r.status == SHIPPED,
+                    task_cost(r.tokens, r.unpriced_tokens, r.usd))
+            for r in connection.execute(query)]  # fmt: skip
+
+
+def open_tasks(connection: Any, repo_ids: Mapping[str, int]) -> int:
+    """How many of the repositories' tasks are still open (not finished)."""
+    query = (
+        sa.select(sa.func.count())
+        .select_from(tasks_t)
+        .where(
+            tasks_t.c.repository_id.in_(list(repo_ids.values())), tasks_t.c.finished_at.is_(None)
+        )
+    )
+    return int(connection.execute(query).scalar() or 0)
 
 
 # --------------------------------------------------------------------------- composing
@@ -202,14 +230,24 @@ def compose(
     dashboard_url: str | None = None,
     notes: tuple[str, ...] = (),
     seed: int = 0,
+    *,
+    history: Sequence[Outcome] | None = None,
+    still_open: int | None = None,
 ) -> Digest:
-    """The digest of ``weeks[-1]``; ``weeks`` are consecutive, oldest first (the trend)."""
+    """The digest of ``weeks[-1]``; ``weeks`` are consecutive, oldest first (the trend).
+
+    The advice weighs ``history`` (outcomes of every task finished before the period's end),
+    else the finished tasks of ``dated``; ``still_open`` counts open tasks, else ``dated``'s.
+    """
     period, previous = weeks[-1], weeks[-2] if len(weeks) > 1 else None
     current = [d for d in dated if _contains(period, d.finished_at)]
     before = [d for d in dated if previous and _contains(previous, d.finished_at)]
     now, then = summarise([d.task for d in current]), summarise([d.task for d in before])
     scorecard = tuple(_scorecard(now, then if before else None))
-    history = [d.task for d in dated if d.finished_at and d.finished_at < period.end]
+    if history is None:
+        history = outcomes([d.task for d in dated if d.finished_at and d.finished_at < period.end])
+    if still_open is None:
+        still_open = sum(d.finished_at is None for d in dated)
     return Digest(
         installation_id=installation_id,
         account=account,
@@ -219,11 +257,11 @@ def compose(
         matrix=tuple(_matrix([d.task for d in current])),
         attention=tuple(_attention(current)),
         misroutes=tuple(_misroutes(current)),
-        advice=tuple(_advice(_recommendations(history, seed))),
+        advice=tuple(_advice(recommendations(cells_of(history), seed))),
         trend=tuple(_trend(weeks, dated)),
         repositories=repositories,
         dashboard_url=dashboard_url,
-        notes=notes + tuple(_coverage_notes(now, dated, previous, before)),
+        notes=notes + tuple(_coverage_notes(now, still_open, previous, before)),
     )
 
 
@@ -377,8 +415,7 @@ def _trend(weeks: Sequence[Period], dated: Sequence[DatedTask]) -> Iterable[Tren
         yield TrendPoint(week.label, m.token_yield, m.usd_total)
 
 
-def _coverage_notes(m: GroupMetrics, dated, previous, before) -> Iterable[str]:
-    still_open = sum(d.finished_at is None for d in dated)
+def _coverage_notes(m: GroupMetrics, still_open: int, previous, before) -> Iterable[str]:
     if still_open:
         yield f"{still_open} task{'s' * (still_open != 1)} still open: counted when they finish"
     if m.tokens_total and m.price_coverage < 1:

@@ -1,9 +1,12 @@
 """What the dashboard and the API show of one installation (docs/dashboard.md).
 
-``load_installation`` reads the ledger once per request, always scoped to one installation:
-its repositories, their tasks (with the instant each finished) and pull requests. Everything
-else here is pure over that ``Dataset``, so every page and endpoint computes its figures the
-same way as the weekly digest (``bot.digest``) and the audit report (``bot.metrics``).
+``load_installation`` gives a ``Dataset``: one installation's header and its ledger, which the
+functions here query in SQL, always scoped to the installation's repositories. Figures come
+from ``bot.metrics`` over the tasks of a window and recommendations from ``bot.report``, so
+every page and endpoint computes them as the weekly digest (``bot.digest``) does. Lists are
+filtered, ordered and paged in the database, using the rollups ``replace_tasks`` stores (when
+each task finished, its title and spend totals, its pull requests), so a page costs the same
+with 100 tasks as with 100,000 (bench/scale.py).
 
 A window is a run of ISO weeks; a task belongs to the week it finished in (docs/digests.md),
 so the figures of a week on the dashboard are the figures of that week's digest.
@@ -12,10 +15,11 @@ so the figures of a week on the dashboard are the figures of that week's digest.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,17 +32,25 @@ from bot.digest import (
     DatedTask,
     _advice,
     _matrix,
-    account_of,
-    load_dated_tasks,
+    history_outcomes,
+    open_tasks,
     period_of,
     pull_url,
-    repositories_of,
     shift,
 )
 from bot.digest_model import Advice, Cell, Period
+from bot.ledger.store import (
+    attempts_of,
+    pull_from_row,
+    task_from_row,
+    task_pull_requests,
+)
+from bot.ledger.store import pull_requests as pulls_t
+from bot.ledger.store import repositories as repositories_t
+from bot.ledger.store import tasks as tasks_t
 from bot.metrics import GroupMetrics, breakdown, calibration, summarise
 from bot.records import PullRequest
-from bot.report import _recommendations
+from bot.report import Outcome, cells_of, recommendations
 from bot.stats import Rate
 
 DEFAULT_WEEKS = 12
@@ -48,21 +60,38 @@ FAILED_SHOWN = 50
 DIGESTS_SHOWN = 20
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Dataset:
-    """One installation's ledger, as the pages need it."""
+    """One installation, and the engine its ledger is read from (every query is scoped)."""
 
     installation_id: int
     account: str
     state: str
     repositories: tuple[str, ...]
-    dated: tuple[DatedTask, ...]
-    pulls: tuple[PullRequest, ...]
+    repo_ids: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
+    engine: Engine | None = field(default=None, repr=False, compare=False)
+    _windows: dict[tuple[datetime, datetime], list[DatedTask]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    @cached_property
+    def dated(self) -> tuple[DatedTask, ...]:
+        """Every task with its attempts, by repository and id: for exports and checks, never
+        for a page (a page asks for what it shows)."""
+        return tuple(_dated(self, _task_rows(self, order=(repositories_t.c.full_name,
+                                                          tasks_t.c.key)), full=True))  # fmt: skip
+
+    @cached_property
+    def pulls(self) -> tuple[PullRequest, ...]:
+        """Every pull request, by repository and number."""
+        return tuple(_pull_requests(self, order=(repositories_t.c.full_name, pulls_t.c.number)))
 
     def pull(self, repository: str, number: int) -> PullRequest | None:
-        return next(
-            (p for p in self.pulls if p.repository == repository and p.number == number), None
-        )
+        repo_id = self.repo_ids.get(repository)
+        if repo_id is None:
+            return None
+        found = _pull_requests(self, pulls_t.c.repository_id == repo_id, pulls_t.c.number == number)
+        return found[0] if found else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,26 +265,21 @@ def installation_rows(session: Session, ids: Iterable[int]) -> list[tuple[int, s
 
 def load_installation(session: Session, installation_id: int) -> Dataset | None:
     """The installation's dataset; None when it is not in the ledger."""
-    from bot.ledger import load_pull_requests
-    from bot.ledger.schema import InstallationRow, RepositoryRow
+    from bot.ledger.schema import InstallationRow
 
     i = InstallationRow.__table__  # type: ignore[attr-defined]
-    state = (
-        session.connection()
-        .execute(sa.select(i.c.state).where(i.c.id == installation_id))
-        .scalar_one_or_none()
-    )
-    if state is None:
+    connection = session.connection()
+    found = connection.execute(
+        sa.select(i.c.account_login, i.c.state).where(i.c.id == installation_id)
+    ).first()
+    if found is None:
         return None
-    names = repositories_of(session, installation_id)
-    dated, _ = load_dated_tasks(session, names)
-    r = RepositoryRow.__table__  # type: ignore[attr-defined]
-    ids = session.connection().execute(
-        sa.select(r.c.id).where(r.c.installation_id == installation_id).order_by(r.c.full_name)
-    )
-    pulls = [p for repo_id in ids.scalars() for p in load_pull_requests(session, repo_id)]
-    return Dataset(installation_id, account_of(session, installation_id), state, tuple(names),
-                   tuple(dated), tuple(pulls))  # fmt: skip
+    r = repositories_t
+    ids = dict(connection.execute(
+        sa.select(r.c.full_name, r.c.id).where(r.c.installation_id == installation_id)
+    ).all())  # fmt: skip
+    return Dataset(installation_id, found.account_login, found.state, tuple(sorted(ids)), ids,
+                   session.get_bind())  # fmt: skip
 
 
 def operations(engine: Engine, installation_id: int) -> Operations:
@@ -278,6 +302,79 @@ def retry_failed(engine: Engine, installation_id: int, guids: Sequence[str]) -> 
     return inbox.requeue(engine, guids, failed=True, installation_id=installation_id)
 
 
+# --------------------------------------------------------------------------- reading
+
+
+def _task_rows(
+    dataset: Dataset, *where: Any, order: Sequence[Any] = (), limit: int | None = None,
+    offset: int = 0,
+) -> list[Any]:  # fmt: skip
+    """Task rows of the installation (with their repository's name), as asked."""
+    query = (
+        sa.select(tasks_t, repositories_t.c.full_name)
+        .join(repositories_t, repositories_t.c.id == tasks_t.c.repository_id)
+        .where(tasks_t.c.repository_id.in_(list(dataset.repo_ids.values())), *where)
+        .order_by(*order)
+        .limit(limit)
+        .offset(offset)
+    )
+    with _connect(dataset) as connection:
+        return connection.execute(query).all()
+
+
+def _dated(dataset: Dataset, rows: Sequence[Any], full: bool) -> list[DatedTask]:
+    """Rows as dated tasks; with their attempts when ``full`` (figures never need them)."""
+    attempts: dict[int, list] = {}
+    if full and rows:
+        with _connect(dataset) as connection:
+            attempts = attempts_of(connection, [r.id for r in rows])
+    return [
+        DatedTask(task_from_row(r, r.full_name, attempts.get(r.id, ())), r.finished_at, r.title)
+        for r in rows
+    ]
+
+
+def _pull_requests(
+    dataset: Dataset, *where: Any, order: Sequence[Any] = (), limit: int | None = None,
+    offset: int = 0,
+) -> list[PullRequest]:  # fmt: skip
+    query = (
+        sa.select(pulls_t, repositories_t.c.full_name)
+        .join(repositories_t, repositories_t.c.id == pulls_t.c.repository_id)
+        .where(pulls_t.c.repository_id.in_(list(dataset.repo_ids.values())), *where)
+        .order_by(*order)
+        .limit(limit)
+        .offset(offset)
+    )
+    with _connect(dataset) as connection:
+        return [pull_from_row(r, r.full_name) for r in connection.execute(query)]
+
+
+def _connect(dataset: Dataset) -> Any:
+    if dataset.engine is None:
+        raise ValueError("this dataset has no ledger to read")
+    return dataset.engine.connect()
+
+
+def _scalar(dataset: Dataset, query: Any) -> Any:
+    with _connect(dataset) as connection:
+        return connection.execute(query).scalar()
+
+
+def _window_tasks(dataset: Dataset, window: Window) -> list[DatedTask]:
+    """Tasks finished in the window, without attempts; read once per dataset and window."""
+    key = (window.start, window.end)
+    if key not in dataset._windows:
+        rows = _task_rows(dataset, tasks_t.c.finished_at >= window.start,
+                          tasks_t.c.finished_at < window.end)  # fmt: skip
+        dataset._windows[key] = _dated(dataset, rows, full=False)
+    return dataset._windows[key]
+
+
+def _finished_in(dataset: Dataset, window: Window) -> list[Task]:
+    return [d.task for d in _window_tasks(dataset, window)]
+
+
 # --------------------------------------------------------------------------- windows
 
 
@@ -294,15 +391,29 @@ def window(dataset: Dataset, to: str | None, weeks: int, now: datetime) -> Windo
     if to is not None:
         last, latest = period_of(to, "UTC", now), False
     else:
-        finished = [d.finished_at for d in dataset.dated if d.finished_at and d.finished_at < now]
-        when = max(finished, default=now)
-        last, latest = period_of(when.strftime("%G-W%V"), "UTC", when), bool(finished)
-        latest = latest and last != this_week
+        when = _latest_finish(dataset, now)
+        last = period_of((when or now).strftime("%G-W%V"), "UTC", when or now)
+        latest = when is not None and last != this_week
     return Window(tuple(shift(last, i) for i in range(1 - weeks, 1)), latest)
 
 
-def _finished_in(dataset: Dataset, window: Window) -> list[Task]:
-    return [d.task for d in dataset.dated if window.contains(d.finished_at)]
+def _latest_finish(dataset: Dataset, now: datetime) -> datetime | None:
+    if dataset.engine is None or not dataset.repo_ids:
+        return None
+    query = sa.select(sa.func.max(tasks_t.c.finished_at)).where(
+        tasks_t.c.repository_id.in_(list(dataset.repo_ids.values())),
+        tasks_t.c.finished_at < now,
+    )
+    return _utc(_scalar(dataset, query))
+
+
+def _utc(value: Any) -> datetime | None:
+    """An aggregate's timestamp (SQLite gives it back as naive text) as UTC-aware."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 # --------------------------------------------------------------------------- pages
@@ -310,12 +421,14 @@ def _finished_in(dataset: Dataset, window: Window) -> list[Task]:
 
 def overview(dataset: Dataset, window: Window) -> Overview:
     """The window's figures and one point per week for the trend charts."""
+    dated = _window_tasks(dataset, window)
     trend = tuple(
-        Week(week.label, summarise([d.task for d in dataset.dated if _in(week, d.finished_at)]))
+        Week(week.label, summarise([d.task for d in dated if _in(week, d.finished_at)]))
         for week in window.weeks
     )
-    open_tasks = sum(d.finished_at is None for d in dataset.dated)
-    return Overview(window, summarise(_finished_in(dataset, window)), trend, open_tasks)
+    with _connect(dataset) as connection:
+        still_open = open_tasks(connection, dataset.repo_ids)
+    return Overview(window, summarise([d.task for d in dated]), trend, still_open)
 
 
 def _in(period: Period, when: datetime | None) -> bool:
@@ -324,16 +437,19 @@ def _in(period: Period, when: datetime | None) -> bool:
 
 def matrix(dataset: Dataset, window: Window, seed: int = 0) -> Matrix:
     """Tier x task class cells of the window; advice from all history up to its end."""
-    tasks = _finished_in(dataset, window)
-    cells = tuple(_matrix(tasks))
-    history = [d.task for d in dataset.dated if d.finished_at and d.finished_at < window.end]
+    cells = tuple(_matrix(_finished_in(dataset, window)))
     return Matrix(
         window,
         tiers=tuple(sorted({c.tier for c in cells}, key=_tier_key)),
         classes=tuple(sorted({c.task_class for c in cells})),
         cells=cells,
-        advice=tuple(_advice(_recommendations(history, seed))),
+        advice=tuple(_advice(recommendations(cells_of(_history(dataset, window.end)), seed))),
     )
+
+
+def _history(dataset: Dataset, end: datetime) -> list[Outcome]:
+    with _connect(dataset) as connection:
+        return history_outcomes(connection, dataset.repo_ids, end)
 
 
 def _tier_key(tier: str) -> tuple[int, str]:
@@ -358,79 +474,170 @@ def waterfall(dataset: Dataset, window: Window) -> dict[str, Spend]:
     return summarise(_finished_in(dataset, window)).waterfall
 
 
+# --------------------------------------------------------------------------- lists
+
+
+def task_page(dataset: Dataset, wanted: TaskFilter, page: int, per_page: int) -> Page:
+    """One page of the matching tasks (with their attempts), open ones first, then the latest
+    finished; ``total`` counts them all."""
+    _check_page(page, per_page)
+    where = _task_conditions(dataset, wanted)
+    total = _scalar(dataset, sa.select(sa.func.count()).select_from(tasks_t).where(
+        tasks_t.c.repository_id.in_(list(dataset.repo_ids.values())), *where
+    ))  # fmt: skip
+    rows = _task_rows(dataset, *where, order=_TASK_ORDER, limit=per_page,
+                      offset=(page - 1) * per_page)  # fmt: skip
+    return Page(tuple(_dated(dataset, rows, full=True)), page, per_page, int(total or 0))
+
+
 def tasks(dataset: Dataset, wanted: TaskFilter) -> list[DatedTask]:
-    """Tasks matching the filter, latest finished first (open tasks first of all)."""
-    found = [d for d in dataset.dated if wanted.matches(d.task) and wanted.in_dates(d.finished_at)]
-    return sorted(found, key=_latest_first)
+    """Every matching task, in the order of ``task_page`` (CSV exports)."""
+    rows = _task_rows(dataset, *_task_conditions(dataset, wanted), order=_TASK_ORDER)
+    return _dated(dataset, rows, full=True)
 
 
-def _latest_first(d: DatedTask) -> tuple[bool, float, str]:
-    return (d.finished_at is not None, -(d.finished_at or _EPOCH).timestamp(), d.task.id)
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_TASK_ORDER = (tasks_t.c.finished_at.is_not(None), tasks_t.c.finished_at.desc(), tasks_t.c.key)
 
 
 def task(dataset: Dataset, repository: str, key: str) -> DatedTask | None:
-    return next(
-        (d for d in dataset.dated if d.task.repository == repository and d.task.id == key), None
-    )
+    repo_id = dataset.repo_ids.get(repository)
+    if repo_id is None:
+        return None
+    rows = _task_rows(dataset, tasks_t.c.repository_id == repo_id, tasks_t.c.key == key)
+    return _dated(dataset, rows, full=True)[0] if rows else None
+
+
+def _task_conditions(dataset: Dataset, wanted: TaskFilter) -> list[Any]:
+    """``wanted`` as SQL conditions on ``tasks`` (what ``TaskFilter.matches`` and
+    ``in_dates`` decide in Python)."""
+    t = tasks_t.c
+    where: list[Any] = []
+    if wanted.repository is not None:
+        repo_id = dataset.repo_ids.get(wanted.repository)
+        where.append(t.repository_id == repo_id if repo_id is not None else sa.false())
+    for name, column in (("tier", t.tier), ("agent", t.agent), ("model", t.model)):
+        value = getattr(wanted, name)
+        if value == "unknown":
+            where.append(sa.or_(column == value, column.is_(None), column == ""))
+        elif value is not None:
+            where.append(column == value)
+    if wanted.task_class is not None:
+        where.append(t.task_class == wanted.task_class)
+    if wanted.outcome is not None:
+        where.append(t.status == wanted.outcome)
+    return where + _dates(t.finished_at, wanted)
+
+
+def _dates(column: Any, wanted: TaskFilter) -> list[Any]:
+    """Inclusive UTC dates as a half-open range of instants."""
+    where = []
+    if wanted.since is not None:
+        where.append(column >= datetime.combine(wanted.since, time(), UTC))
+    if wanted.until is not None:
+        where.append(column < datetime.combine(wanted.until + timedelta(days=1), time(), UTC))
+    return where
+
+
+def pull_page(dataset: Dataset, wanted: TaskFilter, page: int, per_page: int) -> Page:
+    """One page of the pull requests carrying matching tasks (``pulls``), newest first."""
+    _check_page(page, per_page)
+    where = _pull_conditions(dataset, wanted)
+    total = _scalar(dataset, sa.select(sa.func.count()).select_from(pulls_t).where(*where))
+    found = _pull_requests(dataset, *where, order=_PULL_ORDER, limit=per_page,
+                           offset=(page - 1) * per_page)  # fmt: skip
+    return Page(tuple(_pull_rows(dataset, found)), page, per_page, int(total or 0))
 
 
 def pulls(dataset: Dataset, wanted: TaskFilter) -> list[PullRow]:
-    """Pull requests carrying agent tasks; a task filter keeps a pull request with a match.
-
-    The date filter applies to when the pull request was opened; newest first.
-    """
-    rows = []
-    for pull in dataset.pulls:
-        own = tuple(
-            d for d in dataset.dated
-            if d.task.repository == pull.repository and pull.number in d.task.pr_numbers
-        )  # fmt: skip
-        if own and _pull_matches(pull, own, wanted):
-            rows.append(PullRow(pull, own))
-    return sorted(rows, key=lambda r: (-(r.pull.created_at or _EPOCH).timestamp(),
-                                       r.pull.repository, -r.pull.number))  # fmt: skip
+    """Pull requests carrying agent tasks; a task filter keeps a pull request with a match,
+    the outcome is its tasks' worst, and the dates are when it was opened. Newest first."""
+    found = _pull_requests(dataset, *_pull_conditions(dataset, wanted), order=_PULL_ORDER)
+    return _pull_rows(dataset, found)
 
 
-def _pull_matches(pull: PullRequest, own: Sequence[DatedTask], wanted: TaskFilter) -> bool:
+_PULL_ORDER = (pulls_t.c.created_at.desc().nulls_last(), repositories_t.c.full_name,
+               pulls_t.c.number.desc())  # fmt: skip
+WORST_FIRST = ("reverted", "abandoned", "open", "shipped")  # a pull request's outcome
+
+
+def _pull_conditions(dataset: Dataset, wanted: TaskFilter) -> list[Any]:
+    p, link = pulls_t.c, task_pull_requests.c
+
+    def carries(*conditions: Any) -> Any:
+        return sa.exists(
+            sa.select(1)
+            .select_from(task_pull_requests.join(tasks_t, tasks_t.c.id == link.task_id))
+            .where(
+                link.repository_id == p.repository_id, link.pr_number == p.number, *conditions
+            )  # fmt: skip
+        )
+
     by_task = replace(wanted, outcome=None, since=None, until=None)
-    if not any(by_task.matches(d.task) for d in own):
-        return False
-    if wanted.outcome is not None and PullRow(pull, tuple(own)).outcome != wanted.outcome:
-        return False
-    return wanted.in_dates(pull.created_at)
+    where = [p.repository_id.in_(list(dataset.repo_ids.values())),
+             carries(*_task_conditions(dataset, by_task))]  # fmt: skip
+    if wanted.outcome is not None:
+        worse = WORST_FIRST[: WORST_FIRST.index(wanted.outcome)]
+        where.append(carries(tasks_t.c.status == wanted.outcome))
+        if worse:
+            where.append(~carries(tasks_t.c.status.in_(worse)))
+    return where + _dates(p.created_at, wanted)
+
+
+def _pull_rows(dataset: Dataset, found: Sequence[PullRequest]) -> list[PullRow]:
+    """Each pull request with its tasks (and their attempts)."""
+    if not found:
+        return []
+    link = task_pull_requests.c
+    keys = {(dataset.repo_ids[p.repository], p.number) for p in found}
+    numbers = sorted({n for _, n in keys})
+    rows = _task_rows(dataset, sa.exists(
+        sa.select(1).where(link.task_id == tasks_t.c.id, link.pr_number.in_(numbers))
+    ), order=(tasks_t.c.key,))  # fmt: skip
+    dated = _dated(dataset, rows, full=True)
+    return [
+        PullRow(p, tuple(d for d in dated if d.task.repository == p.repository
+                         and p.number in d.task.pr_numbers))
+        for p in found
+    ]  # fmt: skip
 
 
 def pull(dataset: Dataset, repository: str, number: int) -> PullRow | None:
     found = dataset.pull(repository, number)
-    if found is None:
-        return None
-    own = tuple(
-        d for d in dataset.dated if d.task.repository == repository and number in d.task.pr_numbers
-    )
-    return PullRow(found, own)
+    return _pull_rows(dataset, [found])[0] if found is not None else None
 
 
 def choices(dataset: Dataset) -> dict[str, tuple[str, ...]]:
     """The values each filter can take in this installation (the filter form's options)."""
-    picks: dict[str, Callable[[Task], Hashable]] = {
-        "repository": lambda t: t.repository,
-        "tier": lambda t: t.tier or "unknown",
-        "task_class": lambda t: t.task_class,
-        "agent": lambda t: t.agent or "unknown",
-        "model": lambda t: t.model or "unknown",
-    }
-    found = {k: tuple(sorted({str(f(d.task)) for d in dataset.dated})) for k, f in picks.items()}
+    t = tasks_t.c
+    picks = {"tier": t.tier, "task_class": t.task_class, "agent": t.agent, "model": t.model}
+    found: dict[str, tuple[str, ...]] = {"repository": dataset.repositories}
+    for name, column in picks.items():
+        values = _distinct(dataset, column)
+        found[name] = tuple(sorted({v or "unknown" for v in values}))
     found["tier"] = tuple(sorted(found["tier"], key=_tier_key))
     return {**found, "outcome": OUTCOMES}
 
 
-def paginate(items: Sequence[Any], page: int, per_page: int) -> Page:
-    """``page`` of ``items``; a page past the end is empty (the caller says so)."""
+def _distinct(dataset: Dataset, column: Any) -> list[Any]:
+    if not dataset.repo_ids:
+        return []
+    query = (
+        sa.select(column)
+        .distinct()
+        .where(tasks_t.c.repository_id.in_(list(dataset.repo_ids.values())))
+    )
+    with _connect(dataset) as connection:
+        return list(connection.execute(query).scalars())
+
+
+def _check_page(page: int, per_page: int) -> None:
     if page < 1 or per_page < 1:
         raise ValueError("page and per_page start at 1")
+
+
+def paginate(items: Sequence[Any], page: int, per_page: int) -> Page:
+    """``page`` of ``items``; a page past the end is empty (the caller says so)."""
+    _check_page(page, per_page)
     start = (page - 1) * per_page
     return Page(tuple(items[start : start + per_page]), page, per_page, len(items))
 

@@ -126,11 +126,16 @@ class Outcome:
 
 def class_cells(tasks: Sequence[Task]) -> dict[str, list[CellData]]:
     """Finished tasks as (tier, task class) cells, each tier's prior pooled over its classes."""
-    return cells_of(
+    return cells_of(outcomes(tasks))
+
+
+def outcomes(tasks: Iterable[Task]) -> list[Outcome]:
+    """The outcomes of the finished, routed tasks (the ones the cells weigh)."""
+    return [
         Outcome(t.task_class, t.tier, t.status == SHIPPED, _task_cost(t))
         for t in tasks
         if t.tier is not None and t.status != "open"
-    )
+    ]
 
 
 def cells_of(outcomes: Iterable[Outcome]) -> dict[str, list[CellData]]:

@@ -54,7 +54,7 @@ def test_the_default_window_ends_with_the_latest_week_a_task_finished(engine):
 
 
 def test_a_quiet_installation_shows_this_week():
-    empty = explore.Dataset(1, "acme", "active", (), (), ())
+    empty = explore.Dataset(1, "acme", "active", ())
     assert explore.window(empty, None, 1, NOW).weeks[0].label == "2026-W48"
     assert not explore.window(empty, None, 1, NOW).latest
 

@@ -23,12 +23,15 @@ from webhooks.app import create_app
 
 A, B = 7, 8
 A_REPO, B_REPO = "acme/app", "globex/app"
-# Routes that name no installation: sign-in, health, metrics, the ingress, static files and
-# the lists of the caller's own installations. Anything else must take an installation id.
+# Routes that name no installation: sign-in, the App's first setup (only while it has no
+# credentials), health, metrics, the ingress, static files and the lists of the caller's own
+# installations. Anything else must take an installation id.
 PUBLIC = {
     "/",
     "/login",
     "/login/callback",
+    "/setup",
+    "/setup/callback",
     "/logout",
     "/healthz",
     "/metrics",

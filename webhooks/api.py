@@ -354,7 +354,9 @@ def repositories_csv(installation_id: int, query: m.WindowQuery) -> Response:
 @endpoint(f"{INSTALLATION}/pulls", "Pull requests carrying agent tasks, newest first",
           query=m.PagedFilters, body=m.PullPage)  # fmt: skip
 def pulls(installation_id: int, query: m.PagedFilters) -> Response:
-    page = _page(explore.pulls(_dataset(installation_id), query.task_filter()), query)
+    page = explore.pull_page(
+        _dataset(installation_id), query.task_filter(), query.page, query.per_page
+    )
     items = [_pull_out(row) for row in page.items]
     return _json(m.PullPage(items=items, **m.PageOf.values(page)), page)
 
@@ -380,7 +382,9 @@ def pull(installation_id: int, owner: str, repo: str, number: int) -> Response:
 @endpoint(f"{INSTALLATION}/tasks", "Agent tasks, open ones first, then latest finished first",
           query=m.PagedFilters, body=m.TaskPage)  # fmt: skip
 def tasks(installation_id: int, query: m.PagedFilters) -> Response:
-    page = _page(explore.tasks(_dataset(installation_id), query.task_filter()), query)
+    page = explore.task_page(
+        _dataset(installation_id), query.task_filter(), query.page, query.per_page
+    )
     items = [_task_out(d) for d in page.items]
     return _json(m.TaskPage(items=items, **m.PageOf.values(page)), page)
 

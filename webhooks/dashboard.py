@@ -116,7 +116,7 @@ def repositories(installation_id: int):
 def pulls(installation_id: int):
     require_installation(installation_id)
     dataset = _dataset(installation_id)
-    page = _paginate(explore.pulls(dataset, _task_filter()))
+    page = _paginate(explore.pull_page, dataset)
     csv = f"/api/v1/installations/{installation_id}/pulls.csv"
     active = _active_filters()
     return _render("pulls", dataset, "pulls", page=page, rows=[pull_line(r) for r in page.items],
@@ -142,7 +142,7 @@ def pull(installation_id: int, owner: str, repo: str, number: int):
 def tasks(installation_id: int):
     require_installation(installation_id)
     dataset = _dataset(installation_id)
-    page = _paginate(explore.tasks(dataset, _task_filter()))
+    page = _paginate(explore.task_page, dataset)
     rows = [task_line(installation_id, d) for d in page.items]
     return _render("tasks", dataset, "tasks", page=page, rows=rows,
                    choices=explore.choices(dataset), active=_active_filters())  # fmt: skip
@@ -255,9 +255,10 @@ def _active_filters() -> dict[str, str]:
     return {k: v for k in FILTERS if (v := request.args.get(k, "").strip())}
 
 
-def _paginate(items: list) -> explore.Page:
-    return explore.paginate(items, _int_arg("page", 1, 1, 10**6),
-                            _int_arg("per_page", PER_PAGE, 1, MAX_PER_PAGE))  # fmt: skip
+def _paginate(lister, dataset: explore.Dataset) -> explore.Page:
+    """The page the query asks for, of ``explore.pull_page`` or ``explore.task_page``."""
+    return lister(dataset, _task_filter(), _int_arg("page", 1, 1, 10**6),
+                  _int_arg("per_page", PER_PAGE, 1, MAX_PER_PAGE))  # fmt: skip
 
 
 @blueprint.app_template_global()

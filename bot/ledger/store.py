@@ -294,21 +294,14 @@ def load_pull_requests(session: Session, repo_id: int) -> list[PullRequest]:
     connection = session.connection()
     name = _repository_name(connection, repo_id)
     t = pull_requests
-    rows = connection.execute(
-        sa.select(t.c.number, t.c.labels, *(t.c[n] for n in _PR_FIELDS)).where(
-            t.c.repository_id == repo_id
-        )
-    )
-    found = [
-        PullRequest(
-            repository=name,
-            number=r.number,
-            labels=tuple(r.labels),
-            **{n: getattr(r, n) for n in _PR_FIELDS},
-        )
-        for r in rows
-    ]
-    return sorted(found, key=lambda p: p.number)
+    rows = connection.execute(sa.select(t).where(t.c.repository_id == repo_id))
+    return sorted((pull_from_row(r, name) for r in rows), key=lambda p: p.number)
+
+
+def pull_from_row(row: Any, repository: str) -> PullRequest:
+    """A stored pull request row as the engine's ``PullRequest``."""
+    return PullRequest(repository=repository, number=row.number, labels=tuple(row.labels),
+                       **{n: row._mapping[n] for n in _PR_FIELDS})  # fmt: skip
 
 
 def open_pull_request_for_branch(session: Session, repo_id: int, branch: str) -> int | None:
@@ -770,7 +763,7 @@ def _commit_times(
         query = sa.select(commits.c.sha, commits.c.committed_at).where(
             commits.c.repository_id == repo_id, commits.c.sha.in_(batch)
         )
-        found.update(connection.execute(query).tuples())
+        found.update({sha: at for sha, at in connection.execute(query)})
     return found
 
 
