@@ -12,7 +12,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from rich.console import Console
 from rich.table import Table
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates"  # the project's top-level templates/
+# bot/templates links to the project's top-level templates/; a wheel carries the files themselves.
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 CELL_COLUMNS = (
     "tier", "task_class", "tasks", "shipped_tasks", "first_pass_yield", "interval",
     "tokens_total", "tokens_shipped", "token_yield", "cost_usd", "cost_per_shipped_task",
