@@ -575,7 +575,9 @@ def _pull_conditions(dataset: Dataset, wanted: TaskFilter) -> list[Any]:
     by_task = replace(wanted, outcome=None, since=None, until=None)
     where = [p.repository_id.in_(list(dataset.repo_ids.values())),
              carries(*_task_conditions(dataset, by_task))]  # fmt: skip
-    if wanted.outcome is not None:
+    if wanted.outcome is not None and wanted.outcome not in WORST_FIRST:
+        where.append(sa.false())  # no pull request has that outcome
+    elif wanted.outcome is not None:
         worse = WORST_FIRST[: WORST_FIRST.index(wanted.outcome)]
         where.append(carries(tasks_t.c.status == wanted.outcome))
         if worse:

@@ -164,3 +164,66 @@ def test_operations_and_retries_stay_within_the_installation(engine):
     assert explore.retry_failed(engine, INSTALLATION, []) == 1
     assert inbox.get(engine, "mine").status == inbox.RECEIVED
     assert inbox.get(engine, "theirs").status == inbox.FAILED
+
+
+# The lists are filtered in SQL; this is what they must mean, said in Python over every task.
+FILTER_FIELDS = ("repository", "tier", "task_class", "agent", "model", "outcome")
+
+
+def _expected_tasks(dataset, wanted):
+    return {
+        d.task.id
+        for d in dataset.dated
+        if wanted.matches(d.task) and wanted.in_dates(d.finished_at)
+    }
+
+
+def _expected_pulls(dataset, wanted):
+    found = set()
+    for pull in dataset.pulls:
+        own = [d for d in dataset.dated if d.task.repository == pull.repository
+               and pull.number in d.task.pr_numbers]  # fmt: skip
+        by_task = explore.TaskFilter(**{f: getattr(wanted, f) for f in FILTER_FIELDS[:-1]})
+        worst = next((s for s in explore.WORST_FIRST if s in {d.task.status for d in own}), None)
+        matched = own and any(by_task.matches(d.task) for d in own)
+        if matched and wanted.outcome in (None, worst) and wanted.in_dates(pull.created_at):
+            found.add((pull.repository, pull.number))
+    return found
+
+
+def test_sql_filters_mean_what_the_python_filter_says(engine):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    dataset = load(engine)
+    options = explore.choices(dataset)
+    days = st.one_of(st.none(), st.dates(date(2026, 10, 30), date(2026, 11, 20)))
+    fields = {
+        f: st.one_of(st.none(), st.sampled_from([*options[f], "unknown"])) for f in FILTER_FIELDS
+    }
+
+    @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.builds(explore.TaskFilter, **fields, since=days, until=days))
+    def check(wanted):
+        page = explore.task_page(dataset, wanted, 1, 1000)
+        assert {d.task.id for d in page.items} == _expected_tasks(dataset, wanted)
+        assert page.total == len(page.items)
+        pulls = explore.pull_page(dataset, wanted, 1, 1000)
+        assert {(r.pull.repository, r.pull.number) for r in pulls.items} == _expected_pulls(
+            dataset, wanted
+        )
+
+    check()
+
+
+def test_pages_of_a_list_are_its_slices(engine):
+    dataset = load(engine)
+    everything = explore.tasks(dataset, explore.TaskFilter())
+    count = explore.task_page(dataset, explore.TaskFilter(), 1, 3).pages
+    pages = [explore.task_page(dataset, explore.TaskFilter(), n, 3) for n in range(1, count + 2)]
+    assert [d for p in pages for d in p.items] == everything and not pages[-1].items
+    assert {p.total for p in pages} == {len(everything)}
+    pulls = explore.pulls(dataset, explore.TaskFilter())
+    count = explore.pull_page(dataset, explore.TaskFilter(), 1, 2).pages
+    by_two = [explore.pull_page(dataset, explore.TaskFilter(), n, 2) for n in range(1, count + 1)]
+    assert [r.pull for p in by_two for r in p.items] == [r.pull for r in pulls]
