@@ -25,6 +25,7 @@ from pydantic import (
 )
 from pydantic_settings import (
     BaseSettings,
+    DotEnvSettingsSource,
     NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
@@ -35,6 +36,8 @@ DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_WEB_URL = "https://github.com"
 MIN_SECRET_KEY_LENGTH = 32
 CONFIG_FILE_ENV = "YIELD_AUDITOR_CONFIG"
+ENV_FILE_ENV = "YIELD_AUDITOR_ENV_FILE"
+DEFAULT_ENV_FILE = ".env"
 CHANNEL_TYPES = ("slack", "teams", "discord", "webhook", "email", "github_issue")
 
 
@@ -104,7 +107,7 @@ class DigestSpec(BaseModel):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=".env",
+        env_file=DEFAULT_ENV_FILE,
         env_file_encoding="utf-8",
         extra="ignore",
         populate_by_name=True,
@@ -147,6 +150,8 @@ class Settings(BaseSettings):
     session_hours: int = Field(
         8, ge=1, le=24 * 30, validation_alias=AliasChoices("YIELD_AUDITOR_SESSION_HOURS")
     )
+    # The .env file read at start, which /setup writes the App's credentials to (docs/setup.md).
+    env_file: Path = Field(Path(DEFAULT_ENV_FILE), validation_alias=AliasChoices(ENV_FILE_ENV))
 
     # Engine configuration; usually set in the TOML file named by YIELD_AUDITOR_CONFIG.
     agent_rules: list[dict[str, Any]] = Field(
@@ -172,7 +177,11 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Environment first, then ``.env``, then the TOML file (the most static source)."""
+        """Environment first, then ``.env`` (or the file ``YIELD_AUDITOR_ENV_FILE`` names), then
+        the TOML file (the most static source)."""
+        env_file = os.environ.get(ENV_FILE_ENV)
+        if env_file and getattr(dotenv_settings, "env_file", None) == DEFAULT_ENV_FILE:
+            dotenv_settings = DotEnvSettingsSource(settings_cls, env_file=env_file)
         sources = [init_settings, env_settings, dotenv_settings]
         toml_path = os.environ.get(CONFIG_FILE_ENV)
         if toml_path:
