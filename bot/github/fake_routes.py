@@ -30,6 +30,7 @@ from bot.github.fake_api import (
     user_json,
     verify_jwt,
 )
+from bot.github.fake_manifest import register_manifest
 from bot.github.fake_oauth import register_oauth
 from bot.github.fake_state import Comment, Delivery, Issue, Pull, State, now
 
@@ -54,7 +55,8 @@ def create_app(state: State, public_key: Any) -> Flask:
         answer(state, g.record, response)
         return response
 
-    register(app, state, lambda: verify_jwt(state, public_key))
+    state.public_key = public_key
+    register(app, state, lambda: verify_jwt(state, state.public_key))
     return app
 
 
@@ -66,6 +68,7 @@ def register(app: Flask, state: State, app_auth: Callable[[], None]) -> None:
     _issue_routes(app, state)
     _check_routes(app, state)
     register_oauth(app, state)
+    register_manifest(app, state)
 
     @app.get("/rate_limit")
     def rate_limit() -> Response:

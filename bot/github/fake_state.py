@@ -236,6 +236,9 @@ class State:
         self.user_tokens: dict[str, tuple[str, datetime]] = {}  # token: (login, expires)
         # (login, org lower-cased): (role, state), overriding what add_user implies
         self.memberships: dict[tuple[str, str], tuple[str, str]] = {}
+        self.public_key: Any = None  # verifies the App's JWTs (a manifest's App replaces it)
+        # Apps created from a manifest (bot.github.fake_manifest): code -> (answer, expiry)
+        self.manifest_codes: dict[str, tuple[dict[str, Any], datetime]] = {}
 
     @property
     def bot(self) -> Person:
