@@ -51,9 +51,9 @@ class AppState:
 def blueprints() -> list[Blueprint]:
     """Every blueprint of the app, registered in this order. The webhook ingress is exempt
     from CSRF (deliveries are signed instead); every other POST needs the form's token."""
-    from webhooks import api, auth, dashboard
+    from webhooks import api, auth, dashboard, setup
 
-    return [ingress_blueprint, auth.blueprint, api.blueprint, dashboard.blueprint]
+    return [ingress_blueprint, auth.blueprint, api.blueprint, dashboard.blueprint, setup.blueprint]
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Flask:

@@ -25,6 +25,7 @@ from webhooks.access import is_loopback_host
 from webhooks.api_steps import api_steps, redeliver_failed
 from webhooks.app import create_app
 from webhooks.pr_comment import CommentStep
+from webhooks.setup import setup_link
 from webhooks.worker import DEFAULT_LEASE, Worker
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ def serve(host: str, port: int, url: str | None = None) -> None:
     for thread in threads:
         thread.start()
     log.info("serving on http://%s:%d with %s", host, server.port, display_url(engine.url))
+    _announce_setup(app, host, server.port)
     try:
         server.serve_forever()
     finally:
@@ -64,6 +66,16 @@ def serve(host: str, port: int, url: str | None = None) -> None:
         for thread in threads:
             thread.join(timeout=30)
         engine.dispose()
+
+
+def _announce_setup(app, host: str, port: int) -> None:
+    """Unconfigured: the setup page's address with this process's token (docs/setup.md)."""
+    local = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # noqa: S104 (we read it)
+    if ":" in local:
+        local = f"[{local}]"
+    link = setup_link(app, f"http://{local}:{port}")
+    if link is not None:
+        log.warning("no GitHub App yet: open %s to create it", link)
 
 
 def run_worker(
