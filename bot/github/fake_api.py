@@ -252,7 +252,7 @@ def check_run_json(state: State, repo: str, run: dict[str, Any]) -> dict[str, An
         },
         "name": run["name"],
         "check_suite": {"id": run["id"] + 1},
-        "app": app_json(state),
+        "app": run.get("app") or app_json(state),  # another app's run: its own app
         "pull_requests": [],
     }
 

@@ -30,6 +30,7 @@ from bot.github.fake_api import (
     user_json,
     verify_jwt,
 )
+from bot.github.fake_history import register_history
 from bot.github.fake_manifest import register_manifest
 from bot.github.fake_oauth import register_oauth
 from bot.github.fake_state import Comment, Delivery, Issue, Pull, State, now
@@ -68,6 +69,7 @@ def register(app: Flask, state: State, app_auth: Callable[[], None]) -> None:
     _issue_routes(app, state)
     _check_routes(app, state)
     register_oauth(app, state)
+    register_history(app, state, app_auth)
     register_manifest(app, state)
 
     @app.get("/rate_limit")

@@ -154,6 +154,33 @@ class Delivery:
 
 
 @dataclass(frozen=True, slots=True)
+class Review:
+    """A pull request review (``bot.github.fake_history``); PENDING ones are not submitted."""
+
+    id: int
+    repo: str
+    number: int
+    state: str  # APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED or PENDING
+    user: Person
+    commit_id: str | None
+    submitted_at: datetime | None
+    body: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CommitStatus:
+    """A commit status some CI service set (``bot.github.fake_history``)."""
+
+    id: int
+    repo: str
+    sha: str
+    state: str  # error, failure, pending or success
+    context: str
+    at: datetime
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Fault:
     """Answer the next ``times`` requests matching ``method`` and the ``path`` glob with a fault.
 
@@ -219,6 +246,10 @@ class State:
         self.issues: dict[tuple[str, int], Issue] = {}
         self.check_runs: dict[int, dict[str, Any]] = {}
         self.contents: dict[tuple[str, str, str], bytes] = {}
+        # History (bot.github.fake_history): reviews, commit statuses, branch heads.
+        self.reviews: list[Review] = []
+        self.statuses: list[CommitStatus] = []
+        self.branches: dict[tuple[str, str], str] = {}  # (repo, branch): head sha
         self.deliveries: list[Delivery] = []
         self.redelivery_status_code = 200  # what a redelivery GitHub makes now answers
         self.faults: list[Fault] = []
