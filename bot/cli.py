@@ -17,6 +17,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn
 from bot import __version__
 from bot.analysis import Analyser
 from bot.audit import AuditOptions, run_audit
+from bot.backfill_cli import backfill_command
 from bot.commit import CommitInfo, Identity
 from bot.config import Settings
 from bot.gitlog import GitLogError
@@ -196,6 +197,7 @@ main.add_command(demo_command)
 main.add_command(digest_command)
 main.add_command(scheduler_command)
 main.add_command(token_group)
+main.add_command(backfill_command)
 
 if __name__ == "__main__":
     main()
