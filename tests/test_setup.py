@@ -324,9 +324,13 @@ def test_setup_from_elsewhere_needs_the_token(app, environ, headers):
     )
 
 
-def test_each_process_has_its_own_token(fake, env_file):
+def test_each_process_has_its_own_token_in_its_log(fake, env_file, caplog):
+    caplog.set_level(logging.WARNING)
     first, second = (create_app(fresh_settings(fake, env_file)) for _ in range(2))
-    assert first.extensions[GATE_KEY].token != second.extensions[GATE_KEY].token
+    tokens = [app.extensions[GATE_KEY].token for app in (first, second)]
+    assert tokens[0] != tokens[1]
+    for token in tokens:
+        assert f"open {PUBLIC_URL}/setup?token={token} to create it" in caplog.text
 
 
 def test_serve_announces_the_setup_link_only_while_unconfigured(app, fake, env_file, caplog):

@@ -280,16 +280,11 @@ def held_credentials(path: Path) -> list[str]:
 def _open_gate(setup_state: BlueprintSetupState) -> None:
     """Unconfigured: a gate for this app, and its token in the log (the way in from afar)."""
     app = setup_state.app
-    if setup_open(app.extensions[STATE_KEY].settings):
-        gate = Gate()
-        app.extensions[GATE_KEY] = gate
-        log.warning(
-            "the GitHub App is not configured: create it at %s from this computer, or at "
-            "%s?token=%s from elsewhere (docs/setup.md)",
-            SETUP_PATH,
-            SETUP_PATH,
-            gate.token,
-        )
+    settings = app.extensions[STATE_KEY].settings
+    if setup_open(settings):
+        app.extensions[GATE_KEY] = Gate()
+        link = setup_link(app, settings.public_url or "")
+        log.warning("the GitHub App is not configured: open %s to create it (docs/setup.md)", link)
 
 
 def setup_link(app: Flask, base_url: str) -> str | None:
