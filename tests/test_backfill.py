@@ -422,6 +422,15 @@ def test_a_rate_limit_is_waited_out_and_shown(engine, settings, app, fake):
     assert len(ledger(engine)[2]) == 6
 
 
+def test_a_short_rate_limit_is_waited_out_by_the_client(engine, settings, app, fake):
+    tell(fake)
+    fake.fail("GET", f"/repos/{REPO}/pulls/2/reviews", PRIMARY, seconds=1)
+    waits = Waits()
+    assert run(engine, settings, app, waits).complete
+    assert waits.seconds == []  # the client's own bounded wait, not backfill's
+    assert [c.status for c in fake.calls("GET", f"/repos/{REPO}/pulls/2/reviews")] == [403, 200]
+
+
 def test_a_deleted_repository_is_reported_and_skipped(engine, settings, app, fake):
     tell(fake)
     fake.add_repo(OTHER_REPO, INSTALLATION)
