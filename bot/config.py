@@ -35,6 +35,7 @@ from pydantic_settings import (
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_WEB_URL = "https://github.com"
 MIN_SECRET_KEY_LENGTH = 32
+MIN_DELIVERY_RETENTION_DAYS = 7  # GitHub redelivers for 3 days (github.com), 7 (GHES)
 CONFIG_FILE_ENV = "YIELD_AUDITOR_CONFIG"
 ENV_FILE_ENV = "YIELD_AUDITOR_ENV_FILE"
 DEFAULT_ENV_FILE = ".env"
@@ -168,6 +169,18 @@ class Settings(BaseSettings):
         default_factory=list, validation_alias=AliasChoices("YIELD_AUDITOR_DIGESTS")
     )
 
+    # Operations (docs/deploy.md#operations): migrations at start, and how long the inbox keeps
+    # a finished delivery's body and its row (the derived ledger is never purged).
+    migrate_on_start: bool = Field(
+        True, validation_alias=AliasChoices("YIELD_AUDITOR_MIGRATE_ON_START")
+    )
+    body_retention_days: int = Field(
+        14, validation_alias=AliasChoices("YIELD_AUDITOR_BODY_RETENTION_DAYS")
+    )
+    delivery_retention_days: int = Field(
+        30, validation_alias=AliasChoices("YIELD_AUDITOR_DELIVERY_RETENTION_DAYS")
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -241,6 +254,35 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_logins(cls, value: list[str]) -> list[str]:
         return [login.strip().removeprefix("@") for login in value if login.strip()]
+
+    @field_validator("body_retention_days")
+    @classmethod
+    def _keep_bodies_a_day(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("YIELD_AUDITOR_BODY_RETENTION_DAYS must be at least 1")
+        return value
+
+    @field_validator("delivery_retention_days")
+    @classmethod
+    def _keep_deliveries_past_redelivery(cls, value: int) -> int:
+        """A purged delivery's id no longer marks GitHub's redelivery of it as a duplicate."""
+        if value < MIN_DELIVERY_RETENTION_DAYS:
+            raise ValueError(
+                f"YIELD_AUDITOR_DELIVERY_RETENTION_DAYS must be at least "
+                f"{MIN_DELIVERY_RETENTION_DAYS}: a delivery's id is what recognises GitHub's "
+                "redelivery of it as a duplicate, and GitHub redelivers for up to 7 days (GHES)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _bodies_go_first(self) -> Settings:
+        if self.body_retention_days > self.delivery_retention_days:
+            raise ValueError(
+                f"YIELD_AUDITOR_BODY_RETENTION_DAYS ({self.body_retention_days}) is longer than "
+                f"YIELD_AUDITOR_DELIVERY_RETENTION_DAYS ({self.delivery_retention_days}): a "
+                "body goes with its delivery at the latest"
+            )
+        return self
 
     @model_validator(mode="after")
     def _ghe_host_sets_api_url(self) -> Settings:

@@ -7,12 +7,16 @@ expires. Deliveries sharing an ordering key (one pull request, one branch, one i
 claimed one at a time, oldest first. One ``UPDATE ... RETURNING`` claims a delivery on both
 databases; on PostgreSQL its sub-select uses ``FOR UPDATE SKIP LOCKED`` so that any number of
 workers share the queue. See docs/deploy.md.
+
+Retention (``purge``): a finished delivery's body is emptied after a while, its row deleted
+later; failed and unfinished deliveries keep both, and the ledger they produced is kept.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import logging
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -38,8 +42,11 @@ MAX_ATTEMPTS = 8
 BACKOFF_BASE = timedelta(seconds=2)
 BACKOFF_CAP = timedelta(minutes=30)
 ERROR_LIMIT = 2000  # characters of an error kept on the delivery
+# What a purged body is set to: the ingress stores only JSON objects, so no stored body is empty.
+PURGED_BODY = b""
 
 deliveries: sa.Table = DeliveryRow.__table__  # type: ignore[attr-defined]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +67,13 @@ class Delivery:
     error: str | None = None
     skipped: tuple[str, ...] = ()
 
+    @property
+    def body_purged(self) -> bool:
+        return self.body == PURGED_BODY
+
     def payload(self) -> dict[str, Any]:
+        if self.body_purged:
+            raise BodyPurged(self.guid)
         document = json.loads(self.body)
         if not isinstance(document, dict):
             raise ValueError("the payload is not a JSON object")
@@ -81,7 +94,18 @@ class Delivery:
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "error": self.error,
             "skipped": list(self.skipped),
+            "body_purged": self.body_purged,
         }
+
+
+class BodyPurged(ValueError):
+    """The delivery's body was emptied by ``purge``: it cannot be processed again."""
+
+    def __init__(self, guid: str) -> None:
+        super().__init__(
+            f"delivery {guid}: its body was purged (YIELD_AUDITOR_BODY_RETENTION_DAYS), so it "
+            "cannot be processed again"
+        )
 
 
 # --------------------------------------------------------------------------- pure parts
@@ -335,8 +359,9 @@ def requeue(
     """Put deliveries (by GUID, the failed ones, or the failed ones among the GUIDs) back in
     the queue; returns how many.
 
-    Deliveries being processed are left alone; the attempt count starts again. With
-    ``installation_id``, only that installation's deliveries (the dashboard's retry action).
+    Deliveries being processed, and those whose body was purged, are left alone; the attempt
+    count starts again. With ``installation_id``, only that installation's deliveries (the
+    dashboard's retry action).
     """
     d = deliveries
     wanted = list(guids)
@@ -346,24 +371,44 @@ def requeue(
     where += [d.c.status == FAILED] if failed else []
     stmt = (
         d.update()
-        .where(*where, d.c.status != PROCESSING, *_of(installation_id))
+        .where(*where, d.c.status != PROCESSING, d.c.body != PURGED_BODY, *_of(installation_id))
         .values(status=RECEIVED, attempts=0, available_at=now or _now(), finished_at=None)
     )
     with write_lock(engine), engine.begin() as connection:
         return connection.execute(stmt).rowcount
 
 
-def purge(engine: Engine, older_than: timedelta, now: datetime | None = None) -> int:
-    """Delete done and ignored deliveries finished before ``now - older_than``; failed ones stay.
+@dataclass(frozen=True, slots=True)
+class Purged:
+    bodies: int  # bodies emptied
+    deliveries: int  # rows deleted
 
-    A GUID purged here is no longer recognised as a duplicate, so keep more than GitHub's
-    redelivery window (3 days on github.com, 7 on GitHub Enterprise Server).
+
+def purge(
+    engine: Engine, keep_bodies: timedelta, keep_deliveries: timedelta, now: datetime | None = None
+) -> Purged:
+    """Empty the bodies of done and ignored deliveries finished before ``now - keep_bodies``,
+    and delete those finished before ``now - keep_deliveries``.
+
+    Failed deliveries keep both until they are retried (then they finish and age like any
+    other), unfinished ones are never touched, and the ledger rows a delivery produced stay.
+    A deleted GUID is no longer recognised as a duplicate, so ``keep_deliveries`` must outlast
+    GitHub's redelivery window (3 days on github.com, 7 on GitHub Enterprise Server).
     """
-    d = deliveries
-    cutoff = (now or _now()) - older_than
-    stmt = d.delete().where(d.c.status.in_((DONE, IGNORED)), d.c.finished_at < cutoff)
+    d, now = deliveries, now or _now()
+    finished = d.c.status.in_((DONE, IGNORED))
+    delete = d.delete().where(finished, d.c.finished_at < now - keep_deliveries)
+    empty = (
+        d.update()
+        .where(finished, d.c.finished_at < now - keep_bodies, d.c.body != PURGED_BODY)
+        .values(body=PURGED_BODY)
+    )
     with write_lock(engine), engine.begin() as connection:
-        return connection.execute(stmt).rowcount
+        deleted = connection.execute(delete).rowcount
+        emptied = connection.execute(empty).rowcount
+    if deleted or emptied:
+        log.info("inbox purge: %d bodies emptied, %d deliveries deleted", emptied, deleted)
+    return Purged(emptied, deleted)
 
 
 def get(engine: Engine, guid: str) -> Delivery | None:

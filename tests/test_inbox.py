@@ -8,10 +8,16 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from bot import inbox
+from bot.cli import main
+from bot.config import Settings
+from tests.scenario import seed
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=60)
@@ -216,18 +222,136 @@ def test_finish_refuses_other_statuses(engine):
         inbox.finish(connection, "a", "w", status="failed")
 
 
-def test_purge_keeps_recent_and_failed(engine):
-    for n, guid in enumerate(("old", "new", "broken")):
-        put(engine, guid, pr_payload(n), T0 + timedelta(seconds=n))
-    for guid, at in (("old", T0), ("new", T0 + timedelta(days=40))):
-        claimed = inbox.claim(engine, "w", LEASE, now=at)
-        assert claimed.guid == guid
-        with engine.begin() as connection:
-            inbox.finish(connection, guid, "w", now=at)
-    broken = inbox.claim(engine, "w", LEASE, now=T0 + timedelta(days=40))
-    inbox.fail(engine, broken, "w", "bad", max_attempts=1, now=T0)
-    assert inbox.purge(engine, timedelta(days=30), now=T0 + timedelta(days=41)) == 1
-    assert {d.guid for d in inbox.list_deliveries(engine)} == {"new", "broken"}
+# --------------------------------------------------------------------------- retention
+
+BODIES, ROWS = timedelta(days=14), timedelta(days=30)
+
+
+def finished(engine, guid: str, number: int, at: datetime, status: str = "done") -> None:
+    """A delivery received and finished as ``status`` at ``at``, or parked as ``failed``."""
+    put(engine, guid, pr_payload(number), at)
+    claimed = inbox.claim(engine, "w", LEASE, now=at)
+    assert claimed.guid == guid
+    if status == "failed":
+        assert inbox.fail(engine, claimed, "w", "bad", max_attempts=1, now=at) == "failed"
+        return
+    with engine.begin() as connection:
+        assert inbox.finish(connection, guid, "w", status, now=at)
+
+
+def test_purge_empties_old_bodies_then_deletes_old_deliveries(engine):
+    now = T0 + timedelta(days=100)
+    for n, (guid, days, status) in enumerate(
+        [
+            ("done-40", 40, "done"),
+            ("ignored-31", 31, "ignored"),
+            ("done-20", 20, "done"),
+            ("ignored-15", 15, "ignored"),
+            ("done-14", 14, "done"),  # exactly the retention: kept
+            ("failed-60", 60, "failed"),
+        ]
+    ):
+        finished(engine, guid, n, now - timedelta(days=days), status)
+    put(engine, "processing-60", pr_payload(10), now - timedelta(days=60))
+    put(engine, "received-60", pr_payload(11), now - timedelta(days=60))
+    assert inbox.claim(engine, "w", LEASE, now=now - timedelta(days=60)).guid == "processing-60"
+
+    assert inbox.purge(engine, BODIES, ROWS, now=now) == inbox.Purged(bodies=2, deliveries=2)
+
+    assert inbox.get(engine, "done-40") is None and inbox.get(engine, "ignored-31") is None
+    for guid in ("done-20", "ignored-15"):
+        purged = inbox.get(engine, guid)
+        assert purged.body_purged and purged.as_dict()["body_purged"]
+        assert purged.status in ("done", "ignored") and purged.error != "bad"
+    for guid in ("done-14", "failed-60", "processing-60", "received-60"):
+        kept = inbox.get(engine, guid)
+        assert not kept.body_purged and kept.payload()["pull_request"]
+    assert inbox.purge(engine, BODIES, ROWS, now=now) == inbox.Purged(bodies=0, deliveries=0)
+
+
+def test_a_purged_body_is_never_processed_again(engine):
+    finished(engine, "old", 1, T0)
+    finished(engine, "recent", 2, T0 + timedelta(days=20))
+    inbox.purge(engine, BODIES, ROWS, now=T0 + timedelta(days=21))
+    old = inbox.get(engine, "old")
+    with pytest.raises(inbox.BodyPurged, match="delivery old: its body was purged"):
+        old.payload()
+    assert inbox.requeue(engine, ["old"]) == 0 and inbox.get(engine, "old").status == "done"
+    url = engine.url.render_as_string(hide_password=False)
+    refused = CliRunner().invoke(main, ["inbox", "retry", "recent", "old", "--db", url])
+    assert refused.exit_code == 1
+    assert "the body of old was purged (YIELD_AUDITOR_BODY_RETENTION_DAYS)" in refused.output
+    assert inbox.get(engine, "recent").status == "done"  # nothing re-queued
+    retried = CliRunner().invoke(main, ["inbox", "retry", "recent", "--db", url])
+    assert retried.exit_code == 0 and inbox.get(engine, "recent").status == "received"
+
+
+def test_purge_keeps_the_ledger(engine):
+    seed(engine)
+    finished(engine, "old", 1, T0)
+    counts = ledger_counts(engine)
+    assert sum(counts.values()) > 0
+    assert inbox.purge(engine, BODIES, ROWS, now=T0 + timedelta(days=365)).deliveries == 1
+    assert ledger_counts(engine) == counts
+
+
+def ledger_counts(engine) -> dict[str, int]:
+    names = set(sa.inspect(engine).get_table_names()) - {"deliveries", "alembic_version"}
+    count = sa.select(sa.func.count())
+    with engine.connect() as connection:
+        return {n: connection.execute(count.select_from(sa.table(n))).scalar() for n in names}
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    ages=st.lists(
+        st.tuples(st.sampled_from(["done", "ignored", "failed", "received"]), st.integers(0, 1500)),
+        max_size=8,
+    ),
+    body_days=st.integers(1, 40),
+    extra_days=st.integers(0, 30),
+)
+def test_purge_by_age_and_status(engine, ages, body_days, extra_days):
+    """Only finished (done, ignored) deliveries age: the body past ``body_days``, the row past
+    ``body_days + extra_days``; failed and unfinished ones keep everything."""
+    with engine.begin() as connection:
+        connection.execute(inbox.deliveries.delete())
+    now = T0 + timedelta(days=100)
+    bodies, rows = timedelta(days=body_days), timedelta(days=body_days + extra_days)
+    for n, (status, hours) in enumerate(ages):  # finished ones first: claims take the oldest
+        if status != "received":
+            finished(engine, f"d{n}", n, now - timedelta(hours=hours), status)
+    for n, (status, hours) in enumerate(ages):
+        if status == "received":
+            put(engine, f"d{n}", pr_payload(n), now - timedelta(hours=hours))
+    inbox.purge(engine, bodies, rows, now=now)
+    for n, (status, hours) in enumerate(ages):
+        found, age = inbox.get(engine, f"d{n}"), timedelta(hours=hours)
+        ages_out = status in ("done", "ignored")
+        assert (found is None) == (ages_out and age > rows)
+        if found is not None:
+            assert found.body_purged == (ages_out and age > bodies)
+
+
+def test_retention_settings_default_and_refuse_what_loses_the_duplicate_guard(monkeypatch):
+    for name in ("BODY", "DELIVERY"):
+        monkeypatch.delenv(f"YIELD_AUDITOR_{name}_RETENTION_DAYS", raising=False)
+    defaults = Settings(_env_file=None)
+    assert (defaults.body_retention_days, defaults.delivery_retention_days) == (14, 30)
+    for env, message in [
+        ({"YIELD_AUDITOR_DELIVERY_RETENTION_DAYS": "6"}, "must be at least 7: a delivery's id"),
+        ({"YIELD_AUDITOR_BODY_RETENTION_DAYS": "0"}, "must be at least 1"),
+        ({"YIELD_AUDITOR_BODY_RETENTION_DAYS": "31"}, r"\(31\) is longer than"),
+    ]:
+        with monkeypatch.context() as patched:
+            for key, value in env.items():
+                patched.setenv(key, value)
+            with pytest.raises(ValidationError, match=message):
+                Settings(_env_file=None)
 
 
 def test_queue_stats(engine):

@@ -145,9 +145,16 @@ def inbox_retry(ids: tuple[str, ...], failed: bool, url: str | None) -> None:
         raise click.UsageError("give delivery ids or --failed, not both or neither")
     engine = _engine(url)
     try:
-        missing = [guid for guid in ids if inbox.get(engine, guid) is None]
+        found = {guid: inbox.get(engine, guid) for guid in ids}
+        missing = [guid for guid, delivery in found.items() if delivery is None]
         if missing:
             raise click.ClickException(f"no such delivery: {', '.join(missing)}")
+        purged = [guid for guid, delivery in found.items() if delivery.body_purged]
+        if purged:
+            raise click.ClickException(
+                f"the body of {', '.join(purged)} was purged (YIELD_AUDITOR_BODY_RETENTION_DAYS): "
+                "it cannot be processed again"
+            )
         count = inbox.requeue(engine, ids, failed=failed)
     finally:
         engine.dispose()
