@@ -1,11 +1,15 @@
-"""Process wiring for ``serve`` (all in one) and ``worker`` (workers only)."""
+"""Process wiring for ``serve`` (all in one), ``worker`` and ``scheduler``.
+
+Each stops gracefully on SIGTERM or SIGINT: the web server stops accepting, a worker finishes
+the delivery it holds, the scheduler lets a running job end (docs/deploy.md#signals).
+"""
 
 from __future__ import annotations
 
 import logging
 import signal
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -20,7 +24,7 @@ from bot.analysis import Analyser
 from bot.config import Settings
 from bot.digest_schedule import add_digest_job
 from bot.github.client import GitHubApp, configured
-from bot.ledger import display_url, make_engine, migrate
+from bot.ledger import current_revision, display_url, head_revision, make_engine, migrate
 from webhooks.access import is_loopback_host
 from webhooks.api_steps import api_steps, redeliver_failed
 from webhooks.app import create_app
@@ -29,8 +33,6 @@ from webhooks.setup import setup_link
 from webhooks.worker import DEFAULT_LEASE, Worker
 
 log = logging.getLogger(__name__)
-
-KEEP_FINISHED = timedelta(days=30)  # done and ignored deliveries are purged after this
 
 
 def serve(host: str, port: int, url: str | None = None) -> None:
@@ -44,7 +46,7 @@ def serve(host: str, port: int, url: str | None = None) -> None:
             f"YIELD_AUDITOR_LOCAL_MODE shows every installation without sign-in: serve it on a "
             f"loopback address (--host 127.0.0.1), not {host}"
         )
-    engine = _migrated_engine(settings)
+    engine = prepared_engine(settings)
     app = create_app(settings, engine)
     worker = build_worker(engine, settings)
     app.extensions["yield_auditor"].on_stored = worker.wake
@@ -89,7 +91,7 @@ def run_worker(
 
     Its counters live in its own process, so ``metrics_port`` serves them for Prometheus.
     """
-    engine = _migrated_engine(settings)
+    engine = prepared_engine(settings)
     try:
         if metrics_port is not None:
             start_http_server(metrics_port, registry=telemetry.create_registry(engine))
@@ -146,11 +148,11 @@ def run_scheduler(settings: Settings) -> None:
     """``yield-auditor scheduler``: the periodic jobs in the foreground, for production, where
     web and worker processes run none. A second scheduler is harmless: digests are claimed
     before they are sent, and a repeated redelivery is a duplicate GUID to the ingress."""
-    engine = _migrated_engine(settings)
+    engine = prepared_engine(settings)
     github = GitHubApp(settings) if configured(settings) else None
     scheduler = BlockingScheduler(timezone="UTC")
     add_periodic_jobs(scheduler, engine, github, settings)
-    _on_signals(lambda: scheduler.shutdown(wait=False))
+    _on_signals(lambda: scheduler.shutdown(wait=True))  # a running job finishes first
     try:
         scheduler.start()
     finally:
@@ -163,25 +165,50 @@ def add_periodic_jobs(
     github: GitHubApp | None = None,
     settings: Settings | None = None,
 ) -> None:
-    """The inbox's clean-up, daily; with the App configured, GitHub's failed deliveries of the
-    last 3 days requested again, hourly; with digests configured, the digests that are due,
-    every minute (docs/digests.md)."""
+    """The inbox's retention (bodies, then whole deliveries), at start and hourly; with the App
+    configured, GitHub's failed deliveries of the last 3 days requested again, hourly; with
+    digests configured, the digests that are due, every minute (docs/digests.md)."""
     once = {"coalesce": True, "max_instances": 1}
+    settings = settings or Settings()
     if settings is not None and settings.digests:
         add_digest_job(scheduler, engine, settings)
     if github is not None:
         scheduler.add_job(
             redeliver_failed, "interval", hours=1, args=(github,), id="redeliver-failed", **once
         )
-    scheduler.add_job(
-        inbox.purge, "interval", days=1, args=(engine, KEEP_FINISHED), id="inbox-purge", **once
+    retention = (
+        timedelta(days=settings.body_retention_days),
+        timedelta(days=settings.delivery_retention_days),
     )
+    scheduler.add_job(
+        inbox.purge, "interval", hours=1, args=(engine, *retention), id="inbox-purge",
+        next_run_time=datetime.now(UTC), **once,
+    )  # fmt: skip
 
 
-def _migrated_engine(settings: Settings) -> Engine:
+def prepared_engine(settings: Settings) -> Engine:
+    """An engine on a database at this release's schema: migrated here, or with
+    ``YIELD_AUDITOR_MIGRATE_ON_START=false`` (a role without DDL rights, say) checked, so a
+    process never runs against a schema it does not know."""
     engine = make_engine(settings.database_url, hide_parameters=True)  # no bodies in errors
-    migrate(engine)
+    try:
+        if settings.migrate_on_start:
+            migrate(engine)
+        else:
+            _require_head(engine)
+    except BaseException:
+        engine.dispose()
+        raise
     return engine
+
+
+def _require_head(engine: Engine) -> None:
+    at, head = current_revision(engine), head_revision()
+    if at != head:
+        raise SystemExit(
+            f"the database {display_url(engine.url)} is at revision {at or 'none'}, this release "
+            f"needs {head}: run `yield-auditor migrate` (YIELD_AUDITOR_MIGRATE_ON_START=false)"
+        )
 
 
 def _on_signals(callback) -> None:
