@@ -28,7 +28,9 @@ test: $(INSTALLED)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check bot webhooks tests bench
+	$(BIN)/ruff format --check bot webhooks tests bench docker
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/shellcheck docker/entrypoint.sh
 
 bench: $(INSTALLED)
 	$(BIN)/python bench/trailer_throughput.py
