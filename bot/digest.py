@@ -37,7 +37,16 @@ from bot.digest_model import (
 )
 from bot.ledger.store import repositories as repositories_t
 from bot.ledger.store import tasks as tasks_t
-from bot.metrics import BREAKDOWNS, MIN_PRICE_COVERAGE, GroupMetrics, breakdown, summarise
+from bot.metrics import (
+    BREAKDOWNS,
+    MIN_PRICE_COVERAGE,
+    GroupMetrics,
+    Totals,
+    breakdown,
+    from_totals,
+    summarise,
+    totals_of,
+)
 from bot.render import TEMPLATES
 from bot.report import Outcome, cells_of, outcomes, recommendations, task_cost
 from bot.stats import Rate, Recommendation
@@ -124,14 +133,18 @@ def build_digest(
     names = list(repositories) if repositories is not None else repositories_of(
         session, installation_id
     )  # fmt: skip
+    from bot.ledger.totals import weekly_totals
+
     weeks = [shift(period, i, timezone) for i in range(1 - TREND_WEEKS, 1)]
-    dated, missing = load_dated_tasks(session, names, weeks[0].start, period.end)
+    dated, missing = load_dated_tasks(session, names, period.start, period.end)
     ids = _repository_ids(session, names)
+    connection = session.connection()
     notes = [f"{name}: not in the ledger yet" for name in missing]
     return compose(installation_id, account_of(session, installation_id), weeks, dated,
                    tuple(names), dashboard_url, tuple(notes),
-                   history=history_outcomes(session.connection(), ids, period.end),
-                   still_open=open_tasks(session.connection(), ids))  # fmt: skip
+                   history=history_outcomes(connection, ids, period.end),
+                   still_open=open_tasks(connection, ids),
+                   weekly=weekly_totals(connection, ids.values(), weeks))  # fmt: skip
 
 
 def repositories_of(session: Session, installation_id: int) -> list[str]:
@@ -233,17 +246,22 @@ def compose(
     *,
     history: Sequence[Outcome] | None = None,
     still_open: int | None = None,
+    weekly: Sequence[Totals] | None = None,
 ) -> Digest:
     """The digest of ``weeks[-1]``; ``weeks`` are consecutive, oldest first (the trend).
 
-    The advice weighs ``history`` (outcomes of every task finished before the period's end),
-    else the finished tasks of ``dated``; ``still_open`` counts open tasks, else ``dated``'s.
+    ``dated`` needs only the period's tasks when the rest is given: ``weekly`` (each week's
+    totals, for the trend and the previous week), ``history`` (outcomes of every task finished
+    before the period's end, for the advice) and ``still_open`` (open tasks); each is
+    otherwise computed from ``dated``.
     """
     period, previous = weeks[-1], weeks[-2] if len(weeks) > 1 else None
     current = [d for d in dated if _contains(period, d.finished_at)]
-    before = [d for d in dated if previous and _contains(previous, d.finished_at)]
-    now, then = summarise([d.task for d in current]), summarise([d.task for d in before])
-    scorecard = tuple(_scorecard(now, then if before else None))
+    if weekly is None:
+        weekly = [totals_of(d.task for d in dated if _contains(w, d.finished_at)) for w in weeks]
+    before = bool(previous and weekly[-2].tasks)
+    now = summarise([d.task for d in current])
+    scorecard = tuple(_scorecard(now, from_totals(weekly[-2]) if before else None))
     if history is None:
         history = outcomes([d.task for d in dated if d.finished_at and d.finished_at < period.end])
     if still_open is None:
@@ -258,7 +276,10 @@ def compose(
         attention=tuple(_attention(current)),
         misroutes=tuple(_misroutes(current)),
         advice=tuple(_advice(recommendations(cells_of(history), seed))),
-        trend=tuple(_trend(weeks, dated)),
+        trend=tuple(
+            TrendPoint(w.label, m.token_yield, m.usd_total)
+            for w, m in zip(weeks, map(from_totals, weekly), strict=True)
+        ),
         repositories=repositories,
         dashboard_url=dashboard_url,
         notes=notes + tuple(_coverage_notes(now, still_open, previous, before)),
@@ -326,7 +347,12 @@ def headline(period: Period, scorecard: Sequence[Figure], tasks: int) -> str:
 
 
 def _matrix(tasks: Sequence[Task]) -> Iterable[Cell]:
-    for (tier, task_class), m in breakdown(tasks, BREAKDOWNS["tier_class"]).items():  # type: ignore[misc]
+    return cells(breakdown(tasks, BREAKDOWNS["tier_class"]))  # type: ignore[arg-type]
+
+
+def cells(groups: Mapping[tuple[str | None, str], GroupMetrics]) -> Iterable[Cell]:
+    """The matrix's cells from each (tier, task class) group's figures."""
+    for (tier, task_class), m in sorted(groups.items(), key=lambda kv: str(kv[0])):
         r = m.first_pass
         yield Cell(tier or "unknown", task_class, m.tasks, m.shipped_tasks, r.value,
                    (r.low, r.high) if r.n else None, m.token_yield,
@@ -409,13 +435,7 @@ def _usd(amount: float) -> str:
     return f"-${-amount:,.2f}" if amount < 0 else f"${amount:,.2f}"
 
 
-def _trend(weeks: Sequence[Period], dated: Sequence[DatedTask]) -> Iterable[TrendPoint]:
-    for week in weeks:
-        m = summarise([d.task for d in dated if _contains(week, d.finished_at)])
-        yield TrendPoint(week.label, m.token_yield, m.usd_total)
-
-
-def _coverage_notes(m: GroupMetrics, still_open: int, previous, before) -> Iterable[str]:
+def _coverage_notes(m: GroupMetrics, still_open: int, previous, before: bool) -> Iterable[str]:
     if still_open:
         yield f"{still_open} task{'s' * (still_open != 1)} still open: counted when they finish"
     if m.tokens_total and m.price_coverage < 1:

@@ -31,7 +31,7 @@ from bot.attribution import Spend, Task
 from bot.digest import (
     DatedTask,
     _advice,
-    _matrix,
+    cells,
     history_outcomes,
     open_tasks,
     period_of,
@@ -48,7 +48,8 @@ from bot.ledger.store import (
 from bot.ledger.store import pull_requests as pulls_t
 from bot.ledger.store import repositories as repositories_t
 from bot.ledger.store import tasks as tasks_t
-from bot.metrics import GroupMetrics, breakdown, calibration, summarise
+from bot.ledger.totals import totals, weekly_totals
+from bot.metrics import GroupMetrics, Totals, calibration_of, from_totals, summarise
 from bot.records import PullRequest
 from bot.report import Outcome, cells_of, recommendations
 from bot.stats import Rate
@@ -361,18 +362,20 @@ def _scalar(dataset: Dataset, query: Any) -> Any:
         return connection.execute(query).scalar()
 
 
-def _window_tasks(dataset: Dataset, window: Window) -> list[DatedTask]:
-    """Tasks finished in the window, without attempts; read once per dataset and window."""
-    key = (window.start, window.end)
-    if key not in dataset._windows:
-        rows = _task_rows(dataset, tasks_t.c.finished_at >= window.start,
-                          tasks_t.c.finished_at < window.end)  # fmt: skip
-        dataset._windows[key] = _dated(dataset, rows, full=False)
-    return dataset._windows[key]
+def _totals(dataset: Dataset, *where: Any, group: Sequence[Any] = ()) -> dict[tuple, Totals]:
+    """``bot.metrics.Totals`` of the installation's tasks matching ``where``, per ``group``."""
+    with _connect(dataset) as connection:
+        return totals(connection, dataset.repo_ids.values(), *where, group=group)
 
 
-def _finished_in(dataset: Dataset, window: Window) -> list[Task]:
-    return [d.task for d in _window_tasks(dataset, window)]
+def _in_window(window: Window) -> list[Any]:
+    return [tasks_t.c.finished_at >= window.start, tasks_t.c.finished_at < window.end]
+
+
+def _weekly(dataset: Dataset, window: Window) -> list[Totals]:
+    """The totals of each week of the window, oldest first."""
+    with _connect(dataset) as connection:
+        return weekly_totals(connection, dataset.repo_ids.values(), window.weeks)
 
 
 # --------------------------------------------------------------------------- windows
@@ -421,28 +424,22 @@ def _utc(value: Any) -> datetime | None:
 
 def overview(dataset: Dataset, window: Window) -> Overview:
     """The window's figures and one point per week for the trend charts."""
-    dated = _window_tasks(dataset, window)
-    trend = tuple(
-        Week(week.label, summarise([d.task for d in dated if _in(week, d.finished_at)]))
-        for week in window.weeks
-    )
+    weekly = _weekly(dataset, window)
+    trend = tuple(Week(w.label, from_totals(t)) for w, t in zip(window.weeks, weekly, strict=True))
     with _connect(dataset) as connection:
         still_open = open_tasks(connection, dataset.repo_ids)
-    return Overview(window, summarise([d.task for d in dated]), trend, still_open)
-
-
-def _in(period: Period, when: datetime | None) -> bool:
-    return when is not None and period.start <= when < period.end
+    return Overview(window, from_totals(sum(weekly, Totals())), trend, still_open)
 
 
 def matrix(dataset: Dataset, window: Window, seed: int = 0) -> Matrix:
     """Tier x task class cells of the window; advice from all history up to its end."""
-    cells = tuple(_matrix(_finished_in(dataset, window)))
+    groups = _totals(dataset, *_in_window(window), group=(tasks_t.c.tier, tasks_t.c.task_class))
+    found = tuple(cells({key: from_totals(t) for key, t in groups.items()}))  # type: ignore[misc]
     return Matrix(
         window,
-        tiers=tuple(sorted({c.tier for c in cells}, key=_tier_key)),
-        classes=tuple(sorted({c.task_class for c in cells})),
-        cells=cells,
+        tiers=tuple(sorted({c.tier for c in found}, key=_tier_key)),
+        classes=tuple(sorted({c.task_class for c in found})),
+        cells=found,
         advice=tuple(_advice(recommendations(cells_of(_history(dataset, window.end)), seed))),
     )
 
@@ -460,18 +457,27 @@ def _tier_key(tier: str) -> tuple[int, str]:
 
 def repositories(dataset: Dataset, window: Window) -> list[tuple[str, GroupMetrics]]:
     """Each repository's figures over the window (repositories without tasks included)."""
-    groups = breakdown(_finished_in(dataset, window), lambda t: t.repository)
-    return [(name, groups.get(name) or summarise([])) for name in dataset.repositories]
+    groups = _totals(dataset, *_in_window(window), group=(tasks_t.c.repository_id,))
+    return [(name, from_totals(groups.get((dataset.repo_ids[name],), Totals())))
+            for name in dataset.repositories]  # fmt: skip
 
 
 def calibration_buckets(dataset: Dataset, window: Window) -> list[tuple[float, float, Rate]]:
     """Router score bucket against first-pass yield (docs/metrics.md)."""
-    return calibration(_finished_in(dataset, window))
+    if not dataset.repo_ids:
+        return calibration_of(())
+    t = tasks_t.c
+    query = sa.select(t.route_score, t.first_pass).where(
+        t.repository_id.in_(list(dataset.repo_ids.values())), t.route_score.is_not(None),
+        *_in_window(window),
+    )  # fmt: skip
+    with _connect(dataset) as connection:
+        return calibration_of(connection.execute(query).all())
 
 
 def waterfall(dataset: Dataset, window: Window) -> dict[str, Spend]:
     """Where the window's tokens and dollars went, bucket by bucket."""
-    return summarise(_finished_in(dataset, window)).waterfall
+    return from_totals(sum(_weekly(dataset, window), Totals())).waterfall
 
 
 # --------------------------------------------------------------------------- lists
