@@ -77,8 +77,8 @@ class Dataset:
 
     @cached_property
     def dated(self) -> tuple[DatedTask, ...]:
-        """Every task with its attempts, by repository and id: for exports and checks, never
-        for a page (a page asks for what it shows)."""
+        """Every task with its attempts, by repository and id, read whole: for scripts and
+        the tests that check pages against it; pages and the API ask for what they show."""
         return tuple(_dated(self, _task_rows(self, order=(repositories_t.c.full_name,
                                                           tasks_t.c.key)), full=True))  # fmt: skip
 
