@@ -15,8 +15,10 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -70,11 +72,7 @@ def site(tmp_path_factory) -> Iterator[dict]:
     seed(engine, installation=ACME, account="acme", repository="acme/app")
     seed(engine, installation=GLOBEX, account="globex", repository="globex/app")
     failed_delivery(engine, "acme-delivery", ACME, "acme/app", error="GitHub answered 502")
-    app_holder: dict = {}
-    server = make_server("127.0.0.1", 0, lambda env, reply: app_holder["app"](env, reply),
-                         threaded=True)  # fmt: skip
-    base = f"http://127.0.0.1:{server.port}"
-    with FakeGitHub(app_id=1) as fake:
+    with FakeGitHub(app_id=1) as fake, serving() as (base, mount):
         fake.add_installation(ACME, "acme")
         fake.add_installation(GLOBEX, "globex")
         fake.add_user("ada", 1001, installations=[ACME], admin_of=["acme"])
@@ -82,13 +80,25 @@ def site(tmp_path_factory) -> Iterator[dict]:
         settings = make_settings(database_url=url, github_api_url=fake.url, public_url=base,
                                  github_client_id=fake.oauth_client_id,
                                  github_client_secret=fake.oauth_client_secret)  # fmt: skip
-        app_holder["app"] = create_app(settings, engine)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
+        mount(create_app(settings, engine))
         yield {"base": base, "engine": engine, "fake": fake}
+    engine.dispose()
+
+
+@contextmanager
+def serving() -> Iterator[tuple[str, Callable]]:
+    """A loopback server whose app is mounted once its address is known (the app's settings
+    name its own public URL)."""
+    mounted: dict = {}
+    server = make_server("127.0.0.1", 0, lambda env, reply: mounted["app"](env, reply),
+                         threaded=True)  # fmt: skip
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.port}", lambda app: mounted.update(app=app)
+    finally:
         server.shutdown()
         thread.join(timeout=10)
-    engine.dispose()
 
 
 @pytest.fixture
@@ -208,7 +218,6 @@ def test_an_admin_retries_a_failed_delivery(page, site):
 def test_the_demo_serves_its_dashboard_without_sign_in(browser, tmp_path):
     """``yield-auditor demo``, as the README runs it: the scripted week and its history are on
     the dashboard, in local mode (marked on the page), without signing in."""
-    import re
     import signal
     import subprocess
     import sys
@@ -237,3 +246,36 @@ def test_the_demo_serves_its_dashboard_without_sign_in(browser, tmp_path):
     finally:
         demo.send_signal(signal.SIGINT)
         demo.wait(timeout=60)
+
+
+def test_a_fresh_install_creates_its_app_through_the_setup_page(browser, tmp_path):
+    """/setup in a browser: the manifest form posts to GitHub (allowed by the page's CSP
+    form-action), GitHub sends the browser back, the credentials land in the .env file."""
+    from dotenv import dotenv_values
+
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    engine = make_engine(url)
+    migrate(engine)
+    env_file = tmp_path / ".env"
+    with FakeGitHub(app_id=1) as fake, serving() as (base, mount):
+        mount(create_app(make_settings(
+            database_url=url, github_api_url=fake.url, public_url=base, env_file=env_file,
+            secret_key=None, github_client_id=None, github_client_secret=None,
+            github_webhook_secret=None,
+        ), engine))  # fmt: skip
+        context = browser.new_context()
+        tab = context.new_page()
+        errors: list[str] = []
+        tab.on("console", lambda m: errors.append(m.text) if "Content Security" in m.text else None)
+        tab.goto(f"{base}/setup")
+        shot(tab, "08-setup")
+        tab.get_by_role("button", name=re.compile("^Create ")).click()
+        tab.wait_for_url(f"{base}/setup/callback*")
+        shot(tab, "09-setup-done")
+        install = tab.get_by_role("link", name="Install the App").get_attribute("href")
+        context.close()
+    engine.dispose()
+    assert not errors
+    stored = dotenv_values(env_file)
+    assert stored["GITHUB_APP_ID"] and stored["GITHUB_WEBHOOK_SECRET"]
+    assert install.endswith("/installations/new")
