@@ -738,13 +738,17 @@ def rollups(
     """Per task id: when it finished (``bot.attribution.finished_at``), its first pull
     request's title and its spend summed over the buckets."""
     by_number = {p.number: p for p in prs}
-    ends = [e for e in events if e.kind in (MERGED, CLOSED)]
+    ends: dict[int | None, list[Event]] = {}
+    for e in events:
+        if e.kind in (MERGED, CLOSED):
+            ends.setdefault(e.pr_number, []).append(e)
     times = _commit_times(connection, repo_id, [t for t in tasks_ if not t.pr_numbers])
     out = {}
     for task in tasks_:
         spend = task.spend.values()
+        own = [e for n in dict.fromkeys(task.pr_numbers) for e in ends.get(n, ())]
         out[task.id] = {
-            "finished_at": finished_at(task, by_number, ends, times),
+            "finished_at": finished_at(task, by_number, own, times),
             "title": next((by_number[n].title for n in task.pr_numbers if n in by_number), ""),
             "tokens": sum(s.tokens for s in spend),
             "usd": sum((s.usd for s in spend), Decimal(0)),

@@ -111,22 +111,32 @@ def _fill_repository(connection: sa.Connection, t: dict[str, sa.Table], repo_id:
         .where(mine)
     ):  # fmt: skip
         commits_of.setdefault(r.task_id, []).extend(r.commits)
+    ends: dict[int | None, list[Event]] = {}
+    for e in events:
+        ends.setdefault(e.pr_number, []).append(e)
+    updates, links = [], []
     for r in connection.execute(sa.select(t["tasks"]).where(mine)).all():
         task = _Stored(r.status, tuple(r.pr_numbers), (_Attempt(tuple(commits_of.get(r.id, ()))),))
+        numbers = list(dict.fromkeys(task.pr_numbers))
+        own = [e for n in numbers for e in ends.get(n, ())]
         spend = r.spend.values()
         values = {
-            "finished_at": finished_at(task, prs, events, times),  # type: ignore[arg-type]
+            "finished_at": finished_at(task, prs, own, times),  # type: ignore[arg-type]
             "title": next((prs[n].title for n in task.pr_numbers if n in prs), ""),
             "tokens": sum(s["tokens"] for s in spend),
             "usd": sum((Decimal(s["usd"]) for s in spend), Decimal(0)),
             "unpriced_tokens": sum(s["unpriced_tokens"] for s in spend),
         }
+        updates.append({"row_id": r.id, **_bind(values)})
+        links += [{"task_id": r.id, "pr_number": n, "repository_id": repo_id} for n in numbers]
+    if updates:  # executemany: one round trip per batch, not per task
+        tasks = t["tasks"]
+        update = tasks.update().where(tasks.c.id == sa.bindparam("row_id"))
         connection.execute(
-            t["tasks"].update().where(t["tasks"].c.id == r.id).values(**_bind(values))
+            update.values({k: sa.bindparam(k) for k in updates[0] if k != "row_id"}), updates
         )
-        for number in dict.fromkeys(task.pr_numbers):
-            connection.execute(t["task_pull_requests"].insert().values(
-                task_id=r.id, pr_number=number, repository_id=repo_id))  # fmt: skip
+    if links:
+        connection.execute(t["task_pull_requests"].insert(), links)
 
 
 class _Stored(NamedTuple):
