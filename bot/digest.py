@@ -183,25 +183,26 @@ def load_dated_tasks(
 ) -> tuple[list[DatedTask], list[str]]:
     """The repositories' tasks with their finishing time (those finished in [start, end) when
     both are given, else all), by repository and id; and the names not in the ledger."""
-    from bot.ledger.store import attempts_of, task_from_row
-
     names = sorted(set(names))
     ids = _repository_ids(session, names)
-    t = tasks_t
-    query = (
-        sa.select(t, repositories_t.c.full_name)
-        .join(repositories_t, repositories_t.c.id == t.c.repository_id)
-        .where(t.c.repository_id.in_(list(ids.values())))
-        .order_by(repositories_t.c.full_name, t.c.key)
-    )
-    if start is not None and end is not None:
-        query = query.where(t.c.finished_at >= start, t.c.finished_at < end)
-    connection = session.connection()
-    rows = connection.execute(query).all()
-    attempts = attempts_of(connection, [r.id for r in rows])
-    dated = [DatedTask(task_from_row(r, r.full_name, attempts.get(r.id, ())), r.finished_at,
-                       r.title) for r in rows]  # fmt: skip
+    f = tasks_t.c.finished_at
+    window = (f >= start, f < end) if start is not None and end is not None else ()
+    order = (repositories_t.c.full_name, tasks_t.c.key)
+    dated = dated_tasks(session.connection(), ids.values(), *window, order=order)
     return dated, [n for n in names if n not in ids]
+
+
+def dated_tasks(
+    connection: Any, repo_ids: Iterable[int], *where: Any, **page: Any
+) -> list[DatedTask]:
+    """The repositories' tasks matching ``where`` with their attempts, finishing time and
+    title; ``page`` is ``order``, ``limit`` and ``offset`` of ``bot.ledger.store.scoped``."""
+    from bot.ledger.store import attempts_of, scoped, task_from_row
+
+    rows = connection.execute(scoped(tasks_t, repo_ids, *where, **page)).all()
+    attempts = attempts_of(connection, [r.id for r in rows])
+    return [DatedTask(task_from_row(r, r.full_name, attempts.get(r.id, ())), r.finished_at,
+                      r.title) for r in rows]  # fmt: skip
 
 
 def history_outcomes(connection: Any, repo_ids: Mapping[str, int], end: datetime) -> list[Outcome]:

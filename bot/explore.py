@@ -32,6 +32,7 @@ from bot.digest import (
     DatedTask,
     _advice,
     cells,
+    dated_tasks,
     history_outcomes,
     open_tasks,
     period_of,
@@ -39,12 +40,7 @@ from bot.digest import (
     shift,
 )
 from bot.digest_model import Advice, Cell, Period
-from bot.ledger.store import (
-    attempts_of,
-    pull_from_row,
-    task_from_row,
-    task_pull_requests,
-)
+from bot.ledger.store import pull_from_row, scoped, task_pull_requests
 from bot.ledger.store import pull_requests as pulls_t
 from bot.ledger.store import repositories as repositories_t
 from bot.ledger.store import tasks as tasks_t
@@ -71,16 +67,12 @@ class Dataset:
     repositories: tuple[str, ...]
     repo_ids: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
     engine: Engine | None = field(default=None, repr=False, compare=False)
-    _windows: dict[tuple[datetime, datetime], list[DatedTask]] = field(
-        default_factory=dict, repr=False, compare=False
-    )
 
     @cached_property
     def dated(self) -> tuple[DatedTask, ...]:
         """Every task with its attempts, by repository and id, read whole: for scripts and
         the tests that check pages against it; pages and the API ask for what they show."""
-        return tuple(_dated(self, _task_rows(self, order=(repositories_t.c.full_name,
-                                                          tasks_t.c.key)), full=True))  # fmt: skip
+        return tuple(_dated(self, order=(repositories_t.c.full_name, tasks_t.c.key)))
 
     @cached_property
     def pulls(self) -> tuple[PullRequest, ...]:
@@ -139,27 +131,6 @@ class TaskFilter:
     outcome: str | None = None
     since: date | None = None
     until: date | None = None
-
-    def matches(self, task: Task) -> bool:
-        wanted = {
-            "repository": task.repository,
-            "tier": task.tier or "unknown",
-            "task_class": task.task_class,
-            "agent": task.agent or "unknown",
-            "model": task.model or "unknown",
-            "outcome": task.status,
-        }
-        return all(getattr(self, k) in (None, v) for k, v in wanted.items())
-
-    def in_dates(self, when: datetime | None) -> bool:
-        if self.since is None and self.until is None:
-            return True
-        if when is None:
-            return False
-        day = when.astimezone(UTC).date()
-        return (self.since is None or day >= self.since) and (
-            self.until is None or day <= self.until
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,47 +277,14 @@ def retry_failed(engine: Engine, installation_id: int, guids: Sequence[str]) -> 
 # --------------------------------------------------------------------------- reading
 
 
-def _task_rows(
-    dataset: Dataset, *where: Any, order: Sequence[Any] = (), limit: int | None = None,
-    offset: int = 0,
-) -> list[Any]:  # fmt: skip
-    """Task rows of the installation (with their repository's name), as asked."""
-    query = (
-        sa.select(tasks_t, repositories_t.c.full_name)
-        .join(repositories_t, repositories_t.c.id == tasks_t.c.repository_id)
-        .where(tasks_t.c.repository_id.in_(list(dataset.repo_ids.values())), *where)
-        .order_by(*order)
-        .limit(limit)
-        .offset(offset)
-    )
+def _dated(dataset: Dataset, *where: Any, **page: Any) -> list[DatedTask]:
+    """The installation's tasks matching ``where``, whole (``bot.digest.dated_tasks``)."""
     with _connect(dataset) as connection:
-        return connection.execute(query).all()
+        return dated_tasks(connection, dataset.repo_ids.values(), *where, **page)
 
 
-def _dated(dataset: Dataset, rows: Sequence[Any], full: bool) -> list[DatedTask]:
-    """Rows as dated tasks; with their attempts when ``full`` (figures never need them)."""
-    attempts: dict[int, list] = {}
-    if full and rows:
-        with _connect(dataset) as connection:
-            attempts = attempts_of(connection, [r.id for r in rows])
-    return [
-        DatedTask(task_from_row(r, r.full_name, attempts.get(r.id, ())), r.finished_at, r.title)
-        for r in rows
-    ]
-
-
-def _pull_requests(
-    dataset: Dataset, *where: Any, order: Sequence[Any] = (), limit: int | None = None,
-    offset: int = 0,
-) -> list[PullRequest]:  # fmt: skip
-    query = (
-        sa.select(pulls_t, repositories_t.c.full_name)
-        .join(repositories_t, repositories_t.c.id == pulls_t.c.repository_id)
-        .where(pulls_t.c.repository_id.in_(list(dataset.repo_ids.values())), *where)
-        .order_by(*order)
-        .limit(limit)
-        .offset(offset)
-    )
+def _pull_requests(dataset: Dataset, *where: Any, **page: Any) -> list[PullRequest]:
+    query = scoped(pulls_t, dataset.repo_ids.values(), *where, **page)
     with _connect(dataset) as connection:
         return [pull_from_row(r, r.full_name) for r in connection.execute(query)]
 
@@ -407,16 +345,7 @@ def _latest_finish(dataset: Dataset, now: datetime) -> datetime | None:
         tasks_t.c.repository_id.in_(list(dataset.repo_ids.values())),
         tasks_t.c.finished_at < now,
     )
-    return _utc(_scalar(dataset, query))
-
-
-def _utc(value: Any) -> datetime | None:
-    """An aggregate's timestamp (SQLite gives it back as naive text) as UTC-aware."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return _scalar(dataset, query)  # MAX keeps the column's type: a UTC-aware datetime
 
 
 # --------------------------------------------------------------------------- pages
@@ -491,15 +420,14 @@ def task_page(dataset: Dataset, wanted: TaskFilter, page: int, per_page: int) ->
     total = _scalar(dataset, sa.select(sa.func.count()).select_from(tasks_t).where(
         tasks_t.c.repository_id.in_(list(dataset.repo_ids.values())), *where
     ))  # fmt: skip
-    rows = _task_rows(dataset, *where, order=_TASK_ORDER, limit=per_page,
-                      offset=(page - 1) * per_page)  # fmt: skip
-    return Page(tuple(_dated(dataset, rows, full=True)), page, per_page, int(total or 0))
+    found = _dated(dataset, *where, order=_TASK_ORDER, limit=per_page,
+                   offset=(page - 1) * per_page)  # fmt: skip
+    return Page(tuple(found), page, per_page, int(total or 0))
 
 
 def tasks(dataset: Dataset, wanted: TaskFilter) -> list[DatedTask]:
     """Every matching task, in the order of ``task_page`` (CSV exports)."""
-    rows = _task_rows(dataset, *_task_conditions(dataset, wanted), order=_TASK_ORDER)
-    return _dated(dataset, rows, full=True)
+    return _dated(dataset, *_task_conditions(dataset, wanted), order=_TASK_ORDER)
 
 
 _TASK_ORDER = (tasks_t.c.finished_at.is_not(None), tasks_t.c.finished_at.desc(), tasks_t.c.key)
@@ -509,13 +437,13 @@ def task(dataset: Dataset, repository: str, key: str) -> DatedTask | None:
     repo_id = dataset.repo_ids.get(repository)
     if repo_id is None:
         return None
-    rows = _task_rows(dataset, tasks_t.c.repository_id == repo_id, tasks_t.c.key == key)
-    return _dated(dataset, rows, full=True)[0] if rows else None
+    found = _dated(dataset, tasks_t.c.repository_id == repo_id, tasks_t.c.key == key)
+    return found[0] if found else None
 
 
 def _task_conditions(dataset: Dataset, wanted: TaskFilter) -> list[Any]:
-    """``wanted`` as SQL conditions on ``tasks`` (what ``TaskFilter.matches`` and
-    ``in_dates`` decide in Python)."""
+    """``wanted`` as SQL conditions on ``tasks``: a tier, agent or model of "unknown" is
+    none recorded; the dates are when the task finished."""
     t = tasks_t.c
     where: list[Any] = []
     if wanted.repository is not None:
@@ -596,12 +524,10 @@ def _pull_rows(dataset: Dataset, found: Sequence[PullRequest]) -> list[PullRow]:
     if not found:
         return []
     link = task_pull_requests.c
-    keys = {(dataset.repo_ids[p.repository], p.number) for p in found}
-    numbers = sorted({n for _, n in keys})
-    rows = _task_rows(dataset, sa.exists(
+    numbers = sorted({p.number for p in found})
+    dated = _dated(dataset, sa.exists(
         sa.select(1).where(link.task_id == tasks_t.c.id, link.pr_number.in_(numbers))
     ), order=(tasks_t.c.key,))  # fmt: skip
-    dated = _dated(dataset, rows, full=True)
     return [
         PullRow(p, tuple(d for d in dated if d.task.repository == p.repository
                          and p.number in d.task.pr_numbers))

@@ -90,7 +90,7 @@ def test_filters_narrow_tasks_by_every_field(engine):
     for field in ("tier", "task_class", "agent", "model", "outcome"):
         for value in explore.choices(dataset)[field]:
             found = explore.tasks(dataset, explore.TaskFilter(**{field: value}))
-            assert all(explore.TaskFilter(**{field: value}).matches(d.task) for d in found)
+            assert all(matches(explore.TaskFilter(**{field: value}), d.task) for d in found)
     shipped = explore.tasks(dataset, explore.TaskFilter(outcome="shipped"))
     assert shipped and {d.task.status for d in shipped} == {"shipped"}
     assert explore.tasks(dataset, explore.TaskFilter(repository=OTHER_REPO)) == []
@@ -170,11 +170,36 @@ def test_operations_and_retries_stay_within_the_installation(engine):
 FILTER_FIELDS = ("repository", "tier", "task_class", "agent", "model", "outcome")
 
 
+def matches(wanted, task) -> bool:
+    """The task has every value the filter names ("unknown": none recorded)."""
+    values = {
+        "repository": task.repository,
+        "tier": task.tier or "unknown",
+        "task_class": task.task_class,
+        "agent": task.agent or "unknown",
+        "model": task.model or "unknown",
+        "outcome": task.status,
+    }
+    return all(getattr(wanted, k) in (None, v) for k, v in values.items())
+
+
+def in_dates(wanted, when) -> bool:
+    """``when`` falls on the filter's inclusive UTC dates (nothing falls on them if None)."""
+    if wanted.since is None and wanted.until is None:
+        return True
+    if when is None:
+        return False
+    day = when.astimezone(UTC).date()
+    return (wanted.since is None or day >= wanted.since) and (
+        wanted.until is None or day <= wanted.until
+    )
+
+
 def _expected_tasks(dataset, wanted):
     return {
         d.task.id
         for d in dataset.dated
-        if wanted.matches(d.task) and wanted.in_dates(d.finished_at)
+        if matches(wanted, d.task) and in_dates(wanted, d.finished_at)
     }
 
 
@@ -185,8 +210,8 @@ def _expected_pulls(dataset, wanted):
                and pull.number in d.task.pr_numbers]  # fmt: skip
         by_task = explore.TaskFilter(**{f: getattr(wanted, f) for f in FILTER_FIELDS[:-1]})
         worst = next((s for s in explore.WORST_FIRST if s in {d.task.status for d in own}), None)
-        matched = own and any(by_task.matches(d.task) for d in own)
-        if matched and wanted.outcome in (None, worst) and wanted.in_dates(pull.created_at):
+        matched = own and any(matches(by_task, d.task) for d in own)
+        if matched and wanted.outcome in (None, worst) and in_dates(wanted, pull.created_at):
             found.add((pull.repository, pull.number))
     return found
 

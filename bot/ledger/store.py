@@ -792,6 +792,22 @@ def load_tasks(session: Session, repo_id: int) -> list[Task]:
                   key=lambda t: t.id)  # fmt: skip
 
 
+def scoped(
+    table: sa.Table, repo_ids: Iterable[int], *where: Any, order: Sequence[Any] = (),
+    limit: int | None = None, offset: int = 0,
+) -> sa.Select:  # fmt: skip
+    """Rows of ``table`` (tasks, pull requests) in the repositories ``repo_ids``, with their
+    repository's ``full_name``: every report query starts from this scope."""
+    return (
+        sa.select(table, repositories.c.full_name)
+        .join(repositories, repositories.c.id == table.c.repository_id)
+        .where(table.c.repository_id.in_(list(repo_ids)), *where)
+        .order_by(*order)
+        .limit(limit)
+        .offset(offset)
+    )
+
+
 def attempts_of(connection: Connection, task_ids: Sequence[int]) -> dict[int, list[Attempt]]:
     """The attempts of the stored tasks ``task_ids``, in order, by task row id."""
     by_task: dict[int, list[Attempt]] = {}
