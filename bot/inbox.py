@@ -465,11 +465,7 @@ def queue_stats(engine: Engine, installation_id: int | None = None) -> QueueStat
             sa.select(sa.func.min(d.c.received_at)).where(
                 d.c.status.in_((RECEIVED, PROCESSING)), *mine
             )
-        ).scalar()
-    if isinstance(oldest, str):  # SQLite gives an aggregate's timestamp back as text
-        oldest = datetime.fromisoformat(oldest)
-    if oldest is not None and oldest.tzinfo is None:
-        oldest = oldest.replace(tzinfo=UTC)
+        ).scalar()  # MIN keeps the column's type: UTC-aware on both databases
     return QueueStats({s: int(counts.get(s, 0)) for s in STATUSES}, oldest)
 
 
