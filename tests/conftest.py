@@ -50,6 +50,14 @@ def run_git(git_env: dict[str, str]):
     return run
 
 
+@pytest.fixture(scope="session")
+def app_key() -> str:
+    """The private key of the fake GitHub Apps of the tests: one RSA key is slow to make."""
+    from bot.github.fake import generate_private_key
+
+    return generate_private_key()
+
+
 # --------------------------------------------------------------------------- databases
 
 POSTGRES_URL_ENV = "YIELD_AUDITOR_TEST_POSTGRES_URL"

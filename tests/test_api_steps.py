@@ -21,7 +21,6 @@ from bot.github.fake import (
     FileDiff,
     Person,
     added_file,
-    generate_private_key,
 )
 from bot.ledger import load_commits
 from tests import payloads as p
@@ -37,23 +36,21 @@ HUMAN = Person("Ada", "ada@example.com", "ada", 17, "User")
 PULLS = f"/repos/{p.REPO}/pulls/*"
 
 
-@pytest.fixture(scope="module")
-def key() -> str:
-    return generate_private_key()
-
-
 @pytest.fixture
-def fake(key: str) -> Iterator[FakeGitHub]:
-    with FakeGitHub(app_id=APP_ID, private_key=key) as server:
+def fake(app_key: str) -> Iterator[FakeGitHub]:
+    with FakeGitHub(app_id=APP_ID, private_key=app_key) as server:
         server.add_installation(p.INSTALLATION, "octo-org")
         server.add_repo(p.REPO, p.INSTALLATION)
         yield server
 
 
 @pytest.fixture
-def app(fake: FakeGitHub, key: str) -> Iterator[GitHubApp]:
+def app(fake: FakeGitHub, app_key: str) -> Iterator[GitHubApp]:
     settings = Settings(
-        _env_file=None, github_app_id=APP_ID, github_app_private_key=key, github_api_url=fake.url
+        _env_file=None,
+        github_app_id=APP_ID,
+        github_app_private_key=app_key,
+        github_api_url=fake.url,
     )
     github_app = GitHubApp(
         settings, backoff_factor=0, seconds_between_requests=0, seconds_between_writes=0

@@ -19,7 +19,7 @@ from bot.github.client import (
     rate_limits,
     retry_at,
 )
-from bot.github.fake import DELAY, ERROR, PRIMARY, SECONDARY, FakeGitHub, generate_private_key
+from bot.github.fake import DELAY, ERROR, PRIMARY, SECONDARY, FakeGitHub
 
 APP_ID = 42
 INSTALLATION = 7
@@ -27,14 +27,9 @@ REPO = "octo-org/service"
 PULL = f"/repos/{REPO}/pulls/1"
 
 
-@pytest.fixture(scope="module")
-def key() -> str:
-    return generate_private_key()
-
-
 @pytest.fixture
-def fake(key: str) -> Iterator[FakeGitHub]:
-    with FakeGitHub(app_id=APP_ID, private_key=key) as server:
+def fake(app_key: str) -> Iterator[FakeGitHub]:
+    with FakeGitHub(app_id=APP_ID, private_key=app_key) as server:
         server.add_installation(INSTALLATION, "octo-org")
         server.add_repo(REPO, INSTALLATION)
         sha = server.add_commit(REPO, "Add it")
@@ -42,15 +37,17 @@ def fake(key: str) -> Iterator[FakeGitHub]:
         yield server
 
 
-def make_app(fake: FakeGitHub, key: str, **options) -> GitHubApp:
-    settings = Settings(github_app_id=APP_ID, github_app_private_key=key, github_api_url=fake.url)
+def make_app(fake: FakeGitHub, app_key: str, **options) -> GitHubApp:
+    settings = Settings(
+        github_app_id=APP_ID, github_app_private_key=app_key, github_api_url=fake.url
+    )
     options = {"backoff_factor": 0, "seconds_between_requests": 0, **options}
     return GitHubApp(settings, seconds_between_writes=0, **options)
 
 
 @pytest.fixture
-def app(fake: FakeGitHub, key: str) -> Iterator[GitHubApp]:
-    github_app = make_app(fake, key)
+def app(fake: FakeGitHub, app_key: str) -> Iterator[GitHubApp]:
+    github_app = make_app(fake, app_key)
     yield github_app
     github_app.close()
 
@@ -60,10 +57,10 @@ def get_pull(app: GitHubApp):
         return app.installation(INSTALLATION).get_repo(REPO).get_pull(1).title
 
 
-def test_configured_needs_an_id_and_a_key(key):
-    assert configured(Settings(github_app_id=1, github_app_private_key=key))
+def test_configured_needs_an_id_and_a_key(app_key):
+    assert configured(Settings(github_app_id=1, github_app_private_key=app_key))
     assert not configured(Settings(github_app_id=1))
-    assert not configured(Settings(github_app_private_key=key))
+    assert not configured(Settings(github_app_private_key=app_key))
     with pytest.raises(ValueError):
         GitHubApp(Settings(github_app_id=1))
 
@@ -96,11 +93,11 @@ def test_api_calls_are_exported_per_installation(fake, app):
     assert metric.labels(installation="app")._value.get() == app_before + 1  # the token
 
 
-def test_tokens_and_the_key_never_reach_the_logs(fake, app, key, caplog):
+def test_tokens_and_the_key_never_reach_the_logs(fake, app, app_key, caplog):
     get_pull(app)
     token = next(iter(fake.state.tokens))
-    stream = telemetry.redact(f"token {token} key {key}")
-    assert token not in stream and key.splitlines()[1] not in stream
+    stream = telemetry.redact(f"token {token} key {app_key}")
+    assert token not in stream and app_key.splitlines()[1] not in stream
     with caplog.at_level(logging.DEBUG):
         get_pull(app)
     assert token not in caplog.text
@@ -114,8 +111,8 @@ def test_server_errors_are_retried(fake, app):
     assert calls.count == 4  # the token, then three attempts
 
 
-def test_a_timeout_is_retried(fake, key):
-    app = make_app(fake, key, timeout=1)
+def test_a_timeout_is_retried(fake, app_key):
+    app = make_app(fake, app_key, timeout=1)
     get_pull(app)
     fake.reset_calls()
     fake.fail("GET", PULL, DELAY, seconds=1.5)

@@ -29,75 +29,72 @@ NO_PAUSE = {"seconds_between_requests": 0, "seconds_between_writes": 0}
 BOT = Person("agent", "agent@bots.example", "agent[bot]", 900001, "Bot")
 
 
-@pytest.fixture(scope="module")
-def key() -> str:
-    return generate_private_key()
-
-
 @pytest.fixture
-def fake(key: str) -> Iterator[FakeGitHub]:
-    with FakeGitHub(app_id=APP_ID, private_key=key) as server:
+def fake(app_key: str) -> Iterator[FakeGitHub]:
+    with FakeGitHub(app_id=APP_ID, private_key=app_key) as server:
         server.add_installation(INSTALLATION, "octo-org")
         server.add_repo(REPO, INSTALLATION)
         yield server
 
 
-def app_jwt(key: str, iss: object = APP_ID, lifetime: int = 300) -> str:
+def app_jwt(app_key: str, iss: object = APP_ID, lifetime: int = 300) -> str:
     issued = int(time.time()) - 60
     claims = {"iat": issued, "exp": issued + 60 + lifetime, "iss": str(iss)}
-    return jwt.encode(claims, key, algorithm="RS256")
+    return jwt.encode(claims, app_key, algorithm="RS256")
 
 
-def client(fake: FakeGitHub, key: str) -> Github:
-    auth = Auth.AppAuth(APP_ID, key).get_installation_auth(INSTALLATION)
+def client(fake: FakeGitHub, app_key: str) -> Github:
+    auth = Auth.AppAuth(APP_ID, app_key).get_installation_auth(INSTALLATION)
     return Github(auth=auth, base_url=fake.url, per_page=100, lazy=True, **NO_PAUSE)
 
 
-def token(fake: FakeGitHub, key: str) -> str:
+def token(fake: FakeGitHub, app_key: str) -> str:
     url = f"{fake.url}/app/installations/{INSTALLATION}/access_tokens"
-    answer = requests.post(url, headers={"Authorization": f"Bearer {app_jwt(key)}"}, timeout=5)
+    answer = requests.post(url, headers={"Authorization": f"Bearer {app_jwt(app_key)}"}, timeout=5)
     assert answer.status_code == 201
     return answer.json()["token"]
 
 
-def test_token_exchange_needs_a_jwt_signed_by_the_app_key(fake, key):
+def test_token_exchange_needs_a_jwt_signed_by_the_app_key(fake, app_key):
     url = f"{fake.url}/app/installations/{INSTALLATION}/access_tokens"
     for credential in (
         app_jwt(generate_private_key()),  # another key
-        app_jwt(key, iss=APP_ID + 1),
-        app_jwt(key, lifetime=3600),  # GitHub allows 10 minutes at most
+        app_jwt(app_key, iss=APP_ID + 1),
+        app_jwt(app_key, lifetime=3600),  # GitHub allows 10 minutes at most
         "not-a-jwt",
     ):
         answer = requests.post(url, headers={"Authorization": f"Bearer {credential}"}, timeout=5)
         assert answer.status_code == 401, credential
     assert requests.post(url, timeout=5).status_code == 401
-    issued = token(fake, key)
+    issued = token(fake, app_key)
     assert issued.startswith(f"ghs_{APP_ID}_") and 480 <= len(issued) <= 560
     unknown = f"{fake.url}/app/installations/999/access_tokens"
-    answer = requests.post(unknown, headers={"Authorization": f"Bearer {app_jwt(key)}"}, timeout=5)
+    answer = requests.post(
+        unknown, headers={"Authorization": f"Bearer {app_jwt(app_key)}"}, timeout=5
+    )
     assert answer.status_code == 404
 
 
-def test_repository_endpoints_need_a_token_of_the_installation(fake, key):
+def test_repository_endpoints_need_a_token_of_the_installation(fake, app_key):
     fake.add_installation(8, "other-org")
     fake.add_repo("other-org/secret", 8)
     url = f"{fake.url}/repos/{REPO}"
     assert requests.get(url, timeout=5).status_code == 401
     bad = {"Authorization": "token ghs_nope"}
     assert requests.get(url, headers=bad, timeout=5).status_code == 401
-    jwt_only = {"Authorization": f"Bearer {app_jwt(key)}"}
+    jwt_only = {"Authorization": f"Bearer {app_jwt(app_key)}"}
     assert requests.get(url, headers=jwt_only, timeout=5).status_code == 401
-    good = {"Authorization": f"token {token(fake, key)}"}
+    good = {"Authorization": f"token {token(fake, app_key)}"}
     answer = requests.get(url, headers=good, timeout=5)
     assert answer.status_code == 200 and answer.json()["url"] == url
     other = requests.get(f"{fake.url}/repos/other-org/secret", headers=good, timeout=5)
     assert other.status_code == 404
 
 
-def test_pygithub_pages_through_250_commits_with_link_headers(fake, key):
+def test_pygithub_pages_through_250_commits_with_link_headers(fake, app_key):
     shas = [fake.add_commit(REPO, f"Commit {i}", author=BOT) for i in range(250)]
     fake.add_pull(REPO, 1, head_ref="feature", commits=shas)
-    commits = list(client(fake, key).get_repo(REPO).get_pull(1).get_commits())
+    commits = list(client(fake, app_key).get_repo(REPO).get_pull(1).get_commits())
     assert [c.sha for c in commits] == shas
     assert (commits[0].author.login, commits[0].author.id, commits[0].author.type) == (
         "agent[bot]",
@@ -113,11 +110,11 @@ def test_pygithub_pages_through_250_commits_with_link_headers(fake, key):
     ]
 
 
-def test_commit_files_stats_and_pull_files(fake, key):
+def test_commit_files_stats_and_pull_files(fake, app_key):
     diff = FileDiff("src/app.py", "@@ -1,2 +1,2 @@\n-old\n+new\n context")
     sha = fake.add_commit(REPO, "Change", files=[diff, added_file("README.md", "a", "b")])
     fake.add_pull(REPO, 2, head_ref="change", commits=[sha])
-    repo = client(fake, key).get_repo(REPO)
+    repo = client(fake, app_key).get_repo(REPO)
     commit = repo.get_commit(sha)
     assert commit.stats.additions == 3 and commit.stats.deletions == 1
     assert [(f.filename, f.additions, f.deletions) for f in commit.files] == [
@@ -129,10 +126,10 @@ def test_commit_files_stats_and_pull_files(fake, key):
     assert len(fake.calls("GET", f"/repos/{REPO}/commits/{sha}")) == 1
 
 
-def test_comments_are_created_edited_listed_and_deleted_by_the_bot(fake, key):
+def test_comments_are_created_edited_listed_and_deleted_by_the_bot(fake, app_key):
     fake.add_pull(REPO, 3, head_ref="x")
     fake.add_comment(REPO, 3, "LGTM", user=Person("Rev", "r@x.org", "reviewer", 3, "User"))
-    issue = client(fake, key).get_repo(REPO).get_issue(3)
+    issue = client(fake, app_key).get_repo(REPO).get_issue(3)
     made = issue.create_comment("<!-- yield-auditor -->\nfirst")
     made.edit("<!-- yield-auditor -->\nsecond")
     listed = list(issue.get_comments())
@@ -146,11 +143,11 @@ def test_comments_are_created_edited_listed_and_deleted_by_the_bot(fake, key):
     assert posted[0].body == {"body": "<!-- yield-auditor -->\nfirst"}
 
 
-def test_check_runs_and_contents(fake, key):
+def test_check_runs_and_contents(fake, app_key):
     sha = fake.add_commit(REPO, "Head")
     fake.set_content(REPO, ".github/yield-auditor.yml", "comment: quiet\n")
     fake.set_content(REPO, ".github/yield-auditor.yml", "comment: off\n", ref="dev")
-    repo = client(fake, key).get_repo(REPO)
+    repo = client(fake, app_key).get_repo(REPO)
     run = repo.create_check_run("Token yield", sha, status="completed", conclusion="neutral")
     run.edit(output={"title": "Yield", "summary": "ok"})
     assert fake.check_runs(REPO)[0]["output"] == {"title": "Yield", "summary": "ok"}
@@ -162,11 +159,13 @@ def test_check_runs_and_contents(fake, key):
     assert missing.value.status == 404
 
 
-def test_hook_deliveries_page_by_cursor_and_redeliver(fake, key):
+def test_hook_deliveries_page_by_cursor_and_redeliver(fake, app_key):
     for i in range(5):
         fake.add_delivery(f"guid-{i}", "push", status_code=500 if i % 2 else 200)
-    integration = GithubIntegration(auth=Auth.AppAuth(APP_ID, key), base_url=fake.url, **NO_PAUSE)
-    headers = {"Authorization": f"Bearer {app_jwt(key)}"}
+    integration = GithubIntegration(
+        auth=Auth.AppAuth(APP_ID, app_key), base_url=fake.url, **NO_PAUSE
+    )
+    headers = {"Authorization": f"Bearer {app_jwt(app_key)}"}
     first = requests.get(f"{fake.url}/app/hook/deliveries?per_page=2", headers=headers, timeout=5)
     assert [d["guid"] for d in first.json()] == ["guid-4", "guid-3"]
     assert first.links["next"]["url"].startswith(f"{fake.url}/app/hook/deliveries?")
@@ -178,7 +177,7 @@ def test_hook_deliveries_page_by_cursor_and_redeliver(fake, key):
     assert (newest.guid, newest.redelivery, newest.status) == ("guid-1", True, "OK")
 
 
-def test_every_answer_carries_rate_limit_headers(fake, key):
+def test_every_answer_carries_rate_limit_headers(fake, app_key):
     answer = requests.get(f"{fake.url}/rate_limit", timeout=5)
     assert answer.json()["resources"]["core"]["limit"] == 5000
     missing = requests.get(f"{fake.url}/repos/{REPO}", timeout=5)
@@ -188,7 +187,7 @@ def test_every_answer_carries_rate_limit_headers(fake, key):
         }
 
 
-def test_faults_are_served_once_each_and_recorded(fake, key):
+def test_faults_are_served_once_each_and_recorded(fake, app_key):
     url = f"{fake.url}/rate_limit"
     fake.fail("GET", "/rate_limit", ERROR, status=503)
     fake.fail("GET", "/rate_limit", SECONDARY, status=429, seconds=120)
