@@ -178,3 +178,13 @@ def failed_delivery(engine, guid, installation=INSTALLATION, repository=REPO, er
     claimed = inbox.claim(engine, "test-worker", timedelta(minutes=5))
     assert claimed is not None and claimed.guid == guid
     inbox.fail(engine, claimed, "test-worker", error, max_attempts=1)
+
+
+def load_dataset(engine, installation=INSTALLATION):
+    """The dashboard's ``bot.explore.Dataset`` of ``installation``, which must exist."""
+    from bot import explore
+
+    with Session(engine) as session:
+        dataset = explore.load_installation(session, installation)
+    assert dataset is not None, f"installation {installation} is not in the ledger"
+    return dataset

@@ -15,9 +15,8 @@ import jsonschema
 import pytest
 import schemathesis
 from access_helpers import bearer, make_settings, sign_in
-from scenario import scenario, second_week, seed
+from scenario import load_dataset, scenario, second_week, seed
 from schemathesis import GenerationMode
-from sqlalchemy.orm import Session
 
 from bot import explore
 from bot.digest_model import Advice
@@ -64,10 +63,7 @@ def client(app):
 
 @pytest.fixture
 def dataset(engine) -> explore.Dataset:
-    with Session(engine) as session:
-        found = explore.load_installation(session, A)
-    assert found is not None
-    return found
+    return load_dataset(engine, A)
 
 
 def url(template: str, **values) -> str:

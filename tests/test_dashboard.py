@@ -18,6 +18,7 @@ from scenario import (
     commit,
     event,
     failed_delivery,
+    load_dataset,
     pr,
     second_week,
     seed,
@@ -72,13 +73,6 @@ def admin(app):
     client = app.test_client()
     sign_in(client, login="grace", installations=(INSTALLATION,), admin_of=(INSTALLATION,))
     return client
-
-
-def load(engine, installation=INSTALLATION) -> explore.Dataset:
-    with Session(engine) as session:
-        dataset = explore.load_installation(session, installation)
-    assert dataset is not None
-    return dataset
 
 
 def default_window(dataset) -> explore.Window:
@@ -174,7 +168,7 @@ def figures(doc: Node) -> dict[str, str]:
 
 
 def test_the_overview_shows_explores_figures_with_their_denominators(client, engine):
-    dataset = load(engine)
+    dataset = load_dataset(engine)
     o = explore.overview(dataset, default_window(dataset))
     doc = get(client, f"{BASE}/")
     shown = figures(doc)
@@ -228,7 +222,7 @@ def test_a_chosen_window_is_shown_and_bad_parameters_are_refused(client):
 
 
 def test_each_heatmap_cell_opens_exactly_its_tasks(app, client, engine):
-    dataset = load(engine)
+    dataset = load_dataset(engine)
     window = default_window(dataset)
     cells = {(c.tier, c.task_class): c for c in explore.matrix(dataset, window).cells}
     doc = get(client, f"{BASE}/matrix")
@@ -251,7 +245,7 @@ def test_each_heatmap_cell_opens_exactly_its_tasks(app, client, engine):
 
 
 def test_the_matrix_table_and_recommendations_match_explore(client, engine):
-    dataset = load(engine)
+    dataset = load_dataset(engine)
     m = explore.matrix(dataset, default_window(dataset))
     rows = body_rows(get(client, f"{BASE}/matrix"), "First-pass yield, token yield")
     assert [(r.first("th").text(), r.first("td").text()) for r in rows] == sorted(
@@ -270,7 +264,7 @@ def pull_numbers(app, doc: Node) -> list[int]:
 
 
 def test_pull_request_pages_keep_their_filters_to_the_end(app, client, engine):
-    wanted = explore.pulls(load(engine), explore.TaskFilter(tier="economy"))
+    wanted = explore.pulls(load_dataset(engine), explore.TaskFilter(tier="economy"))
     seen, url = [], f"{BASE}/pulls?tier=economy&per_page=3"
     while url:
         doc = get(client, url)
@@ -300,7 +294,7 @@ def test_filters_show_as_removable_chips_and_reach_the_csv(client):
 
 
 def test_the_task_list_filters_by_outcome_and_counts(app, client, engine):
-    dataset = load(engine)
+    dataset = load_dataset(engine)
     wanted = explore.tasks(dataset, explore.TaskFilter(outcome="abandoned"))
     doc = get(client, f"{BASE}/tasks?outcome=abandoned")
     assert f"{len(wanted)} tasks matching" in doc.text()
@@ -315,7 +309,7 @@ def test_the_task_list_filters_by_outcome_and_counts(app, client, engine):
 
 
 def test_the_pull_request_page_has_the_attempts_timeline_and_the_waterfall(client, engine):
-    row = explore.pull(load(engine), REPO, 12)
+    row = explore.pull(load_dataset(engine), REPO, 12)
     assert row is not None
     doc = get(client, f"{BASE}/pulls/acme/app/12")
     attempts = body_rows(doc, "Attempts of task")
@@ -330,7 +324,7 @@ def test_the_pull_request_page_has_the_attempts_timeline_and_the_waterfall(clien
 
 
 def test_a_task_key_with_odd_characters_round_trips(app, client, engine):
-    dataset = load(engine)
+    dataset = load_dataset(engine)
     found = explore.task(dataset, REPO, f"{REPO}:task:{ODD_KEY}")
     assert found is not None
     with app.test_request_context():

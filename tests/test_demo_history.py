@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from scenario import load_dataset
 from sqlalchemy.orm import Session
 
 from bot import explore
@@ -32,9 +33,8 @@ def test_the_history_fills_the_weeks_before_the_scripted_week():
 def test_seeded_history_gives_every_week_and_cell_of_the_dashboard_data(ledger_engine):
     with Session(ledger_engine) as session, session.begin():
         stored = seed_history(session)
-    with Session(ledger_engine) as session:
-        dataset = explore.load_installation(session, INSTALLATION)
-    assert dataset is not None and dataset.repositories == (REPO,)
+    dataset = load_dataset(ledger_engine, INSTALLATION)
+    assert dataset.repositories == (REPO,)
     assert stored == len(dataset.dated) == len(history().pulls)
     window = explore.window(dataset, None, WEEKS, START)
     assert window.weeks[-1].label == "2026-W46"  # the week before the scripted one

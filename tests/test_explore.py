@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from scenario import INSTALLATION, REPO, failed_delivery, seed
+from scenario import INSTALLATION, REPO, failed_delivery, load_dataset, seed
 from sqlalchemy.orm import Session
 
 from bot import explore, inbox
@@ -23,15 +23,8 @@ def engine(ledger_engine):
     return ledger_engine
 
 
-def load(engine, installation=INSTALLATION) -> explore.Dataset:
-    with Session(engine) as session:
-        dataset = explore.load_installation(session, installation)
-    assert dataset is not None
-    return dataset
-
-
 def test_a_dataset_holds_only_its_installation(engine):
-    mine, theirs = load(engine), load(engine, OTHER)
+    mine, theirs = load_dataset(engine), load_dataset(engine, OTHER)
     assert mine.repositories == (REPO,) and theirs.repositories == (OTHER_REPO,)
     assert {d.task.repository for d in mine.dated} == {REPO}
     assert {p.repository for p in mine.pulls} == {REPO}
@@ -42,15 +35,15 @@ def test_a_dataset_holds_only_its_installation(engine):
 
 
 def test_the_default_window_ends_with_the_latest_week_a_task_finished(engine):
-    window = explore.window(load(engine), None, 12, NOW)
+    window = explore.window(load_dataset(engine), None, 12, NOW)
     assert window.weeks[-1].label == "2026-W46" and len(window.weeks) == 12
     assert window.latest and window.label == "2026-W35 to 2026-W46"
-    chosen = explore.window(load(engine), "2026-W48", 4, NOW)
+    chosen = explore.window(load_dataset(engine), "2026-W48", 4, NOW)
     assert [w.label for w in chosen.weeks] == ["2026-W45", "2026-W46", "2026-W47", "2026-W48"]
     assert not chosen.latest
     assert chosen.dates() == (date(2026, 11, 2), date(2026, 11, 29))
     with pytest.raises(ValueError, match="weeks"):
-        explore.window(load(engine), None, 0, NOW)
+        explore.window(load_dataset(engine), None, 0, NOW)
 
 
 def test_a_quiet_installation_shows_this_week():
@@ -60,7 +53,7 @@ def test_a_quiet_installation_shows_this_week():
 
 
 def test_the_overview_agrees_with_the_weekly_digest(engine):
-    dataset = load(engine)
+    dataset = load_dataset(engine)
     overview = explore.overview(dataset, explore.window(dataset, None, 12, NOW))
     with Session(engine) as session:
         digest = build_digest(session, INSTALLATION, period_of("2026-W46", "UTC", NOW))
@@ -73,7 +66,7 @@ def test_the_overview_agrees_with_the_weekly_digest(engine):
 
 
 def test_the_matrix_orders_tiers_cheapest_first_and_counts_every_finished_task(engine):
-    dataset = load(engine)
+    dataset = load_dataset(engine)
     m = explore.matrix(dataset, explore.window(dataset, None, 12, NOW))
     assert m.tiers == ("economy", "standard", "frontier")
     assert sum(c.tasks for c in m.cells) == sum(d.finished_at is not None for d in dataset.dated)
@@ -81,7 +74,7 @@ def test_the_matrix_orders_tiers_cheapest_first_and_counts_every_finished_task(e
 
 
 def test_filters_narrow_tasks_by_every_field(engine):
-    dataset = load(engine)
+    dataset = load_dataset(engine)
     everything = explore.tasks(dataset, explore.TaskFilter())
     assert len(everything) == len(dataset.dated)
     assert everything[0].finished_at is None  # open tasks first, then latest finished
@@ -97,7 +90,7 @@ def test_filters_narrow_tasks_by_every_field(engine):
 
 
 def test_date_filters_are_inclusive_and_leave_out_open_tasks(engine):
-    dataset = load(engine)
+    dataset = load_dataset(engine)
     w46 = explore.tasks(
         dataset, explore.TaskFilter(since=date(2026, 11, 9), until=date(2026, 11, 15))
     )
@@ -108,7 +101,7 @@ def test_date_filters_are_inclusive_and_leave_out_open_tasks(engine):
 
 
 def test_pull_requests_carry_their_tasks_and_filter_by_outcome(engine):
-    dataset = load(engine)
+    dataset = load_dataset(engine)
     rows = explore.pulls(dataset, explore.TaskFilter())
     assert rows and all(r.tasks for r in rows)
     assert all(r.pull.number in d.task.pr_numbers for r in rows for d in r.tasks)
@@ -122,7 +115,7 @@ def test_pull_requests_carry_their_tasks_and_filter_by_outcome(engine):
 
 
 def test_task_lookup_is_scoped_to_the_dataset(engine):
-    dataset, theirs = load(engine), load(engine, OTHER)
+    dataset, theirs = load_dataset(engine), load_dataset(engine, OTHER)
     key = dataset.dated[0].task.id
     assert explore.task(dataset, REPO, key) == dataset.dated[0]
     assert explore.task(theirs, REPO, key) is None
@@ -138,7 +131,7 @@ def test_pages_split_a_list_and_count_it(engine):
 
 
 def test_calibration_and_waterfall_cover_the_window(engine):
-    dataset = load(engine)
+    dataset = load_dataset(engine)
     window = explore.window(dataset, None, 12, NOW)
     assert len(explore.calibration_buckets(dataset, window)) == 5
     spend = explore.waterfall(dataset, window)
@@ -220,7 +213,7 @@ def test_sql_filters_mean_what_the_python_filter_says(engine):
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    dataset = load(engine)
+    dataset = load_dataset(engine)
     options = explore.choices(dataset)
     days = st.one_of(st.none(), st.dates(date(2026, 10, 30), date(2026, 11, 20)))
     fields = {
@@ -242,7 +235,7 @@ def test_sql_filters_mean_what_the_python_filter_says(engine):
 
 
 def test_pages_of_a_list_are_its_slices(engine):
-    dataset = load(engine)
+    dataset = load_dataset(engine)
     everything = explore.tasks(dataset, explore.TaskFilter())
     count = explore.task_page(dataset, explore.TaskFilter(), 1, 3).pages
     pages = [explore.task_page(dataset, explore.TaskFilter(), n, 3) for n in range(1, count + 2)]

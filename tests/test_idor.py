@@ -13,11 +13,10 @@ import re
 
 import pytest
 from access_helpers import bearer, make_settings, sign_in
-from scenario import failed_delivery, seed
-from sqlalchemy.orm import Session
+from scenario import failed_delivery, load_dataset, seed
 from werkzeug.routing import Rule
 
-from bot import explore, inbox
+from bot import inbox
 from bot.tokens import create_token
 from webhooks.app import create_app
 
@@ -53,10 +52,7 @@ def app(ledger_engine):
 @pytest.fixture
 def b_objects(ledger_engine) -> dict[str, str]:
     """URL values naming B's repository, pull request and task."""
-    with Session(ledger_engine) as session:
-        dataset = explore.load_installation(session, B)
-    assert dataset is not None
-    task = next(d.task for d in dataset.dated if d.task.pr_numbers)
+    task = next(d.task for d in load_dataset(ledger_engine, B).dated if d.task.pr_numbers)
     return _objects(B_REPO, task)
 
 
@@ -143,9 +139,7 @@ def test_a_token_of_a_gets_404_for_everything_of_b(app, b_objects, ledger_engine
 
 def test_the_same_routes_answer_their_own_tenant(app, b_objects, ledger_engine):
     """The 404s above are isolation, not broken routes: A's own objects are served."""
-    with Session(ledger_engine) as session:
-        dataset = explore.load_installation(session, A)
-    assert dataset is not None
+    dataset = load_dataset(ledger_engine, A)
     own = _objects(A_REPO, next(d.task for d in dataset.dated if d.task.pr_numbers))
     client = _signed_in_client(app)
     for method, path in _urls(app, A, own):
