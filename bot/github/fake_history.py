@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, Response, request
 
 from bot.github.fake_api import (
-    app_json,
     base,
     commit_json,
     fail,
@@ -31,7 +30,7 @@ from bot.github.fake_api import (
     stamp,
     user_json,
 )
-from bot.github.fake_oauth import ORG_ID_BASE
+from bot.github.fake_oauth import installation_json
 from bot.github.fake_state import Commit, CommitStatus, Person, Review, State, now
 
 if TYPE_CHECKING:
@@ -141,34 +140,6 @@ def set_branch(fake: FakeGitHub, repo: str, branch: str, sha: str) -> None:
 # --------------------------------------------------------------------------- shapes
 
 
-def installation_json(state: State, installation_id: int) -> dict[str, Any]:
-    account = state.installations[installation_id]
-    account_id = ORG_ID_BASE + installation_id  # as the fake's sign-in numbers organisations
-    own = app_json(state)
-    url = f"{base()}/app/installations/{installation_id}"
-    return {
-        "id": installation_id,
-        "account": user_json(Person(account, "", account, account_id, "Organization")),
-        "repository_selection": "selected",
-        "access_tokens_url": f"{url}/access_tokens",
-        "repositories_url": f"{base()}/installation/repositories",
-        "html_url": f"{base()}/organizations/{account}/settings/installations/{installation_id}",
-        "app_id": state.app_id,
-        "app_slug": state.slug,
-        "target_id": account_id,
-        "target_type": "Organization",
-        "permissions": own["permissions"],
-        "events": own["events"],
-        "created_at": "2026-01-01T00:00:00Z",
-        "updated_at": "2026-01-01T00:00:00Z",
-        "single_file_name": None,
-        "has_multiple_single_files": False,
-        "single_file_paths": [],
-        "suspended_by": None,
-        "suspended_at": None,
-    }
-
-
 def review_json(review: Review) -> dict[str, Any]:
     pull_url = f"{base()}/repos/{review.repo}/pulls/{review.number}"
     html = f"{base()}/{review.repo}/pull/{review.number}#pullrequestreview-{review.id}"
@@ -216,7 +187,8 @@ def register_history(app: Flask, state: State, app_auth: Callable[[], None]) -> 
         app_auth()
         if installation_id not in state.installations:
             fail(404, "Not Found")
-        return json_response(installation_json(state, installation_id))
+        account = state.installations[installation_id]
+        return json_response(installation_json(state, installation_id, account))
 
     @app.get("/installation/repositories")
     def installation_repositories() -> Response:

@@ -166,8 +166,9 @@ def register_oauth(app: Flask, state: State) -> None:
 
 
 def installation_json(state: State, installation_id: int, account: str) -> dict[str, Any]:
-    """An installation as ``GET /user/installations`` lists it; the account is the user of that
-    login when the fake has one, else an organisation."""
+    """An installation as GitHub shows it (``GET /user/installations``,
+    ``GET /app/installations/{id}``); the account is the user of that login when the fake has
+    one, else an organisation."""
     with state.lock:
         user = state.users.get(account)
     kind = "User" if user is not None else "Organization"
