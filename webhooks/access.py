@@ -287,13 +287,20 @@ def _configure_session(app: Flask, settings: Settings) -> None:
 
 
 def _only_this_computer() -> None:
-    """Local mode answers the loopback interface only, under a loopback host name (a DNS
-    rebinding page names its own host), and never through a proxy (which would make every
-    client look local)."""
-    host = urlsplit(f"//{request.host}").hostname
-    forwarded = any(name in request.headers for name in _FORWARDING_HEADERS)
-    if forwarded or not is_loopback_host(request.remote_addr) or not is_loopback_host(host):
+    if not from_this_computer():
         abort(403, "local mode answers only this computer (http://127.0.0.1), not through a proxy")
+
+
+def from_this_computer() -> bool:
+    """The request came over the loopback interface, under a loopback host name (a DNS
+    rebinding page names its own host), and not through a proxy (which would make every
+    client look local): what local mode and the setup page answer without a token."""
+    try:
+        host = urlsplit(f"//{request.host}").hostname
+    except ValueError:  # a malformed Host header: not this computer's name
+        return False
+    forwarded = any(name in request.headers for name in _FORWARDING_HEADERS)
+    return not forwarded and is_loopback_host(request.remote_addr) and is_loopback_host(host)
 
 
 def _token_caller(engine: Engine, authorization: str) -> Caller:

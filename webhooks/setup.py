@@ -47,7 +47,7 @@ from flask.typing import ResponseReturnValue
 
 from bot import telemetry
 from bot.config import Settings
-from webhooks.access import _FORWARDING_HEADERS, is_loopback_host, render_error
+from webhooks.access import from_this_computer, render_error
 from webhooks.auth import callback_url
 from webhooks.ingress import STATE_KEY, WEBHOOK_PATH, state
 
@@ -381,12 +381,7 @@ def _admit(gate: Gate) -> str | None:
     given = request.args.get("token", "")
     if given and hmac.compare_digest(given.encode(), gate.token.encode()):
         return given
-    try:
-        host = urlsplit(f"//{request.host}").hostname
-    except ValueError:  # a malformed Host header: not this computer's name
-        host = None
-    forwarded = any(name in request.headers for name in _FORWARDING_HEADERS)
-    if not forwarded and is_loopback_host(request.remote_addr) and is_loopback_host(host):
+    if from_this_computer():
         return None
     log.warning("setup: refused a request without the setup token from elsewhere")
     raise SetupError(
