@@ -41,7 +41,7 @@ def save(
             upsert_pull_requests(session, repo_id, prs)
             upsert_commits(session, repo_id, facts)
             upsert_events(session, repo_id, events)
-            replace_tasks(session, repo_id, tasks)
+            replace_tasks(session, repo_id, tasks, prs=prs, events=events)
             session.commit()
         return repo_id
     finally:

@@ -93,7 +93,8 @@ def seed_history(session: Session) -> int:
     upsert_pull_requests(session, repo_id, ledger.pulls)
     upsert_events(session, repo_id, ledger.events)
     upsert_commits(session, repo_id, ledger.commits)
-    return replace_tasks(session, repo_id, attribute(ledger.commits, ledger.pulls, ledger.events))
+    tasks = attribute(ledger.commits, ledger.pulls, ledger.events)
+    return replace_tasks(session, repo_id, tasks, prs=ledger.pulls, events=ledger.events)
 
 
 def history(seed: int = SEED) -> _Ledger:

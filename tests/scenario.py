@@ -163,7 +163,7 @@ def seed(engine, weeks=None, installation=INSTALLATION, account="acme", reposito
         upsert_pull_requests(session, repo_id, prs)
         upsert_events(session, repo_id, events)
         upsert_commits(session, repo_id, commits)
-        replace_tasks(session, repo_id, attribute(commits, prs, events))
+        replace_tasks(session, repo_id, attribute(commits, prs, events), prs=prs, events=events)
 
 
 def failed_delivery(engine, guid, installation=INSTALLATION, repository=REPO, error="boom"):
