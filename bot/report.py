@@ -76,7 +76,7 @@ def build_report(
 def cell_rows(tasks: Sequence[Task], seed: int = 0) -> list[dict[str, Any]]:
     """The tier x task class matrix, each cell with its class's recommendation."""
     cells = breakdown(tasks, BREAKDOWNS["tier_class"])
-    advice = _recommendations(tasks, seed)
+    advice = recommendations(class_cells(tasks), seed)
     rows = []
     for (tier, task_class), m in cells.items():
         rec = advice.get(task_class)
@@ -98,15 +98,11 @@ def cell_rows(tasks: Sequence[Task], seed: int = 0) -> list[dict[str, Any]]:
     return rows
 
 
-def _recommendations(tasks: Sequence[Task], seed: int) -> dict[str, Recommendation]:
-    """Per task class: compare the most used tier with the others (docs/statistics.md)."""
-    return recommendations(class_cells(tasks), seed)
-
-
 def recommendations(
     cells: Mapping[str, list[CellData]], seed: int = 0
 ) -> dict[str, Recommendation]:
-    """``_recommendations`` from cells already built (``cells_of``), e.g. from ledger rows."""
+    """Per task class: compare the most used tier with the others (docs/statistics.md); the
+    cells come from tasks (``class_cells``) or from ledger rows (``cells_of``)."""
     result = {}
     for task_class, data in sorted(cells.items()):
         current = max(data, key=lambda c: (c.n, c.tier)).tier
