@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from access_helpers import make_settings
+from conftest import _postgres_schema
 from scenario import failed_delivery, seed
 from werkzeug.serving import make_server
 
@@ -62,11 +63,21 @@ def browser() -> Iterator:
         chromium.close()
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def ledger_url(request, tmp_path_factory) -> Iterator[str]:
+    """The site's database: a SQLite file, or a PostgreSQL schema (as tests/conftest.py's
+    ``database_url``, once per module: a browser session is slow to set up)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('browser') / 'ledger.db'}"
+    else:
+        yield from _postgres_schema()
+
+
 @pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Iterator[dict]:
+def site(ledger_url) -> Iterator[dict]:
     """The App on a loopback port, its ledger seeded with two tenants, and the fake GitHub
     where Ada can access (and administers) acme's installation only."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'ledger.db'}"
+    url = ledger_url
     engine = make_engine(url)
     migrate(engine)
     seed(engine, installation=ACME, account="acme", repository="acme/app")
