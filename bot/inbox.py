@@ -26,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from bot.ledger import group_commit
 from bot.ledger.db import write_lock
 from bot.ledger.schema import DeliveryRow
 from bot.ledger.store import dialect_insert
@@ -195,7 +196,9 @@ def store(
 ) -> bool:
     """Commit a delivery; False if its GUID was stored already (a redelivery or a duplicate).
 
-    Database errors propagate: the caller must not acknowledge what was not stored.
+    Deliveries stored at the same time by other threads share the transaction (group commit),
+    and this returns once it has committed. Database errors propagate: the caller must not
+    acknowledge what was not stored.
     """
     now = now or _now()
     row = {
@@ -210,9 +213,7 @@ def store(
         "skipped": [],
         **describe(event, payload),
     }
-    with write_lock(engine), engine.begin() as connection:
-        inserted = connection.execute(_store_statement(connection.dialect.name), row).first()
-    return inserted is not None
+    return group_commit.insert(engine, "deliveries", _store_statement, "guid", row)
 
 
 def claim(
