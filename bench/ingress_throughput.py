@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/ingress_throughput.py [--requests 5000] [--duration 20]
         [--concurrency 16] [--databases sqlite,postgresql] [--servers gunicorn,werkzeug]
-        [--workers 1] [--drain-timeout 20] [--no-workers] [--postgres URL]
+        [--workers 1] [--drain-timeout 20] [--no-workers] [--rounds 3] [--postgres URL]
 
 Signed deliveries with GitHub's real payload shapes (tests/payloads.py: stories of eight
 deliveries per agent pull request, push, opened, failing check run, push, synchronize, passing
@@ -25,17 +25,26 @@ on each database (a SQLite file; PostgreSQL in a fresh schema, dropped afterward
 measurement sends --warmup requests first, then --requests timed ones or as many as fit in
 --duration seconds, whichever comes first; a fresh server per app.
 
-Reports throughput, ours as a share of bare (target >= 50%), p50/p99 acknowledgement latency
-(target p99 < 50 ms), that every 202 is a stored row (same GUIDs), the CPU used by the web
-server, the workers, the load generator and the whole machine during the timed requests, and,
-with the workers running during the load, acknowledgement to processed (``finished_at -
-received_at`` of the timed deliveries) and how long the queue took to drain after the load.
-When the queue has not drained after --drain-timeout seconds, percentiles that reach the
-unfinished deliveries are lower bounds (shown as ">=") and the drain time is projected from the
-workers' rate after the load. With --no-workers, ours runs without any worker (gunicorn: no
-worker process; werkzeug: ``create_app`` under ``make_server(threaded=True)``, no worker
-thread): the ingress alone. About 3.5 minutes with the defaults; PostgreSQL is left out, with a
-note, when its server cannot be reached.
+Each configuration is measured in --rounds rounds, bare then ours, alternately (bare, ours,
+bare, ours, ...), each with fresh servers and ours on a new SQLite file or schema, so every
+round starts from an empty inbox: on 2 cores the bare figure alone varies by up to 2x between
+identical runs (gunicorn gthread's scheduling), so one pair gives a noisy ratio.
+
+Reports, per configuration, the median throughput over the rounds, ours as a share of bare
+(the median of the per-round ratios, target >= 50%, and with several rounds their range),
+p50/p99 acknowledgement latency over the timed requests of all rounds pooled (target p99 <
+50 ms), that every 202 is a stored row (same GUIDs, every round), the median CPU used by the
+web server, the workers, the load generator and the whole machine during the timed requests,
+and, with the workers running during the load (in every round, so that every round of ours
+measures the same thing), acknowledgement to processed (``finished_at - received_at`` of the
+timed deliveries) and how long the queue took to drain after the load, for the last round only
+(the earlier ones stop their workers when the load ends). When the queue has not drained after
+--drain-timeout seconds, percentiles that reach the unfinished deliveries are lower bounds
+(shown as ">=") and the drain time is projected from the workers' rate after the load. With
+--no-workers, ours runs without any worker (gunicorn: no worker process; werkzeug:
+``create_app`` under ``make_server(threaded=True)``, no worker thread): the ingress alone.
+--rounds 1 measures each app once, as before rounds existed. About 8 minutes with the defaults
+(3.5 with --rounds 1); PostgreSQL is left out, with a note, when its server cannot be reached.
 """
 
 from __future__ import annotations
@@ -49,6 +58,7 @@ import platform
 import resource
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,6 +66,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -437,9 +448,75 @@ def nearest_rank(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+@dataclass
+class Rounds:
+    """One app under one configuration over all rounds, read like one ``Result``: median rate
+    and CPU (a round's figure swings with the scheduling), latencies pooled, counts summed."""
+
+    runs: list[Result]
+
+    @property
+    def server(self) -> str:
+        return self.runs[0].server
+
+    @property
+    def database(self) -> str:
+        return self.runs[0].database
+
+    @property
+    def app(self) -> str:
+        return self.runs[0].app
+
+    @property
+    def rate(self) -> float:
+        return statistics.median(r.rate for r in self.runs)
+
+    @cached_property
+    def latencies(self) -> list[float]:
+        return sorted(latency for r in self.runs for latency in r.latencies)
+
+    def percentile(self, q: float) -> float:
+        return nearest_rank(self.latencies, q) * 1000
+
+    @property
+    def statuses(self) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        for r in self.runs:
+            for status, n in r.statuses.items():
+                counts[status] = counts.get(status, 0) + n
+        return counts
+
+    @property
+    def cpu(self) -> dict[str, float]:
+        names = {name for r in self.runs for name in r.cpu}
+        return {n: statistics.median(r.cpu[n] for r in self.runs if n in r.cpu) for n in names}
+
+    @property
+    def acknowledged(self) -> int:
+        return sum(r.acknowledged for r in self.runs)
+
+    @property
+    def stored(self) -> int | None:
+        return None if self.runs[0].stored is None else sum(r.stored or 0 for r in self.runs)
+
+    @property
+    def rows(self) -> int | None:
+        return None if self.runs[0].rows is None else sum(r.rows or 0 for r in self.runs)
+
+    @property
+    def processing(self) -> dict[str, Any] | None:
+        """Only the last round waits for the drain (see ``run_ours``)."""
+        return self.runs[-1].processing
+
+
+def shares(bare: Rounds, ours: Rounds) -> list[float]:
+    """Per-round ours / bare: each round's pair ran back to back, so shares the machine's mood."""
+    return [o.rate / b.rate for b, o in zip(bare.runs, ours.runs, strict=True)]
+
+
 def measure(app: str, server: str, db: Database, port: int, pids: dict, ctx: dict) -> Result:
     args = ctx["args"]
-    prefix = f"{server}-{db.name}-{app}"
+    prefix = f"{server}-{db.name}-{app}-{ctx['round']}"
     spec = {"host": "127.0.0.1", "port": port, "prefix": prefix, "warmup": args.warmup,
             "requests": args.requests, "duration": args.duration,
             "concurrency": args.concurrency,
@@ -487,7 +564,7 @@ def run_ours(server: str, db: Database, ctx: dict[str, Any]) -> Result:
         wait_until_up(port, [web, *workers], log)
         pids = {"web": [web.pid], "workers": [w.pid for w in workers]}
         measured = measure("ours", server, db, port, pids, ctx)
-        if ctx["with_workers"]:
+        if ctx["with_workers"] and ctx["round"] == args.rounds:  # the workers ran all rounds
             measured.processing = wait_for_drain(db.url, measured.raw, args.drain_timeout)
     finally:
         stop([web, *workers])
@@ -574,31 +651,34 @@ def stored_guids(url: str) -> set[str]:
 # --------------------------------------------------------------------------- report
 
 
-def report(results: list[Result], args: argparse.Namespace, ctx: dict[str, Any]) -> None:
+def report(configs: list[tuple[Rounds, Rounds]], args: argparse.Namespace,
+           ctx: dict[str, Any]) -> None:  # fmt: skip
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(width=max(Console().width, 150))
+    rounds = args.rounds > 1  # one more column: the per-round shares' range
+    console = Console(width=max(Console().width, 175 if rounds else 150))
     title = (f"Webhook acknowledgement: signed deliveries at concurrency {args.concurrency} on "
              f"loopback, {args.requests:,} or {args.duration:.0f} s, whichever comes first"
+             + (f", {args.rounds} rounds (medians; requests and latencies pooled)" if rounds
+                else "")
              + ("" if ctx["with_workers"] else ", no workers running"))  # fmt: skip
     table = Table(title=title)
-    columns = ("server", "database", "app", "requests", "req/s", "share of bare", "p50 ms",
-               "p99 ms", "p99 / bare", "not 202", "202s stored", "CPU web/wk/gen/all")  # fmt: skip
+    columns = ("server", "database", "app", "requests", "req/s", "share of bare",
+               *(("share min-max",) if rounds else ()), "p50 ms", "p99 ms", "p99 / bare",
+               "not 202", "202s stored", "CPU web/wk/gen/all")  # fmt: skip
     for name in columns:
         left = name in ("server", "database", "app")
         table.add_column(name, justify="left" if left else "right")
-    bare: dict[tuple[str, str], Result] = {}
-    for r in results:
-        if r.app == "bare":
-            bare[(r.server, r.database)] = r
-        base = bare[(r.server, r.database)]
-        share, p99 = r.rate / base.rate, r.percentile(0.99)
+    for base, r in ((b, r) for b, o in configs for r in (b, o)):
+        ratios = shares(base, r)
+        share, p99 = statistics.median(ratios), r.percentile(0.99)
         ours = r.app == "ours"
+        spread = f"{min(ratios):.0%}-{max(ratios):.0%}" if ours else ""
         table.add_row(
             r.server, r.database, r.app, f"{len(r.latencies):,}", f"{r.rate:,.0f}",
             f"{share:.0%}" + ((" ok" if share >= 0.5 else " [red]< 50%[/]") if ours else ""),
-            f"{r.percentile(0.5):.1f}",
+            *((spread,) if rounds else ()), f"{r.percentile(0.5):.1f}",
             f"{p99:.1f}" + ((" ok" if p99 < 50 else " [red]> 50[/]") if ours else ""),
             f"{p99 / base.percentile(0.99):.2f}",
             f"{sum(n for status, n in r.statuses.items() if status != 202):,}",
@@ -607,9 +687,10 @@ def report(results: list[Result], args: argparse.Namespace, ctx: dict[str, Any])
                      for name in ("web", "workers", "client", "machine")),
         )  # fmt: skip
     console.print(table)
-    processed = [r for r in results if r.processing is not None]
+    processed = [o for _, o in configs if o.processing is not None]
     if processed:
-        table = Table(title="Acknowledged to processed (finished_at - received_at) at that load")
+        table = Table(title="Acknowledged to processed (finished_at - received_at) at that load"
+                      + (" (last round)" if rounds else ""))  # fmt: skip
         for name in ("server", "database", "workers", "stored/s", "processed/s during",
                      "after", "queue at end", "p50 s", "p99 s", "drain after load s"):  # fmt: skip
             table.add_column(name, justify="left" if name in ("server", "database") else "right")
@@ -625,7 +706,7 @@ def report(results: list[Result], args: argparse.Namespace, ctx: dict[str, Any])
             else:
                 drain = f"[red]> {args.drain_timeout:.0f} ({pr['depth']:,} left)[/]"
             table.add_row(
-                r.server, r.database, workers, f"{r.rate:,.0f}", f"{pr['during']:,.1f}",
+                r.server, r.database, workers, f"{r.runs[-1].rate:,.0f}", f"{pr['during']:,.1f}",
                 f"{pr['after']:,.1f}", f"{pr['depth_at_end']:,}", bound(pr["p50"]),
                 bound(pr["p99"]), drain + (f" [red]{pr['failed']} failed[/]" if pr["failed"]
                                            else ""),
@@ -640,7 +721,7 @@ def report(results: list[Result], args: argparse.Namespace, ctx: dict[str, Any])
     )
 
 
-def stored_cell(r: Result) -> str:
+def stored_cell(r: Rounds) -> str:
     """202s found in the table / 202s sent; rows beyond them were stored but not acknowledged."""
     assert r.stored is not None and r.rows is not None
     extra = r.rows - r.stored
@@ -666,29 +747,41 @@ def main(args: argparse.Namespace) -> int:
     if "postgresql" in args.databases and (error := unreachable(args.postgres)):
         print(f"PostgreSQL left out: {error}", file=sys.stderr)
         args.databases.remove("postgresql")
-    results: list[Result] = []
+    configs: list[tuple[Rounds, Rounds]] = []
     try:
         for name in args.databases:
             for server in args.servers:
-                if name == "sqlite":
-                    db = sqlite_database(tmp, f"{server}")
-                else:
-                    db = postgresql_database(args.postgres)
-                print(f"{server} / {name}: bare, then ours ...", file=sys.stderr, flush=True)
-                try:
-                    results.append(run_bare(server, db, ctx))
-                    results.append(run_ours(server, db, ctx))
-                finally:
-                    if db.dispose is not None:
-                        db.dispose()
+                bare, ours = Rounds([]), Rounds([])
+                for n in range(1, args.rounds + 1):
+                    ctx["round"] = n
+                    run_round(name, server, ctx, bare, ours)
+                configs.append((bare, ours))
     finally:
         for path in tmp.iterdir():  # keep the servers' logs only
             if path.suffix != ".log":
                 path.unlink()
     ctx["loads"].append(("at end", os.getloadavg()))
-    report(results, args, ctx)
+    report(configs, args, ctx)
     print(f"server logs: {tmp}", file=sys.stderr)
-    return 1 if any(r.stored != r.acknowledged for r in results if r.app == "ours") else 0
+    return 1 if any(r.stored != r.acknowledged for _, o in configs for r in o.runs) else 0
+
+
+def run_round(name: str, server: str, ctx: dict[str, Any], bare: Rounds, ours: Rounds) -> None:
+    """Bare then ours, back to back so their ratio sees the same machine; ours on a new
+    database so every round starts from an empty inbox."""
+    args, tmp, n = ctx["args"], ctx["tmp"], ctx["round"]
+    if name == "sqlite":
+        db = sqlite_database(tmp, f"{server}-{n}")
+    else:
+        db = postgresql_database(args.postgres)
+    rounds = f"round {n}/{args.rounds}: " if args.rounds > 1 else ""
+    print(f"{server} / {name}: {rounds}bare, then ours ...", file=sys.stderr, flush=True)
+    try:
+        bare.runs.append(run_bare(server, db, ctx))
+        ours.runs.append(run_ours(server, db, ctx))
+    finally:
+        if db.dispose is not None:
+            db.dispose()
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -707,11 +800,14 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--worker-poll", type=float, default=1.0, help="their --poll, seconds")
     parser.add_argument("--drain-timeout", type=float, default=20, help="seconds after the load")
     parser.add_argument("--no-workers", action="store_true", help="the ingress alone")
+    parser.add_argument("--rounds", type=int, default=3, help="bare, ours pairs per config")
     args = parser.parse_args(argv)
     args.databases = [d for d in args.databases.split(",") if d]
     args.servers = [s for s in args.servers.split(",") if s]
     if set(args.databases) - {"sqlite", "postgresql"} or set(args.servers) - {GUNICORN, WERKZEUG}:
         parser.error("--databases takes sqlite,postgresql and --servers gunicorn,werkzeug")
+    if args.rounds < 1:
+        parser.error("--rounds takes 1 or more")
     return args
 
 
