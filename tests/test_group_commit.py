@@ -194,3 +194,27 @@ def test_postgresql_compresses_delivery_bodies_with_lz4(postgres_url):
             assert connection.exec_driver_sql(query).scalar() == "l"
     finally:
         engine.dispose()
+
+
+def test_a_forked_child_starts_with_no_queues(tmp_path):
+    """gunicorn forks after building the app: a child must not inherit the parent's queues or
+    a lock some parent thread held at the time of the fork."""
+    import multiprocessing
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    inbox.deliveries.metadata.create_all(engine, tables=[inbox.deliveries])
+    assert inbox.store(engine, "parent", "push", b"{}", {})
+    assert group_commit._registry
+    with group_commit._registry_lock:  # held by the parent across the fork
+        child = multiprocessing.get_context("fork").Process(target=_child_stores, args=(engine,))
+        child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    assert stored(engine) == ["child", "parent"]
+
+
+def _child_stores(engine) -> None:
+    engine.dispose(close=False)
+    fresh = not group_commit._registry
+    inserted = inbox.store(engine, "child", "push", b"{}", {})
+    raise SystemExit(0 if fresh and inserted else 1)
