@@ -1,17 +1,19 @@
 """Apply a delivery's ``Changes`` to the ledger, inside the worker's transaction.
 
 This is the I/O edge of event handling: handlers decide what a payload means, this module
-writes it with the ledger's idempotent upserts and derives the repository's tasks again, so
-processing a delivery twice leaves the ledger as processing it once.
+writes it with the ledger's idempotent upserts and derives again the tasks the written records
+belong to, so processing a delivery twice leaves the ledger as processing it once.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from bot.analysis import Analyser
@@ -35,6 +37,7 @@ from bot.ledger import (
     upsert_pull_requests,
     upsert_repository,
 )
+from bot.ledger.store import Touched, forget_touched, load_task_scope, touched
 from bot.records import REVERTED, CommitFacts, Event
 from bot.repo_config import RepoConfig
 from webhooks.router import Changes
@@ -77,6 +80,7 @@ def apply_changes(
     if changes.ignored is not None or changes.repository is None:
         return Outcome(ignored=changes.ignored)
     repo_id = upsert_repository(session, installation_id, changes.repository)
+    forget_touched(session, repo_id)
     changed, numbers = _write_records(session, repo_id, changes, analyser)
     skipped = []
     for step in changes.needs_api:
@@ -87,7 +91,8 @@ def apply_changes(
             runner(session, repo_id, delivery, changes)
             changed = True
     if changed:
-        derive_tasks(session, repo_id, analyser, config)
+        seeds = touched(session, repo_id) if _same_config(session, repo_id, config) else None
+        derive_tasks(session, repo_id, analyser, config, seeds)
     return Outcome(
         skipped=tuple(skipped),
         repository_id=repo_id,
@@ -97,26 +102,57 @@ def apply_changes(
 
 
 def derive_tasks(
-    session: Session, repo_id: int, analyser: Analyser, config: RepoConfig | None = None
+    session: Session,
+    repo_id: int,
+    analyser: Analyser,
+    config: RepoConfig | None = None,
+    seeds: Touched | None = None,
 ) -> int:
-    """Attribute the repository's whole history again and replace its stored tasks.
+    """Attribute the repository's history again and replace its stored tasks; with ``seeds``,
+    only the tasks those records belong to (``load_task_scope``), so a delivery costs what its
+    own tasks cost rather than what the repository's whole history does. Returns the number
+    of tasks written.
 
     The repository's configuration, when known, sets the rework window, leaves ignored paths
     out of every footprint and names the task class of tasks whose class was only inferred.
     """
-    commits = load_commits(session, repo_id)
-    prs = load_pull_requests(session, repo_id)
+    if seeds is None:
+        commits = load_commits(session, repo_id)
+        prs = load_pull_requests(session, repo_id)
+        events = load_events(session, repo_id)
+        stale = None
+    else:
+        scope = load_task_scope(session, repo_id, seeds)
+        commits, prs, events, stale = scope.commits, scope.prs, scope.events, scope.stale
+    forget_touched(session, repo_id)
     window = Params().window_days
     if config is not None:
         window = config.rework_window_days
         if config.ignored_paths:
             commits = [_without_ignored(c, config) for c in commits]
     params = Params(window_days=window, tier_order=analyser.prices.tier_names)
-    events = load_events(session, repo_id)
     tasks = attribute(commits, prs, events, params)
     if config is not None and config.task_classes:
         tasks = _classified(tasks, commits, prs, config)
-    return replace_tasks(session, repo_id, tasks, prs=prs, events=events)
+    return replace_tasks(session, repo_id, tasks, prs=prs, events=events, stale=stale)
+
+
+# Per engine and repository, the configuration this process last derived tasks with.
+_derived_with: weakref.WeakKeyDictionary[Engine, dict[int, str]] = weakref.WeakKeyDictionary()
+
+
+def _same_config(session: Session, repo_id: int, config: RepoConfig | None) -> bool:
+    """Whether this process last derived the repository's tasks with ``config``. If not (a new
+    process, or the configuration changed), every task is derived again, since the rework
+    window, ignored paths and class rules apply to all of them."""
+    fingerprint = "" if config is None else config.model_dump_json(include=_DERIVING)
+    seen = _derived_with.setdefault(session.get_bind(), {})
+    same = seen.get(repo_id) == fingerprint
+    seen[repo_id] = fingerprint
+    return same
+
+
+_DERIVING = {"rework_window_days", "ignored_paths", "task_classes"}
 
 
 def _without_ignored(commit: CommitFacts, config: RepoConfig) -> CommitFacts:

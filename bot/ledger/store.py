@@ -39,7 +39,16 @@ from bot.ledger.schema import (
     UsageLineRow,
     quantize_usd,
 )
-from bot.records import CLOSED, MERGED, CommitFacts, Event, FileChange, PullRequest, UsageLine
+from bot.records import (
+    CLOSED,
+    MERGED,
+    REVERTED,
+    CommitFacts,
+    Event,
+    FileChange,
+    PullRequest,
+    UsageLine,
+)
 
 BATCH_SIZE = 1000
 INSTALLATION_STATES = ("active", "suspended", "deleted")
@@ -284,17 +293,24 @@ def upsert_pull_requests(
             index_elements=[pull_requests.c.repository_id, pull_requests.c.number],
             set_={n: stmt.excluded[n] for n in names},
             where=_changed(pull_requests, stmt.excluded, names),
-        ).returning(pull_requests.c.id)
-        written += len(connection.execute(stmt, rows).all())
+        ).returning(pull_requests.c.number)
+        numbers = connection.execute(stmt, rows).scalars().all()
+        touched(session, repo_id).pr_numbers.update(numbers)
+        written += len(numbers)
     return written
 
 
-def load_pull_requests(session: Session, repo_id: int) -> list[PullRequest]:
-    """The repository's pull requests, by number."""
+def load_pull_requests(
+    session: Session, repo_id: int, numbers: Iterable[int] | None = None
+) -> list[PullRequest]:
+    """The repository's pull requests (those numbered ``numbers`` when given), by number."""
     connection = session.connection()
     name = _repository_name(connection, repo_id)
     t = pull_requests
-    rows = connection.execute(sa.select(t).where(t.c.repository_id == repo_id))
+    where = [t.c.repository_id == repo_id]
+    if numbers is not None:
+        where.append(_among(connection, t.c.number, numbers))
+    rows = connection.execute(sa.select(t).where(*where))
     return sorted((pull_from_row(r, name) for r in rows), key=lambda p: p.number)
 
 
@@ -441,15 +457,20 @@ def upsert_commits(
             prepared[commit.sha] = _commit_rows(repo_id, commit, evidence.get(commit.sha))
         # Only new or changed commits are sent: a re-delivery costs one SELECT per batch.
         stored = connection.execute(
-            sa.select(table.c.sha, table.c.facts_hash).where(
+            sa.select(table.c.sha, table.c.facts_hash, table.c.pr_number, table.c.branch).where(
                 mine, _among(connection, table.c.sha, prepared)
             )
         )
-        for sha, facts_hash in stored:
+        seen = touched(session, repo_id)
+        for sha, facts_hash, pr_number, branch in stored:
             if prepared[sha][0]["facts_hash"] == facts_hash:
                 del prepared[sha]
+            else:  # the tasks it belonged to must be derived again too
+                seen.add(pr_number, branch)
         if not prepared:
             continue
+        for sha, (row, _, _) in prepared.items():
+            seen.add(row["pr_number"], row["branch"], sha)
         connection.execute(stmt, [row for row, _, _ in prepared.values()])
         ids = dict(
             connection.execute(
@@ -565,10 +586,8 @@ def upsert_events(
     Returns how many were new."""
     connection = session.connection()
     name = _repository_name(connection, repo_id)
-    stmt = (
-        _insert(connection, events)
-        .on_conflict_do_nothing(index_elements=[events.c.repository_id, events.c.key])
-        .returning(events.c.id)
+    stmt = _insert(connection, events).on_conflict_do_nothing(
+        index_elements=[events.c.repository_id, events.c.key]
     )
     written = 0
     for batch in _batches(events_, batch_size):
@@ -596,18 +615,37 @@ def upsert_events(
             }
             for e in fresh.values()
         ]
-        written += len(connection.execute(stmt, rows).all())
+        keys = connection.execute(stmt.returning(events.c.key), rows).scalars().all()
+        seen = touched(session, repo_id)
+        for key in keys:
+            event = fresh[key]
+            seen.add(event.pr_number, None, event.sha if event.kind == REVERTED else None)
+        written += len(keys)
     return written
 
 
 def load_events(
-    session: Session, repo_id: int, since: datetime | None = None, until: datetime | None = None
+    session: Session,
+    repo_id: int,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    *,
+    numbers: Iterable[int] | None = None,
+    reverts: Iterable[str] = (),
 ) -> list[Event]:
-    """The repository's events that happened in [since, until), by time then key."""
+    """The repository's events that happened in [since, until), by time then key. With
+    ``numbers``, only the events of those pull requests and the reverts of ``reverts``."""
     connection = session.connection()
     name = _repository_name(connection, repo_id)
     t = events
     where = [t.c.repository_id == repo_id]
+    if numbers is not None:
+        where.append(
+            sa.or_(
+                _among(connection, t.c.pr_number, numbers),
+                sa.and_(t.c.kind == REVERTED, _among(connection, t.c.sha, reverts)),
+            )
+        )
     if since is not None:
         where.append(t.c.at >= _utc(since, "since"))
     if until is not None:
@@ -617,6 +655,108 @@ def load_events(
     )
     found = [Event(r.key, r.kind, r.at, name, r.pr_number, r.sha, r.source) for r in rows]
     return sorted(found, key=lambda e: (e.at, e.key))
+
+
+# --------------------------------------------------------------------------- touched records
+
+
+@dataclass
+class Touched:
+    """What a session's writes changed in one repository: pull requests, commits (with the pull
+    request and branch each belonged to before) and reverted shas. The tasks they belong to
+    are the ones to derive again (``load_task_scope``); the rest cannot have changed."""
+
+    pr_numbers: set[int] = dataclasses.field(default_factory=set)
+    shas: set[str] = dataclasses.field(default_factory=set)
+    branches: set[str] = dataclasses.field(default_factory=set)
+
+    def add(self, pr_number: int | None, branch: str | None, sha: str | None = None) -> None:
+        if pr_number is not None:
+            self.pr_numbers.add(pr_number)
+        if branch:
+            self.branches.add(branch)
+        if sha:
+            self.shas.add(sha)
+
+
+_TOUCHED = "yield_auditor.touched"
+
+
+def touched(session: Session, repo_id: int) -> Touched:
+    """The records this session's upserts changed in ``repo_id`` so far."""
+    return session.info.setdefault(_TOUCHED, {}).setdefault(repo_id, Touched())
+
+
+def forget_touched(session: Session, repo_id: int) -> None:
+    session.info.get(_TOUCHED, {}).pop(repo_id, None)
+
+
+@dataclass(frozen=True)
+class TaskScope:
+    """The records that decide some tasks, whole: every commit of each task, its pull requests
+    and their events, and the reverts of its commits and merge commits."""
+
+    commits: list[CommitFacts]
+    prs: list[PullRequest]
+    events: list[Event]
+    stale: set[str]  # keys of stored tasks these records may have belonged to
+
+
+def load_task_scope(session: Session, repo_id: int, seeds: Touched) -> TaskScope:
+    """The scope of the tasks that ``seeds`` belong to, closed over what ties commits into one
+    task (``bot.attribution``: the same ``Agent-Task``, pull request or branch)."""
+    connection = session.connection()
+    name = _repository_name(connection, repo_id)
+    c, pr = commits, pull_requests
+    numbers, shas, branches = set(seeds.pr_numbers), set(seeds.shas), set(seeds.branches)
+    reverted = set(seeds.shas)
+    numbers |= set(
+        connection.execute(
+            sa.select(pr.c.number).where(
+                pr.c.repository_id == repo_id, _among(connection, pr.c.merge_sha, reverted)
+            )
+        ).scalars()
+    )
+    tasks_named: set[str] = set()
+    while True:
+        found = connection.execute(
+            sa.select(c.c.sha, c.c.pr_number, c.c.task, c.c.branch).where(
+                c.c.repository_id == repo_id,
+                sa.or_(
+                    _among(connection, c.c.pr_number, numbers),
+                    _among(connection, c.c.sha, shas),
+                    _among(connection, c.c.task, tasks_named),
+                    sa.and_(_among(connection, c.c.branch, branches), c.c.pr_number.is_(None)),
+                ),
+            )
+        ).all()
+        before = (len(numbers), len(shas), len(tasks_named), len(branches))
+        for row in found:
+            shas.add(row.sha)
+            numbers |= {row.pr_number} if row.pr_number is not None else set()
+            tasks_named |= {row.task} if row.task else set()
+            branches |= {row.branch} if row.branch and row.pr_number is None else set()
+        if (len(numbers), len(shas), len(tasks_named), len(branches)) == before:
+            break
+    found_commits = load_commits(session, repo_id, shas=shas) if shas else []
+    prs = load_pull_requests(session, repo_id, numbers=numbers)
+    merge_shas = {p.merge_sha for p in prs if p.merge_sha}
+    scope_events = load_events(session, repo_id, numbers=numbers, reverts=shas | merge_shas)
+    linked = connection.execute(
+        sa.select(tasks.c.key)
+        .join(task_pull_requests, task_pull_requests.c.task_id == tasks.c.id)
+        .where(
+            tasks.c.repository_id == repo_id,
+            _among(connection, task_pull_requests.c.pr_number, numbers),
+        )
+    ).scalars()
+    stale = {
+        *linked,
+        *(f"{name}:task:{t}" for t in tasks_named),
+        *(f"{name}:branch:{b}" for b in branches),
+        *(f"{name}:commit:{sha}" for sha in shas),
+    }
+    return TaskScope(found_commits, prs, scope_events, stale)
 
 
 # --------------------------------------------------------------------------- tasks
@@ -652,12 +792,15 @@ def replace_tasks(
     *,
     prs: Sequence[PullRequest] | None = None,
     events: Sequence[Event] | None = None,
+    stale: Iterable[str] | None = None,
 ) -> int:
     """Replace the repository's derived tasks and attempts with ``tasks_``; returns their count.
 
     Spend per bucket is stored exactly (Decimal strings); an attempt's ``usd`` is money, rounded
     to 8 decimal places like every amount in the ledger. Each task's rollups (``rollups``) are
     computed from the repository's pull requests and events: pass them when they are loaded.
+    With ``stale`` (a ``TaskScope``'s), only the tasks keyed ``stale`` or as one of ``tasks_``
+    are replaced, and ``prs`` and ``events`` need only cover ``tasks_``.
     """
     connection = session.connection()
     name = _repository_name(connection, repo_id)
@@ -676,10 +819,13 @@ def replace_tasks(
     if events is None:
         events = load_events(session, repo_id)
     rolled = rollups(connection, repo_id, items, prs, events)
-    mine = sa.select(tasks.c.id).where(tasks.c.repository_id == repo_id).scalar_subquery()
+    replaced = [tasks.c.repository_id == repo_id]
+    if stale is not None:
+        replaced.append(_among(connection, tasks.c.key, {*stale, *(t.id for t in items)}))
+    mine = sa.select(tasks.c.id).where(*replaced).scalar_subquery()
     connection.execute(sa.delete(attempts).where(attempts.c.task_id.in_(mine)))
     connection.execute(sa.delete(task_pull_requests).where(task_pull_requests.c.task_id.in_(mine)))
-    connection.execute(sa.delete(tasks).where(tasks.c.repository_id == repo_id))
+    connection.execute(sa.delete(tasks).where(*replaced))
     now = datetime.now(UTC)
     for batch in _batches(items, batch_size):
         connection.execute(
@@ -698,12 +844,10 @@ def replace_tasks(
                 for t in batch
             ],
         )
-    ids = {
-        key: id_
-        for key, id_ in connection.execute(
-            sa.select(tasks.c.key, tasks.c.id).where(tasks.c.repository_id == repo_id)
-        )
-    }
+    written = [tasks.c.repository_id == repo_id]
+    if stale is not None:
+        written.append(_among(connection, tasks.c.key, [t.id for t in items]))
+    ids = dict(connection.execute(sa.select(tasks.c.key, tasks.c.id).where(*written)).all())
     rows = (
         {
             "task_id": ids[t.id],
