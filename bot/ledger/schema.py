@@ -170,6 +170,7 @@ class CommitRow(SQLModel, table=True):
         sa.Index("ix_commits_repository_committed_at", "repository_id", "committed_at"),
         sa.Index("ix_commits_repository_task", "repository_id", "task"),
         sa.Index("ix_commits_repository_pr_number", "repository_id", "pr_number"),
+        sa.Index("ix_commits_repository_branch", "repository_id", "branch"),
     )
 
     id: int | None = _pk()
@@ -243,6 +244,7 @@ class EventRow(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("repository_id", "key", name="uq_events_repository_key"),
         sa.Index("ix_events_repository_pr_number_at", "repository_id", "pr_number", "at"),
+        sa.Index("ix_events_repository_sha", "repository_id", "sha"),
     )
 
     id: int | None = _pk()
