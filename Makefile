@@ -36,3 +36,4 @@ bench: $(INSTALLED)
 	$(BIN)/python bench/trailer_throughput.py
 	$(BIN)/python bench/audit_throughput.py
 	$(BIN)/python bench/ingress_throughput.py
+	$(BIN)/python bench/worker_throughput.py
