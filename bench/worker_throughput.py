@@ -5,7 +5,8 @@
 
 For each size N, a fresh database gets one repository of N pull requests from bench/scale.py's
 generator (about 10 commits each, 80% of them agent tasks with CI, reviews, retries and
-escalations), stored and derived as ``scale.py load`` does. Then it times
+escalations), stored and derived as ``scale.py load`` does (then analysed, on PostgreSQL, as
+autovacuum would). Then it times
 
   full     ``derive_tasks`` over the whole repository: what every delivery cost before a
            delivery derived only its own tasks (the baseline, measured in the same run)
@@ -37,7 +38,7 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from scale import ACCOUNT, END, INSTALLATION, Loaded, _load_repository  # noqa: E402
+from scale import ACCOUNT, END, INSTALLATION, Loaded, _load_repository, _vacuum  # noqa: E402
 
 from bot import inbox  # noqa: E402
 from bot.analysis import Analyser  # noqa: E402
@@ -84,6 +85,8 @@ def measure(url: str, size: int, deliveries: int) -> dict[str, float]:
         with Session(engine) as session, session.begin():
             upsert_installation(session, INSTALLATION, ACCOUNT)
         _load_repository(engine, analyser, REPO, size, 8, Loaded())
+        if engine.dialect.name == "postgresql":
+            _vacuum(engine)  # what autovacuum does after a bulk load: planner statistics
         with engine.connect() as connection:
             repo_id = connection.execute(
                 sa.text("SELECT id FROM repositories WHERE full_name = :n"), {"n": REPO}

@@ -619,7 +619,9 @@ def upsert_events(
         seen = touched(session, repo_id)
         for key in keys:
             event = fresh[key]
-            seen.add(event.pr_number, None, event.sha if event.kind == REVERTED else None)
+            seen.add(event.pr_number, None)
+            if event.kind == REVERTED and event.sha:
+                seen.reverted.add(event.sha)
         written += len(keys)
     return written
 
@@ -639,20 +641,19 @@ def load_events(
     name = _repository_name(connection, repo_id)
     t = events
     where = [t.c.repository_id == repo_id]
-    if numbers is not None:
-        where.append(
-            sa.or_(
-                _among(connection, t.c.pr_number, numbers),
-                sa.and_(t.c.kind == REVERTED, _among(connection, t.c.sha, reverts)),
-            )
-        )
     if since is not None:
         where.append(t.c.at >= _utc(since, "since"))
     if until is not None:
         where.append(t.c.at < _utc(until, "until"))
-    rows = connection.execute(
-        sa.select(t.c.key, t.c.kind, t.c.at, t.c.pr_number, t.c.sha, t.c.source).where(*where)
-    )
+    lookups: list[Any] = [sa.true()]
+    if numbers is not None:  # one indexed lookup each; an OR of them would scan the repository
+        lookups = [_among(connection, t.c.pr_number, numbers)]
+        reverts = list(reverts)
+        if reverts:
+            lookups.append(sa.and_(_among(connection, t.c.sha, reverts), t.c.kind == REVERTED))
+    columns = (t.c.key, t.c.kind, t.c.at, t.c.pr_number, t.c.sha, t.c.source)
+    selects = [sa.select(*columns).where(*where, lookup) for lookup in lookups]
+    rows = connection.execute(selects[0] if len(selects) == 1 else sa.union(*selects))
     found = [Event(r.key, r.kind, r.at, name, r.pr_number, r.sha, r.source) for r in rows]
     return sorted(found, key=lambda e: (e.at, e.key))
 
@@ -669,6 +670,7 @@ class Touched:
     pr_numbers: set[int] = dataclasses.field(default_factory=set)
     shas: set[str] = dataclasses.field(default_factory=set)
     branches: set[str] = dataclasses.field(default_factory=set)
+    reverted: set[str] = dataclasses.field(default_factory=set)
 
     def add(self, pr_number: int | None, branch: str | None, sha: str | None = None) -> None:
         if pr_number is not None:
@@ -708,28 +710,34 @@ def load_task_scope(session: Session, repo_id: int, seeds: Touched) -> TaskScope
     connection = session.connection()
     name = _repository_name(connection, repo_id)
     c, pr = commits, pull_requests
-    numbers, shas, branches = set(seeds.pr_numbers), set(seeds.shas), set(seeds.branches)
-    reverted = set(seeds.shas)
-    numbers |= set(
-        connection.execute(
-            sa.select(pr.c.number).where(
-                pr.c.repository_id == repo_id, _among(connection, pr.c.merge_sha, reverted)
-            )
-        ).scalars()
-    )
+    numbers, branches = set(seeds.pr_numbers), set(seeds.branches)
+    shas = seeds.shas | seeds.reverted
+    if seeds.reverted:  # a revert of a merge or squash commit concerns its pull request
+        numbers |= set(
+            connection.execute(
+                sa.select(pr.c.number).where(
+                    pr.c.repository_id == repo_id,
+                    _among(connection, pr.c.merge_sha, seeds.reverted),
+                )
+            ).scalars()
+        )
     tasks_named: set[str] = set()
     while True:
-        found = connection.execute(
-            sa.select(c.c.sha, c.c.pr_number, c.c.task, c.c.branch).where(
-                c.c.repository_id == repo_id,
-                sa.or_(
-                    _among(connection, c.c.pr_number, numbers),
-                    _among(connection, c.c.sha, shas),
-                    _among(connection, c.c.task, tasks_named),
-                    sa.and_(_among(connection, c.c.branch, branches), c.c.pr_number.is_(None)),
-                ),
-            )
-        ).all()
+        lookups = [  # one indexed lookup each; an OR of them would scan the repository
+            _among(connection, c.c.pr_number, numbers) if numbers else None,
+            _among(connection, c.c.sha, shas) if shas else None,
+            _among(connection, c.c.task, tasks_named) if tasks_named else None,
+            sa.and_(_among(connection, c.c.branch, branches), c.c.pr_number.is_(None))
+            if branches
+            else None,
+        ]
+        columns = (c.c.sha, c.c.pr_number, c.c.task, c.c.branch)
+        selects = [
+            sa.select(*columns).where(c.c.repository_id == repo_id, lookup)
+            for lookup in lookups
+            if lookup is not None
+        ]
+        found = connection.execute(sa.union(*selects)).all() if selects else []  # deduplicated
         before = (len(numbers), len(shas), len(tasks_named), len(branches))
         for row in found:
             shas.add(row.sha)
