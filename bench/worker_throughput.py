@@ -26,7 +26,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -38,6 +37,7 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
+from ingress_throughput import postgresql_database  # noqa: E402
 from scale import ACCOUNT, END, INSTALLATION, Loaded, _load_repository, _vacuum  # noqa: E402
 
 from bot import inbox  # noqa: E402
@@ -109,21 +109,6 @@ def measure(url: str, size: int, deliveries: int) -> dict[str, float]:
         engine.dispose()
 
 
-def postgres_schema(base: str) -> tuple[str, callable]:
-    schema = f"bench_worker_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(base, poolclass=sa.NullPool)
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-
-    def drop() -> None:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
-
-    url = sa.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    return url.render_as_string(hide_password=False), drop
-
-
 def main(args: argparse.Namespace) -> None:
     console = Console()
     table = Table(title="One worker, check-run deliveries, against the repository's size")
@@ -134,7 +119,8 @@ def main(args: argparse.Namespace) -> None:
         for size in (int(s) for s in args.sizes.split(",")):
             console.print(f"{database}: {size:,} pull requests ...")
             if database == "postgresql":
-                url, cleanup = postgres_schema(args.postgres)
+                schema = postgresql_database(args.postgres)
+                url, cleanup = schema.url, schema.dispose
             else:
                 folder = tempfile.TemporaryDirectory(prefix="ya-worker-bench-")
                 url, cleanup = f"sqlite:///{folder.name}/ledger.db", folder.cleanup
