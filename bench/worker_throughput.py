@@ -110,7 +110,7 @@ def measure(url: str, size: int, deliveries: int) -> dict[str, float]:
 
 
 def main(args: argparse.Namespace) -> None:
-    console = Console()
+    console = Console(width=120)
     table = Table(title="One worker, check-run deliveries, against the repository's size")
     for column in ("database", "pull requests", "tasks", "full derive ms", "scoped derive ms",
                    "scoped / full", "worker deliveries/s"):  # fmt: skip
