@@ -162,6 +162,30 @@ def test_claims_oldest_first_and_one_per_pull_request(engine):
     assert inbox.claim(engine, "w3", LEASE, now=now).guid == "b"
 
 
+def test_claiming_finds_a_pull_requests_older_deliveries_through_the_partial_index(engine):
+    """The ordering-key checks look up only unfinished deliveries of the same key. On SQLite
+    that needs the statuses written into the SQL: with bound parameters it used the status index
+    and read every unfinished delivery once per candidate (300 ms a claim at 1,300 queued)."""
+    put(engine, "a", pr_payload(1), T0)
+    plans: list[str] = []
+
+    def explain(connection, cursor, statement, parameters, context, executemany):
+        if "lease_owner" in statement and statement.lstrip().upper().startswith("UPDATE"):
+            prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
+            cursor.execute(prefix + statement, parameters)
+            plans.extend(str(row) for row in cursor.fetchall())
+
+    sa.event.listen(engine, "before_cursor_execute", explain)
+    try:
+        assert inbox.claim(engine, "w", LEASE, now=T0 + timedelta(seconds=1)).guid == "a"
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", explain)
+    lookups = [line for line in plans if "other" in line]
+    assert lookups, plans
+    if engine.dialect.name == "sqlite":  # PostgreSQL's choice depends on its statistics
+        assert all("ix_deliveries_pending_ordering_key" in line for line in lookups), lookups
+
+
 def test_an_expired_lease_is_claimed_again(engine):
     put(engine, "a", pr_payload(1), T0)
     inbox.claim(engine, "dead", LEASE, now=T0)
