@@ -214,3 +214,22 @@ def test_a_new_configuration_derives_every_task_again(ledger_engine, worker):
         after = dict(connection.execute(sa.text("SELECT key, computed_at FROM tasks")).all())
     # The push concerns only the branch "wip", but the rework window changed: T-1 too.
     assert after[f"{p.REPO}:task:T-1"] != before[f"{p.REPO}:task:T-1"]
+
+
+def test_a_configuration_is_remembered_only_once_its_derivation_commits(ledger_engine):
+    """A full derivation for a new configuration that is rolled back (a lost lease, a failed
+    write) must be done again by the next delivery, not skipped for a scoped one."""
+    from bot.repo_config import RepoConfig
+
+    config = RepoConfig(rework_window_days=5)
+    with Session(ledger_engine) as session:
+        session.execute(sa.text("SELECT 1"))
+        assert not apply._same_config(session, 1, config)
+        session.rollback()
+    with Session(ledger_engine) as session:
+        session.execute(sa.text("SELECT 1"))
+        assert not apply._same_config(session, 1, config)
+        session.commit()
+    with Session(ledger_engine) as session:
+        assert apply._same_config(session, 1, config)
+        assert not apply._same_config(session, 1, RepoConfig(rework_window_days=6))

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -144,12 +145,18 @@ _derived_with: weakref.WeakKeyDictionary[Engine, dict[int, str]] = weakref.WeakK
 def _same_config(session: Session, repo_id: int, config: RepoConfig | None) -> bool:
     """Whether this process last derived the repository's tasks with ``config``. If not (a new
     process, or the configuration changed), every task is derived again, since the rework
-    window, ignored paths and class rules apply to all of them."""
+    window, ignored paths and class rules apply to all of them. The configuration is
+    remembered once that transaction commits: a derivation rolled back must be done again."""
     fingerprint = "" if config is None else config.model_dump_json(include=_DERIVING)
     seen = _derived_with.setdefault(session.get_bind(), {})
-    same = seen.get(repo_id) == fingerprint
-    seen[repo_id] = fingerprint
-    return same
+    if seen.get(repo_id) == fingerprint:
+        return True
+
+    def remember(_session: Session) -> None:
+        seen[repo_id] = fingerprint
+
+    sa.event.listen(session, "after_commit", remember, once=True)
+    return False
 
 
 _DERIVING = {"rework_window_days", "ignored_paths", "task_classes"}
