@@ -383,7 +383,7 @@ class RuleSet:
         text = tuple((f, _bucket(by_field[f])) for f in TEXT_FIELDS if f in by_field)
         trailers = {k[8:]: _bucket(v) for k, v in by_field.items() if k.startswith("trailer:")}
         body_keys = [re.escape(k) for k in BODY_TRAILER_KEYS if k in trailers]
-        body_line = re.compile(rf"^[ \t]{{0,16}}({'|'.join(body_keys)}):", re.MULTILINE)
+        body_line = re.compile(rf"^ {{0,3}}({'|'.join(body_keys)}):", re.MULTILINE)
         for name, value in (
             ("rules", kept),
             ("_by_id", {r.id: r for r in kept}),
@@ -448,26 +448,37 @@ class RuleSet:
 _NOREPLY_TAIL = r"@users\.noreply\.github\.com"
 
 
+def _address(address: str, after_id: bool = False) -> dict[str, Any]:
+    """A regex rule body matching ``address`` as a whole address in a trailer value, so that
+    ``champ@ampcode.com`` is not ``amp@ampcode.com``; ``after_id`` also allows the ``<id>+``
+    of a GitHub noreply address before it."""
+    before = r"[\s<,;:\"'(+]" if after_id else r"[\s<,;:\"'(]"
+    pattern = rf"(?:^|{before}){re.escape(address)}(?:$|[\s>,;:\"')])"
+    return {"match": "regex", "pattern": pattern, "hint": address.lower()}
+
+
 def _bot(agent: str, prefix: str, login: str, bot_id: int, source: str) -> list[dict[str, Any]]:
-    """The four rules of a GitHub App bot: API id, noreply e-mail, name, co-author trailer."""
+    """The five rules of a GitHub App bot: API id, login, noreply e-mail, name, co-author."""
     esc = re.escape(login)
     return [
         {"id": f"{prefix}.bot-id", "agent": agent, "field": "author.github_id",
          "match": "equals", "pattern": str(bot_id), "source": source},
+        {"id": f"{prefix}.bot-login", "agent": agent, "field": "author.login", "match": "equals",
+         "pattern": login, "github_id": bot_id, "source": source},
         {"id": f"{prefix}.bot-email", "agent": agent, "field": "author.email", "match": "regex",
          "pattern": rf"^(?:\d{{1,20}}\+)?{esc}{_NOREPLY_TAIL}$", "hint": f"{login}@users.noreply",
          "github_id": bot_id, "source": source},
         {"id": f"{prefix}.bot-name", "agent": agent, "field": "author.name", "match": "equals",
          "pattern": login, "github_id": bot_id, "source": source},
         {"id": f"{prefix}.bot-coauthor", "agent": agent, "field": "trailer:Co-authored-by",
-         "match": "contains", "pattern": f"{login}@users.noreply.github.com",
+         **_address(f"{login}@users.noreply.github.com", after_id=True),
          "github_id": bot_id, "source": source},
     ]  # fmt: skip
 
 
 _MODEL_ID = (
-    r"(?:[a-z0-9_-]{1,30}/)?(?:claude|gpt|chatgpt|gemini|o[1-9]|codex|llama|mistral|codestral"
-    r"|devstral|qwen|deepseek|grok|kimi|glm|sonnet|opus|haiku)[-.][\w.:-]{0,100}"
+    r"(?:[a-z0-9_-]{1,30}/)?(?:(?:claude|gpt|chatgpt|gemini|o[1-9]|codex|llama|mistral|codestral"
+    r"|devstral|qwen|deepseek|grok|kimi|glm|sonnet|opus|haiku)[-.][\w.:-]{0,100}|o[1-9])"
 )
 _MODEL_DISPLAY = r"(?:claude|gemini|gpt)(?:[ \t]{1,4}(?!code\b|cli\b)[\w.]{1,20}){1,4}"
 # Assisted-by / Generated-by values, each alternative bounded so a value costs O(its length):
@@ -476,8 +487,9 @@ _MODEL_DISPLAY = r"(?:claude|gemini|gpt)(?:[ \t]{1,4}(?!code\b|cli\b)[\w.]{1,20}
 #   Claude (Claude Sonnet 4.6) | Claude Code [claude-opus-4]          -> agent, model
 #   Codex / gpt-6-astra                                               -> agent, model
 #   generic LLM chatbot | ChatGPTv5  (Fedora free text)               -> agent
+# A value holding an e-mail address names a person who helped, not a tool.
 _POLICY = (
-    r"^(?:"
+    r"^(?![^\n]{0,1000}<[^<>@\n]{1,320}@[^<>\n]{1,320}>)(?:"
     r"(?P<agent>[^\s:()\[\]/][^:()\[\]/]{0,63}?)[ \t]{0,4}:[ \t]{0,4}"
     r"(?P<model>[^\s()\[\],;]{1,120})"
     r"|(?:(?P<agent_2>[^:()\[\]/]{1,64}?)[ \t]{1,4})?"
@@ -487,6 +499,17 @@ _POLICY = (
     r"|(?P<agent_4>[^:()\[\]/]{1,64}?)[ \t]{1,4}/[ \t]{0,4}(?P<model_4>[^\s()\[\]]{1,120})"
     r"|(?P<agent_5>\S[^\n]{0,63})"
     r")"
+)
+# Generated-by also names code generators (protoc, make targets): it only counts when the
+# value names an AI tool, model family or the words AI/LLM.
+_AI_WORDS = (
+    "claude", "anthropic", "chatgpt", "gpt", "openai", "codex", "copilot", "gemini", "jules",
+    "devin", "cursor", "aider", "llama", "mistral", "codestral", "devstral", "qwen", "deepseek",
+    "grok", "kimi", "glm", "windsurf", "cody", "tabnine", "amazon q", "q developer", "openhands",
+    "amp", "opencode", "warp", "droid", "llm", "ai", "sonnet", "opus", "haiku", "o1", "o3", "o4",
+)  # fmt: skip
+_AI_NAMED = (
+    rf"^(?=[^\n]{{0,1000}}?(?<![a-z0-9])(?:{'|'.join(map(re.escape, _AI_WORDS))})(?![a-z0-9]))"
 )
 
 BUILTIN_RULES: tuple[dict[str, Any], ...] = (
@@ -502,10 +525,20 @@ BUILTIN_RULES: tuple[dict[str, Any], ...] = (
     {"id": "claude-code.session", "agent": "claude-code", "field": "trailer:Claude-Session",
      "match": "present", "source": "Claude Code cloud-environments docs, v2.1.179+ (§1.1e)"},
     {"id": "claude-code.generated-line", "agent": "claude-code", "field": "body",
-     "match": "contains", "pattern": "Generated with [Claude Code]",
+     "match": "regex", "pattern": r"^\W{0,8}generated with \[claude code\]",
+     "hint": "generated with [claude code]",
      "source": "Claude Code attribution default before 2026-06 (§1.1a/b)"},
-    {"id": "claude-code.branch", "agent": "claude-code", "field": "branch", "match": "prefix",
-     "pattern": "claude/", "source": "claude-code-action branch_prefix default (§1.3)"},
+    {"id": "claude-code.session-link", "agent": "claude-code", "field": "body",
+     "match": "regex", "pattern": r"^[ \t]{0,3}https://claude\.ai/code/session_[\w-]{1,100}[ \t]*$",
+     "hint": "claude.ai/code/session_",
+     "source": "cloud session PR body: the session URL on its own line (§1.1e)"},
+    {"id": "claude-code.branch", "agent": "claude-code", "field": "branch", "match": "regex",
+     "pattern": r"^claude/(?:issue|pr)-\d{1,10}-\d{8}", "hint": "claude/",
+     "source": "claude-code-action claude/<issue|pr>-N-YYYYMMDD-HHMM (§1.3)"},
+    *_bot("claude-code", "claude-code.anthropic-claude", "anthropic-claude[bot]", 215619710,
+          "other Anthropic app identity seen (§1.3)"),
+    *_bot("claude-code", "claude-code.action", "claude-code-action[bot]", 208546643,
+          "other Anthropic app identity seen (§1.3)"),
     # Aider (§2)
     {"id": "aider.coauthor", "agent": "aider", "field": "trailer:Co-authored-by",
      "match": "regex", "hint": ["aider.chat", "aider.dev"],
@@ -530,20 +563,21 @@ BUILTIN_RULES: tuple[dict[str, Any], ...] = (
      "hint": "copilot@users.noreply", "github_id": [198982749, 223556219, 175728472],
      "source": "coding agent, CLI and Autofix noreply addresses (§3.1, §3.2)"},
     {"id": "copilot.login", "agent": "copilot", "field": "author.login", "match": "regex",
-     "pattern": r"^(?:copilot|copilot-swe-agent(?:\[bot\])?)$", "hint": "copilot",
-     "github_id": [198982749, 223556219, 175728472], "source": "PR author login (§3.1)"},
+     "pattern": r"^(?:app/)?(?:copilot|copilot-swe-agent(?:\[bot\])?)$", "hint": "copilot",
+     "github_id": [198982749, 223556219, 175728472],
+     "source": "PR author login; app/copilot-swe-agent from GraphQL and gh (§3.1)"},
     {"id": "copilot.name", "agent": "copilot", "field": "author.name", "match": "regex",
      "pattern": r"^(?:copilot-swe-agent\[bot\]|copilot)$", "hint": "copilot",
      "github_id": [198982749, 223556219, 175728472],
      "source": "coding agent author; 'Copilot' after a squash merge (§3.1)"},
     {"id": "copilot.agent-coauthor", "agent": "copilot", "field": "trailer:Co-authored-by",
-     "match": "contains", "pattern": "198982749+copilot@users.noreply.github.com",
+     **_address("198982749+copilot@users.noreply.github.com"),
      "source": "squash merges of coding agent PRs (§3.1)"},
     {"id": "copilot.cli-coauthor", "agent": "copilot", "field": "trailer:Co-authored-by",
-     "match": "contains", "pattern": "223556219+copilot@users.noreply.github.com",
+     **_address("223556219+copilot@users.noreply.github.com"),
      "source": "Copilot CLI v0.0.410+, VS Code after PR #309951 (§3.2)"},
     {"id": "copilot.autofix-coauthor", "agent": "copilot", "field": "trailer:Co-authored-by",
-     "match": "contains", "pattern": "175728472+copilot@users.noreply.github.com",
+     **_address("175728472+copilot@users.noreply.github.com"),
      "source": "accepted review suggestions / Copilot Autofix (§3.2)"},
     {"id": "copilot.vscode-coauthor", "agent": "copilot", "field": "trailer:Co-authored-by",
      "match": "contains", "pattern": "<copilot@github.com>",
@@ -554,8 +588,9 @@ BUILTIN_RULES: tuple[dict[str, Any], ...] = (
     {"id": "codex.coauthor", "agent": "codex", "field": "trailer:Co-authored-by",
      "match": "regex", "pattern": r"<(?:noreply|codex)@openai\.com>", "hint": "@openai.com",
      "source": "openai/codex command_attribution / git-attribution; custom labels (§4.1)"},
-    {"id": "codex.task-link", "agent": "codex", "field": "body", "match": "contains",
-     "pattern": "chatgpt.com/codex/tasks/", "source": "Codex cloud PR/squash body (§4.1)"},
+    {"id": "codex.task-link", "agent": "codex", "field": "body", "match": "regex",
+     "pattern": r"chatgpt\.com/codex/tasks/task_[a-z]_[0-9a-f]{8}",
+     "hint": "chatgpt.com/codex/tasks/", "source": "Codex cloud PR/squash body (§4.1)"},
     {"id": "codex.branch", "agent": "codex", "field": "branch", "match": "prefix",
      "pattern": "codex/", "source": "Codex cloud branches (§4.1)"},
     # Devin (§4.2)
@@ -565,30 +600,42 @@ BUILTIN_RULES: tuple[dict[str, Any], ...] = (
     {"id": "devin.email", "agent": "devin", "field": "author.email", "match": "equals",
      "pattern": "devin@cognition.ai", "source": "variant seen (§4.2)"},
     {"id": "devin.coauthor-email", "agent": "devin", "field": "trailer:Co-authored-by",
-     "match": "contains", "pattern": "<devin@cognition.ai>", "source": "variant seen (§4.2)"},
-    {"id": "devin.generated-line", "agent": "devin", "field": "body", "match": "contains",
-     "pattern": "Generated with [Devin]", "source": "Devin CLI commit template (§4.2)"},
-    {"id": "devin.session-link", "agent": "devin", "field": "body", "match": "contains",
-     "pattern": "app.devin.ai/sessions/", "source": "Devin PR body footer (§4.2)"},
-    {"id": "devin.branch", "agent": "devin", "field": "branch", "match": "prefix",
-     "pattern": "devin/", "source": "devin/<unix-ts>-<slug> (§4.2)"},
+     **_address("devin@cognition.ai"), "source": "variant seen (§4.2)"},
+    {"id": "devin.generated-line", "agent": "devin", "field": "body", "match": "regex",
+     "pattern": r"^\W{0,8}generated with \[devin\]", "hint": "generated with [devin]",
+     "source": "Devin CLI commit template (§4.2)"},
+    {"id": "devin.session-link", "agent": "devin", "field": "body", "match": "regex",
+     "pattern": r"app\.devin\.ai/sessions/[0-9a-f]{8}", "hint": "app.devin.ai/sessions/",
+     "source": "Devin PR body footer (§4.2)"},
+    {"id": "devin.branch", "agent": "devin", "field": "branch", "match": "regex",
+     "pattern": r"^devin/\d{9,11}-", "hint": "devin/", "source": "devin/<unix-ts>-<slug> (§4.2)"},
     # Cursor (§4.3)
     {"id": "cursor.agent-email", "agent": "cursor", "field": "author.email", "match": "regex",
      "pattern": rf"^(?:cursoragent@cursor\.com|(?:\d{{1,20}}\+)?cursoragent{_NOREPLY_TAIL})$",
-     "hint": "cursoragent@", "source": "cloud/background agent author (§4.3)"},
+     "hint": "cursoragent@", "github_id": 199161495,
+     "source": "cloud/background agent author (§4.3)"},
+    {"id": "cursor.agent-id", "agent": "cursor", "field": "author.github_id", "match": "equals",
+     "pattern": "199161495", "source": "GitHub user cursoragent (§4.3)"},
+    {"id": "cursor.agent-login", "agent": "cursor", "field": "author.login", "match": "equals",
+     "pattern": "cursoragent", "github_id": 199161495, "source": "GitHub user cursoragent (§4.3)"},
     {"id": "cursor.coauthor", "agent": "cursor", "field": "trailer:Co-authored-by",
-     "match": "contains", "pattern": "cursoragent@cursor.com", "source": "IDE/CLI agent (§4.3)"},
+     "match": "regex", "hint": "cursoragent@",
+     "pattern": r"(?:^|[\s<,;:\"'(])(?:cursoragent@cursor\.com|(?:\d{1,20}\+)?cursoragent"
+                rf"{_NOREPLY_TAIL})(?:$|[\s>,;:\"')])",
+     "github_id": 199161495,
+     "source": "IDE/CLI agent; squash of cloud agent commits (§4.3)"},
     {"id": "cursor.made-with", "agent": "cursor", "field": "trailer:Made-with",
      "match": "contains", "pattern": "cursor", "source": "Made-with: Cursor (§4.3)"},
     {"id": "cursor.agent-name", "agent": "cursor", "field": "author.name", "match": "equals",
      "pattern": "Cursor Agent", "source": "cloud/background agent author (§4.3)"},
     {"id": "cursor.agent-link", "agent": "cursor", "field": "body", "match": "regex",
-     "pattern": r"cursor\.com/(?:agents[/?]|background-agent\?bcid=)", "hint": "cursor.com/",
+     "pattern": r"cursor\.com/(?:agents/bc-|background-agent\?bcid=bc-)", "hint": "cursor.com/",
      "source": "background agent PR footer (§4.3)"},
     {"id": "cursor.made-with-line", "agent": "cursor", "field": "body", "match": "contains",
      "pattern": "Made with [Cursor](", "source": "PR footer (§4.3)"},
-    {"id": "cursor.branch", "agent": "cursor", "field": "branch", "match": "prefix",
-     "pattern": "cursor/", "source": "cursor/<slug>-<4hex> (§4.3)"},
+    {"id": "cursor.branch", "agent": "cursor", "field": "branch", "match": "regex",
+     "pattern": r"^cursor/[\w.-]{0,200}-[0-9a-f]{4}$", "hint": "cursor/",
+     "source": "cursor/<slug>-<4hex> (§4.3)"},
     # Google Jules, Amazon Q Developer, Factory (§4.4, §4.5, §4.8)
     *_bot("jules", "jules", "google-labs-jules[bot]", 161369871, "Jules commits (§4.4)"),
     *_bot("amazon-q", "amazon-q", "amazon-q-developer[bot]", 208079219, "/q dev sessions (§4.5)"),
@@ -611,28 +658,35 @@ BUILTIN_RULES: tuple[dict[str, Any], ...] = (
     {"id": "amp.email", "agent": "amp", "field": "author.email", "match": "equals",
      "pattern": "amp@ampcode.com", "source": "Amp identity (§4.8)"},
     {"id": "amp.coauthor", "agent": "amp", "field": "trailer:Co-authored-by",
-     "match": "contains", "pattern": "amp@ampcode.com", "source": "Amp commits (§4.8)"},
+     **_address("amp@ampcode.com"), "source": "Amp commits (§4.8)"},
     {"id": "amp.thread", "agent": "amp", "field": "trailer:Amp-Thread-ID", "match": "present",
      "source": "Amp git.commit.ampThread (§4.8)"},
     {"id": "opencode.coauthor", "agent": "opencode", "field": "trailer:Co-authored-by",
-     "match": "contains", "pattern": "noreply@opencode.ai", "source": "OpenCode (§4.8)"},
+     **_address("noreply@opencode.ai"), "source": "OpenCode (§4.8)"},
     {"id": "opencode.generated-line", "agent": "opencode", "field": "body", "match": "regex",
-     "pattern": r"generated with \[?opencode\b", "hint": "generated with",
+     "pattern": r"^\W{0,8}generated with \[?opencode(?![\w-])", "hint": "generated with",
      "source": "OpenCode (§4.8)"},
     {"id": "warp.coauthor", "agent": "warp", "field": "trailer:Co-authored-by",
-     "match": "contains", "pattern": "agent@warp.dev", "source": "Warp (§4.8)"},
+     **_address("agent@warp.dev"), "source": "Warp (§4.8)"},
     # Sweep, Codegen: PR bots without known ids (§4.8)
     {"id": "sweep.login", "agent": "sweep", "field": "author.login", "match": "regex",
      "pattern": r"^sweep-(?:ai|nightly|canary)\[bot\]$", "hint": "sweep-",
      "source": "sweep source (§4.8)"},
+    {"id": "sweep.email", "agent": "sweep", "field": "author.email", "match": "regex",
+     "pattern": rf"^(?:\d{{1,20}}\+)?sweep-(?:ai|nightly|canary)\[bot\]{_NOREPLY_TAIL}$",
+     "hint": "sweep-", "source": "sweep source (§4.8)"},
     {"id": "codegen.login", "agent": "codegen", "field": "author.login", "match": "equals",
      "pattern": "codegen-sh[bot]", "source": "PR author (§4.8)"},
+    {"id": "codegen.email", "agent": "codegen", "field": "author.email", "match": "regex",
+     "pattern": rf"^(?:\d{{1,20}}\+)?codegen-sh\[bot\]{_NOREPLY_TAIL}$",
+     "hint": "codegen-sh[bot]@", "source": "PR author (§4.8)"},
     # Project policy trailers (§5) and our own protocol (docs/trailers.md)
     {"id": "policy.assisted-by", "field": "trailer:Assisted-by", "match": "regex",
      "pattern": _POLICY,
      "source": "Linux coding-assistants.rst, Fedora, OpenStack Assisted-By (§5)"},
     {"id": "policy.generated-by", "field": "trailer:Generated-by", "match": "regex",
-     "pattern": _POLICY, "source": "ASF Generated-by, OpenStack Generated-By (§5.3, §5.4)"},
+     "pattern": _AI_NAMED + _POLICY.removeprefix("^"), "hint": _AI_WORDS,
+     "source": "ASF Generated-by, OpenStack Generated-By (§5.3, §5.4)"},
     {"id": "protocol.agent", "field": "trailer:Agent", "match": "regex",
      "pattern": r"^(?P<agent>[a-z0-9][\w.+ -]{0,63}?)(?:/\S*)?$",
      "source": "yield-auditor trailer protocol v1 (docs/trailers.md)"},
@@ -775,8 +829,9 @@ def _scan_trailers(rules: RuleSet, trailers: Sequence[tuple[str, str]], scan: _S
 
 
 def _scan_body_trailers(rules: RuleSet, message: str, low: str, scan: _Scan) -> None:
-    """Trailer-shaped lines after the subject (``<key>:`` after at most 16 blanks), matched by
-    the trailer rules of that key at "message" strength. One regex pass: linear."""
+    """Trailer-shaped lines after the subject (``<key>:`` after at most 3 spaces; more, or a tab,
+    is a quoted code block), matched by the trailer rules of that key at "message" strength.
+    One regex pass: linear."""
     body_start = low.find("\n") + 1
     if body_start == 0:
         return
@@ -924,3 +979,62 @@ def _verdict(scan: _Scan) -> Detection:
     model = next((h[3] for h in hits if h[2] == primary and h[3]), None)
     role: Role = "authored" if any(h[0].role == "authored" for h in hits) else "committed"
     return Detection(primary, role, model, tuple(h[1] for h in hits), agents, mismatches)
+
+
+# --- the documentation table ---------------------------------------------------------------
+
+DOCS_TABLE_START = (
+    "<!-- built-in rules: generated by `python -m bot.agents docs/agents.md`, do not edit -->"
+)
+DOCS_TABLE_END = "<!-- end of built-in rules -->"
+_GRAMMAR_RULES = frozenset({"policy.assisted-by", "policy.generated-by"})
+
+
+def rules_table(rules: RuleSet = DEFAULT_RULES) -> str:
+    """The Markdown table of ``rules`` that docs/agents.md embeds, so the page cannot drift."""
+    lines = [
+        DOCS_TABLE_START,
+        "",
+        "| id | agent | field | match | pattern | role | model | strength | bot id | source |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for rule in rules:
+        c = _compile(rule, 0)
+        if rule.id in _GRAMMAR_RULES:
+            pattern = "policy value grammar (below)"
+        elif rule.match == "present":
+            pattern = "(any value)"
+        else:
+            pattern = "`" + rule.pattern.replace("|", r"\|") + "`"
+        cells = (
+            f"`{rule.id}`",
+            rule.agent or "from text",
+            f"`{rule.field}`",
+            rule.match,
+            pattern,
+            rule.role,
+            "yes" if c.model_groups else "",
+            STRENGTHS[len(STRENGTHS) - c.rank],
+            ", ".join(map(str, rule.github_id)),
+            rule.source,
+        )
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join([*lines, "", DOCS_TABLE_END])
+
+
+def write_rules_table(path: str) -> None:
+    """Replace the generated table in the Markdown file at ``path`` with the current one."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    start, end = text.index(DOCS_TABLE_START), text.index(DOCS_TABLE_END) + len(DOCS_TABLE_END)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text[:start] + rules_table() + text[end:])
+
+
+if __name__ == "__main__":  # python -m bot.agents docs/agents.md
+    import sys
+
+    if len(sys.argv) > 1:
+        write_rules_table(sys.argv[1])
+    else:
+        print(rules_table())
