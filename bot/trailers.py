@@ -87,10 +87,12 @@ def _patch_start(text: str) -> int:
 
 
 def _scissors_cutoff(text: str, length: int) -> int:
+    """Where a scissors line cuts the message, never past ``length``: git up to 2.43 searched
+    past a ``---`` divider too and then looped forever; current git caps it, as here."""
     pattern = f"\n{COMMENT} {SCISSORS}"
     if text.startswith(pattern[1:]):
         return 0
-    found = text.find(pattern)  # git searches the whole buffer, past a divider too
+    found = text.find(pattern, 0, length + len(pattern) - 1)
     return found + 1 if found >= 0 else length
 
 
@@ -103,9 +105,8 @@ def _trailer_end(text: str, length: int) -> int:
     in_conflicts = False
     bol = 0
     while bol < cutoff:
-        limit = length if bol < length else len(text)
-        nl = text.find("\n", bol, limit)
-        next_bol = limit if nl < 0 else nl + 1
+        nl = text.find("\n", bol, length)
+        next_bol = length if nl < 0 else nl + 1
         first = text[bol] if bol < len(text) else ""
         if first in (COMMENT, "\n"):
             boc = boc or bol
