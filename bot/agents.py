@@ -184,6 +184,8 @@ class Rule(BaseModel):
     ``pattern`` may name groups ``model`` and ``agent`` (or ``model_2``, ``agent_2``... for
     alternatives, since Python forbids repeated names); ``agent`` may then be left out.
     ``hint`` lists literals, one of which must occur (case-insensitively) before a regex runs.
+    ``role="either"`` marks evidence that the agent made the commit but not who wrote the change
+    (aider's ``aider: `` subject): it takes the role of the commit's other evidence.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -194,7 +196,7 @@ class Rule(BaseModel):
     field: str | None = None
     match: MatchKind = "contains"
     pattern: str = PydField("", max_length=1000)
-    role: Literal["authored", "committed"] = "authored"
+    role: Literal["authored", "committed", "either"] = "authored"
     strength: Literal["github_id", "email", "trailer", "name", "message", "branch"] | None = None
     github_id: tuple[int, ...] = ()
     hint: tuple[str, ...] = ()
@@ -551,7 +553,8 @@ BUILTIN_RULES: tuple[dict[str, Any], ...] = (
      "match": "suffix", "pattern": " (aider)", "role": "committed",
      "source": "aider --attribute-committer; /commit of the user's own edits (§2.1)"},
     {"id": "aider.subject-prefix", "agent": "aider", "field": "subject", "match": "prefix",
-     "pattern": "aider: ", "source": "aider --attribute-commit-message-author (§2.1)"},
+     "pattern": "aider: ", "role": "either",
+     "source": "aider --attribute-commit-message-author or -committer (§2.1)"},
     {"id": "aider.chat-transcript", "agent": "aider", "field": "body", "match": "contains",
      "pattern": "# Aider chat conversation:", "source": "aider commits 2023 to June 2024 (§2.1)"},
     # GitHub Copilot (§3)
@@ -970,14 +973,15 @@ def _verdict(scan: _Scan) -> Detection:
         return Detection(None, "none", None, (), (), mismatches)
     best: dict[str, tuple[int, int, int]] = {}
     for c, _, agent, _, rank in scan.hits.values():
-        key = (-rank, 0 if c.role == "authored" else 1, c.index)
+        key = (-rank, 1 if c.role == "committed" else 0, c.index)
         best[agent] = min(best.get(agent, key), key)
     agents = tuple(sorted(best, key=best.__getitem__))
     position = {a: i for i, a in enumerate(agents)}
     hits = sorted(scan.hits.values(), key=lambda h: (position[h[2]], -h[4], h[0].index))
     primary = agents[0]
     model = next((h[3] for h in hits if h[2] == primary and h[3]), None)
-    role: Role = "authored" if any(h[0].role == "authored" for h in hits) else "committed"
+    roles = {h[0].role for h in hits}
+    role: Role = "committed" if "committed" in roles and "authored" not in roles else "authored"
     return Detection(primary, role, model, tuple(h[1] for h in hits), agents, mismatches)
 
 

@@ -891,6 +891,28 @@ def test_aider_committing_a_humans_change_is_committed():
     assert rules_of(d) == {"aider.committer-name"}
 
 
+@pytest.mark.parametrize(
+    ("message", "author", "role"),
+    [
+        ("aider: fix typo\n", "Jane Doe", "committed"),  # aider committed a person's edit
+        ("aider: fix typo\n", "Jane Doe (aider)", "authored"),
+        ("aider: fix typo\n\nCo-authored-by: aider (gpt-5) <aider@aider.chat>\n", "Jane Doe",
+         "authored"),
+    ],
+)  # fmt: skip
+def test_aiders_subject_prefix_takes_the_role_of_the_other_evidence(message, author, role):
+    d = detect(
+        commit(message, author=Identity(author, "j@example.com"),
+               committer=Identity("Jane Doe (aider)", "j@example.com"))
+    )  # fmt: skip
+    assert (d.agent, d.role) == ("aider", role)
+    assert "aider.subject-prefix" in rules_of(d)
+
+
+def test_aiders_subject_prefix_alone_is_authored():
+    assert detect(commit("aider: fix typo\n")).role == "authored"
+
+
 def test_any_authored_evidence_makes_the_commit_authored():
     d = detect(
         commit(
@@ -1296,8 +1318,9 @@ def test_detect_never_raises_and_is_consistent(message, author, committer, branc
     if d.agent is not None:
         assert d.agent == d.agents[0]
         assert {e.agent for e in d.evidence} == set(d.agents)
-        authored = any(DEFAULT_RULES[e.rule].role == "authored" for e in d.evidence)
-        assert d.role == ("authored" if authored else "committed")
+        roles = {DEFAULT_RULES[e.rule].role for e in d.evidence}
+        committed_only = "committed" in roles and "authored" not in roles
+        assert d.role == ("committed" if committed_only else "authored")
     assert d.model is None or 0 < len(d.model) <= MAX_MATCHED
     for e in d.evidence + d.mismatches:
         assert e.rule in DEFAULT_RULES
