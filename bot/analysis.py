@@ -72,6 +72,7 @@ def _usage_dict(usage: Usage) -> dict[str, Any]:
         "out": usage.output,
         "cache_read": usage.cache_read,
         "cache_write": usage.cache_write,
+        "cache_write_1h": usage.cache_write_1h,
         "reasoning": usage.reasoning,
         "requests": usage.requests,
         "cost": None if usage.cost is None else str(usage.cost),

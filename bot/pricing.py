@@ -200,6 +200,7 @@ class _Coef:
     output: Decimal
     cache_read: Decimal
     cache_write: Decimal
+    cache_write_1h: Decimal  # a one-hour write; the 5-minute rate where there is no such price
     reasoning: Decimal = Decimal(0)  # surcharge on the reasoning subset of output (rarely non-zero)
     fixed: Decimal = Decimal(0)  # USD per request
 
@@ -317,6 +318,10 @@ def _coefficients(prices: ModelPrice) -> _Coef | str:
             output=output,
             cache_read=calc(input_tokens=_MTOK, cache_read_tokens=_MTOK) - fixed,
             cache_write=calc(input_tokens=_MTOK, cache_write_tokens=_MTOK) - fixed,
+            cache_write_1h=calc(
+                input_tokens=_MTOK, cache_write_tokens=_MTOK, cache_write_1h_tokens=_MTOK
+            )
+            - fixed,
             reasoning=calc(output_tokens=_MTOK, output_reasoning_tokens=_MTOK) - fixed - output,
             fixed=fixed,
         )
@@ -353,11 +358,13 @@ def _table_at(ref: ModelRef, found: _Found, ts: datetime) -> _Table | str:
 
 
 def _cost(coef: _Coef, usage: Usage, requests: int) -> Decimal:
+    one_hour = min(max(usage.cache_write_1h, 0), usage.cache_write)
     tokens = (
         coef.input * usage.input
         + coef.output * usage.output
         + coef.cache_read * usage.cache_read
-        + coef.cache_write * usage.cache_write
+        + coef.cache_write * (usage.cache_write - one_hour)
+        + coef.cache_write_1h * one_hour
     )
     if coef.reasoning:
         tokens += coef.reasoning * min(max(usage.reasoning, 0), usage.output)
@@ -388,6 +395,7 @@ class _OverrideRule(_Strict):
     output: Decimal = Field(ge=0, allow_inf_nan=False)
     cache_read: Decimal | None = Field(default=None, ge=0, allow_inf_nan=False)
     cache_write: Decimal | None = Field(default=None, ge=0, allow_inf_nan=False)
+    cache_write_1h: Decimal | None = Field(default=None, ge=0, allow_inf_nan=False)
     start: date | None = None
     end: date | None = None
 
@@ -403,7 +411,8 @@ class _OverrideRule(_Strict):
     def coef(self) -> _Coef:
         read = self.input * Decimal("0.1") if self.cache_read is None else self.cache_read
         write = self.input * Decimal("1.25") if self.cache_write is None else self.cache_write
-        return _Coef(self.input, self.output, read, write)
+        hour = self.input * 2 if self.cache_write_1h is None else self.cache_write_1h
+        return _Coef(self.input, self.output, read, write, hour)
 
 
 class OverrideConfig(_Strict):

@@ -218,6 +218,7 @@ _USAGE_FIELDS = {
     "out": "output",
     "cache_read": "cache_read",
     "cache_write": "cache_write",
+    "cache_write_1h": "cache_write_1h",
     "reasoning": "reasoning",
     "requests": "requests",
 }
@@ -273,6 +274,9 @@ def parse_usage(text: str, warnings: list[str]) -> Usage | None:
     if not values.get("model"):
         _warn(warnings, f"{K_USAGE}: line without model= ignored")
         return None
+    if values.get("cache_write_1h", 0) > values.get("cache_write", 0):
+        _warn(warnings, f"{K_USAGE}: cache_write_1h is part of cache_write; capped at it")
+        values["cache_write_1h"] = values.get("cache_write", 0)
     return Usage(**values, extra=tuple(extra))
 
 

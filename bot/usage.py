@@ -2,8 +2,12 @@
 
 Protocol semantics (docs/trailers.md): ``input`` counts input tokens *excluding* cache reads and
 cache writes (as Anthropic reports them); ``output`` counts all billed output tokens *including*
-reasoning tokens; ``reasoning`` is the informational subset of ``output`` spent on reasoning.
-OpenAI and OpenTelemetry count cached tokens inside their input totals, so they are converted here.
+reasoning tokens; ``reasoning`` is the informational subset of ``output`` spent on reasoning;
+``cache_write_1h`` is the subset of ``cache_write`` written with a one-hour lifetime (Anthropic
+bills it at 2x input rather than 1.25x). OpenAI and OpenTelemetry count cached tokens inside
+their input totals, so they are converted here. The converters take what an API or a log says:
+a count that is not a non-negative integer counts as 0, and subsets are capped at their totals,
+so a converted line is never negative and never holds more input than the source reported.
 """
 
 from __future__ import annotations
@@ -12,7 +16,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-TOKEN_FIELDS = ("input", "output", "cache_read", "cache_write", "reasoning", "requests")
+TOKEN_FIELDS = (
+    "input",
+    "output",
+    "cache_read",
+    "cache_write",
+    "cache_write_1h",
+    "reasoning",
+    "requests",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +36,7 @@ class Usage:
     output: int = 0
     cache_read: int = 0
     cache_write: int = 0
+    cache_write_1h: int = 0
     reasoning: int = 0
     requests: int = 0
     cost: Decimal | None = None
@@ -57,79 +70,103 @@ def merge_by_model(usages: Iterable[Usage]) -> list[Usage]:
     return list(merged.values())
 
 
-def from_anthropic(model: str, usage: Mapping[str, int], requests: int = 1) -> Usage:
-    """Anthropic ``message.usage``: ``input_tokens`` already excludes cache tokens."""
+def count(value: object) -> int:
+    """A token count from an API or a log: a non-negative integer, else 0 (never raises)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return 0
+    return value
+
+
+def _get(mapping: object, key: str) -> object:
+    return mapping.get(key) if isinstance(mapping, Mapping) else None
+
+
+def from_anthropic(model: str, usage: Mapping[str, object], requests: int = 1) -> Usage:
+    """Anthropic ``message.usage``: ``input_tokens`` already excludes cache tokens; the
+    ``cache_creation`` breakdown says how many writes were for an hour."""
+    cache_write = count(usage.get("cache_creation_input_tokens"))
+    one_hour = count(_get(usage.get("cache_creation"), "ephemeral_1h_input_tokens"))
     return Usage(
         model=model,
-        input=int(usage.get("input_tokens") or 0),
-        output=int(usage.get("output_tokens") or 0),
-        cache_read=int(usage.get("cache_read_input_tokens") or 0),
-        cache_write=int(usage.get("cache_creation_input_tokens") or 0),
+        input=count(usage.get("input_tokens")),
+        output=count(usage.get("output_tokens")),
+        cache_read=count(usage.get("cache_read_input_tokens")),
+        cache_write=cache_write,
+        cache_write_1h=min(one_hour, cache_write),
         requests=requests,
     )
 
 
+def _first(usage: Mapping[str, object], *keys: str) -> int:
+    """The first of ``keys`` present with a valid count (OpenAI renamed its fields)."""
+    for key in keys:
+        if isinstance(usage.get(key), int) and not isinstance(usage.get(key), bool):
+            return count(usage.get(key))
+    return 0
+
+
+def _split(total_in: int, cache_read: int, cache_write: int) -> tuple[int, int, int]:
+    """``(input, cache_read, cache_write)`` from a total that includes the cache tokens;
+    cache counts larger than the total are capped, so the input total is kept."""
+    cache_read = min(cache_read, total_in)
+    cache_write = min(cache_write, total_in - cache_read)
+    return total_in - cache_read - cache_write, cache_read, cache_write
+
+
 def from_openai(model: str, usage: Mapping[str, object], requests: int = 1) -> Usage:
     """OpenAI chat/responses usage: ``prompt_tokens``/``input_tokens`` include cached tokens."""
-    prompt = int(usage.get("prompt_tokens", usage.get("input_tokens", 0)) or 0)
-    completion = int(usage.get("completion_tokens", usage.get("output_tokens", 0)) or 0)
-    details = usage.get("prompt_tokens_details") or usage.get("input_tokens_details") or {}
-    cached = int(details.get("cached_tokens", 0) or 0) if isinstance(details, Mapping) else 0
-    cached = cached or int(usage.get("cached_input_tokens", 0) or 0)
-    out_details = usage.get("completion_tokens_details") or usage.get("output_tokens_details") or {}
-    reasoning = (
-        int(out_details.get("reasoning_tokens", 0) or 0) if isinstance(out_details, Mapping) else 0
+    prompt = _first(usage, "prompt_tokens", "input_tokens")
+    details = usage.get("prompt_tokens_details") or usage.get("input_tokens_details")
+    cached = count(_get(details, "cached_tokens")) or count(usage.get("cached_input_tokens"))
+    out_details = usage.get("completion_tokens_details") or usage.get("output_tokens_details")
+    reasoning = count(_get(out_details, "reasoning_tokens")) or count(
+        usage.get("reasoning_output_tokens")
     )
-    reasoning = reasoning or int(usage.get("reasoning_output_tokens", 0) or 0)
-    cache_write = int(usage.get("cache_write_input_tokens", 0) or 0)
+    output = _first(usage, "completion_tokens", "output_tokens")
+    input_, cache_read, cache_write = _split(
+        prompt, cached, count(usage.get("cache_write_input_tokens"))
+    )
     return Usage(
         model=model,
-        input=max(prompt - cached - cache_write, 0),
-        output=completion,
-        cache_read=cached,
+        input=input_,
+        output=output,
+        cache_read=cache_read,
         cache_write=cache_write,
-        reasoning=reasoning,
+        reasoning=min(reasoning, output),
         requests=requests,
     )
 
 
 def from_otel(attributes: Mapping[str, object], requests: int = 1) -> Usage:
     """OpenTelemetry GenAI attributes: ``gen_ai.usage.input_tokens`` includes cache tokens."""
-    model = str(
-        attributes.get("gen_ai.response.model") or attributes.get("gen_ai.request.model") or ""
-    )
-    total_in = int(
-        attributes.get("gen_ai.usage.input_tokens")
-        or attributes.get("gen_ai.usage.prompt_tokens")
-        or 0
-    )
-    cache_read = int(attributes.get("gen_ai.usage.cache_read.input_tokens") or 0)
-    cache_write = int(attributes.get("gen_ai.usage.cache_creation.input_tokens") or 0)
-    output = int(
-        attributes.get("gen_ai.usage.output_tokens")
-        or attributes.get("gen_ai.usage.completion_tokens")
-        or 0
+    model = attributes.get("gen_ai.response.model") or attributes.get("gen_ai.request.model")
+    total_in = _first(attributes, "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")
+    output = _first(attributes, "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens")
+    input_, cache_read, cache_write = _split(
+        total_in,
+        count(attributes.get("gen_ai.usage.cache_read.input_tokens")),
+        count(attributes.get("gen_ai.usage.cache_creation.input_tokens")),
     )
     return Usage(
-        model=model,
-        input=max(total_in - cache_read - cache_write, 0),
+        model=model if isinstance(model, str) else "",
+        input=input_,
         output=output,
         cache_read=cache_read,
         cache_write=cache_write,
-        reasoning=int(attributes.get("gen_ai.usage.reasoning.output_tokens") or 0),
+        reasoning=min(count(attributes.get("gen_ai.usage.reasoning.output_tokens")), output),
         requests=requests,
     )
 
 
 def from_gemini(model: str, metadata: Mapping[str, int], requests: int = 1) -> Usage:
     """Gemini ``usageMetadata``: the prompt includes cached content; thoughts bill as output."""
-    prompt = int(metadata.get("promptTokenCount") or 0)
-    cached = int(metadata.get("cachedContentTokenCount") or 0)
-    thoughts = int(metadata.get("thoughtsTokenCount") or 0)
+    prompt = count(metadata.get("promptTokenCount"))
+    cached = min(count(metadata.get("cachedContentTokenCount")), prompt)
+    thoughts = count(metadata.get("thoughtsTokenCount"))
     return Usage(
         model=model,
-        input=max(prompt - cached, 0),
-        output=int(metadata.get("candidatesTokenCount") or 0) + thoughts,
+        input=prompt - cached,
+        output=count(metadata.get("candidatesTokenCount")) + thoughts,
         cache_read=cached,
         reasoning=thoughts,
         requests=requests,

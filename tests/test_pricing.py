@@ -53,6 +53,8 @@ def test_anthropic_list_prices(book: PriceBook, model: str, input_: Decimal, out
     assert usd(book, model, output=M) == output
     assert usd(book, model, cache_read=M) == input_ * D("0.1")
     assert usd(book, model, cache_write=M) == input_ * D("1.25")
+    assert usd(book, model, cache_write=M, cache_write_1h=M) == input_ * 2
+    assert usd(book, model, cache_write=M, cache_write_1h=M // 4) == input_ * D("1.4375")
     rates = book.list_price(model, NOV)
     assert rates is not None
     assert (rates.input, rates.output) == (input_, output)
@@ -295,13 +297,17 @@ def test_override_wins_over_list_price_with_default_cache_multipliers():
     assert priced.usd == D(2) + D(10) + D("0.2") + D("2.5")
     assert "claude-sonnet-4-6" in priced.note
     assert priced.tier == "standard"  # tiers use the list price, not the negotiated one
+    hour = book.price(Usage("claude-sonnet-4-6", cache_write=M, cache_write_1h=M), NOV)
+    assert hour.usd == D(4)  # a one-hour write: 2 x input by default
 
 
 def test_override_explicit_cache_rates_and_floats():
-    rule = {"input": 2.4, "output": 12, "cache_read": 0.12, "cache_write": 3}
+    rule = {"input": 2.4, "output": 12, "cache_read": 0.12, "cache_write": 3, "cache_write_1h": 4}
     book = PriceBook.from_config({"models": {"claude-sonnet-4-6": rule}})
     priced = book.price(Usage("claude-sonnet-4-6", input=M, cache_read=M, cache_write=M), NOV)
     assert priced.usd == D("2.4") + D("0.12") + D(3)
+    hour = book.price(Usage("claude-sonnet-4-6", cache_write=2 * M, cache_write_1h=M), NOV)
+    assert hour.usd == D(3) + D(4)
 
 
 def test_override_glob_provider_qualified_and_precedence():
@@ -538,12 +544,12 @@ _MODELS_AT = [
 _BOOK = PriceBook()
 _tokens = st.integers(min_value=0, max_value=1_500_000)
 _usages = st.builds(
-    lambda i, o, cr, cw: {"input": i, "output": o, "cache_read": cr, "cache_write": cw},
-    _tokens,
-    _tokens,
-    _tokens,
-    _tokens,
-)
+    lambda i, o, cr, cw, hour: {
+        "input": i, "output": o, "cache_read": cr, "cache_write": cw,
+        "cache_write_1h": min(hour, cw),
+    },
+    _tokens, _tokens, _tokens, _tokens, _tokens,
+)  # fmt: skip
 _settings = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -560,6 +566,7 @@ def test_single_request_matches_genai_prices(model_at, tokens):
             output_tokens=tokens["output"],
             cache_read_tokens=tokens["cache_read"],
             cache_write_tokens=tokens["cache_write"],
+            cache_write_1h_tokens=tokens["cache_write_1h"],
         ),
         ref.price_ref,
         provider_id=ref.provider,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import string
 import subprocess
 from decimal import Decimal
@@ -69,9 +70,12 @@ usages = st.builds(
     requests=count,
     cost=st.none() | st.decimals(min_value=0, max_value=10**6, allow_nan=False, places=6),
     extra=extras(
-        {"model", "in", "out", "cache_read", "cache_write", "reasoning", "requests", "cost"}
+        {"model", "in", "out", "cache_read", "cache_write", "cache_write_1h", "reasoning",
+         "requests", "cost"}
     ).map(tuple),
-)
+).flatmap(  # the one-hour writes are a part of all cache writes
+    lambda u: st.integers(0, u.cache_write).map(lambda h: dataclasses.replace(u, cache_write_1h=h))
+)  # fmt: skip
 records = st.builds(
     ProtocolRecord,
     version=st.just(1),
@@ -267,6 +271,77 @@ def test_usage_conversions_share_one_meaning_of_input():
     )
     assert (gemini.input, gemini.output, gemini.reasoning) == (14000, 1200, 700)
     assert anthropic.total_input == otel.total_input == openai.total_input == 54000
+
+
+def test_anthropic_one_hour_cache_writes_are_a_part_of_the_writes():
+    usage = {
+        "input_tokens": 3,
+        "cache_creation_input_tokens": 2849,
+        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 2849},
+    }
+    u = from_anthropic("claude-opus-4-6", usage)
+    assert (u.input, u.cache_write, u.cache_write_1h, u.total_input) == (3, 2849, 2849, 2852)
+    odd = {"cache_creation_input_tokens": 10, "cache_creation": {"ephemeral_1h_input_tokens": 99}}
+    assert from_anthropic("m", odd).cache_write_1h == 10
+    assert from_anthropic("m", {"cache_creation": "x"}).cache_write_1h == 0
+
+
+def test_one_hour_writes_above_all_writes_warn_and_are_capped():
+    message = "x\n\nAgent-Usage: model=m; cache_write=5; cache_write_1h=9\n"
+    record, warnings = parse_record(parse_trailers(message))
+    assert record.usage[0].cache_write_1h == 5
+    assert any("cache_write_1h" in w for w in warnings)
+
+
+@pytest.mark.parametrize(
+    ("usage", "expected"),
+    [
+        # negative and non-integer counts count as 0
+        ({"prompt_tokens": -5, "completion_tokens": -3,
+          "prompt_tokens_details": {"cached_tokens": -10}}, (0, 0, 0, 0)),
+        ({"prompt_tokens": "abc", "completion_tokens": 2.5}, (0, 0, 0, 0)),
+        # a renamed field that is present but null falls through to the other name
+        ({"prompt_tokens": None, "input_tokens": 1000, "cached_input_tokens": 300},
+         (700, 0, 300, 0)),
+        # cache tokens above the reported total are capped, so the total input is kept
+        ({"prompt_tokens": 100, "prompt_tokens_details": {"cached_tokens": 800}}, (0, 0, 100, 0)),
+        ({"input_tokens": 100, "cached_input_tokens": 60, "cache_write_input_tokens": 70},
+         (0, 0, 60, 40)),
+    ],
+)  # fmt: skip
+def test_openai_conversion_of_odd_counts(usage, expected):
+    u = from_openai("gpt-5", usage)
+    assert (u.input, u.output, u.cache_read, u.cache_write) == expected
+    total = usage.get("prompt_tokens")
+    if not isinstance(total, int):
+        total = usage.get("input_tokens")
+    assert u.total_input == max(total if isinstance(total, int) else 0, 0)
+
+
+count_like = st.none() | st.booleans() | st.integers(-(10**6), 10**12) | st.floats() | st.text()
+
+
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "gen_ai.usage.input_tokens": count_like,
+            "gen_ai.usage.prompt_tokens": count_like,
+            "gen_ai.usage.output_tokens": count_like,
+            "gen_ai.usage.cache_read.input_tokens": count_like,
+            "gen_ai.usage.cache_creation.input_tokens": count_like,
+            "gen_ai.usage.reasoning.output_tokens": count_like,
+            "gen_ai.response.model": st.none() | st.integers() | st.text(),
+        },
+    )
+)
+def test_otel_conversion_never_raises_or_goes_negative(attributes):
+    u = from_otel(attributes)
+    assert min(getattr(u, f) for f in ("input", "output", "cache_read", "cache_write")) >= 0
+    assert u.reasoning <= u.output and isinstance(u.model, str)
+    reported = attributes.get("gen_ai.usage.input_tokens")
+    if isinstance(reported, int) and not isinstance(reported, bool) and reported >= 0:
+        assert u.total_input == reported
 
 
 def test_merge_by_model_sums_and_keeps_order():
