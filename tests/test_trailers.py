@@ -79,6 +79,19 @@ HAND_WRITTEN = [
     "title\n\nKey: v\n#\n",
     "title\n\n🤖 Generated with [Claude Code](https://claude.com/claude-code)\n\n"
     "Co-Authored-By: Claude Opus 4.5 <noreply@anthropic.com>\n",
+    # classes a 130,000-message differential fuzz explored (all agreed with git)
+    "title\n\nKey: v\n\u00a0no-break space is not a continuation\n",
+    "title\n\nKey: v\u2028line separator\nOther: w\n",
+    "title\n\nK\u00ebey: non-ASCII key\nKey: v\n",
+    "title\n\nKey_x: underscore\nKey.x: dot\n",
+    "title\n\n-: dash key\n--: dashes\n",
+    "title\rKey: lone carriage returns\r",
+    "title\n\nKey: v\n---\tpatch\nOther: w\n",
+    "title\n\nKey: v\n---\r\nOther: w\n",
+    "title\n\nprose\nprose\nprose\nSigned-off-by:A\n",
+    "title\n\nprose\nprose\nprose\nsigned-off-by: A\n",
+    "title\n\nKey\x0b: v\n",
+    "title\n\nKey: v\n\n\x0b\n\x0c\n",
 ]
 
 KEYS = [
