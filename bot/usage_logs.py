@@ -8,7 +8,9 @@ Supported logs (docs/stamp.md lists where each agent writes them):
   call (a resumed session copies earlier entries into its new file). Of the copies, the one with
   the most ``output_tokens`` wins: streamed copies carry a placeholder output count and only
   the last one the real count. ``requests`` is the number of unique responses. API error entries
-  and ``<synthetic>`` models are skipped. Reading a session file also reads its subagents'
+  and ``<synthetic>`` models are skipped; a response without a model name counts as
+  ``unknown``. ``usage.cache_creation.ephemeral_1h_input_tokens`` (the one-hour cache writes)
+  is passed on to ``from_anthropic``. Reading a session file also reads its subagents'
   transcripts, ``<session>/subagents/**/*.jsonl`` beside it.
 - **Codex** rollout files (``~/.codex/sessions/YYYY/MM/DD/rollout-*.jsonl``). The model comes from
   the latest ``turn_context``; tokens from ``token_count`` events. Their ``total_token_usage`` is
@@ -17,16 +19,22 @@ Supported logs (docs/stamp.md lists where each agent writes them):
   counts, since Codex re-emits ``token_count`` with an unchanged total. Each event is therefore
   charged the *difference* of the cumulative total to the previous event, to the model active
   then; a total that drops (a resumed or compacted session) restarts the count from that event's
-  ``last_token_usage``. A forked or subagent rollout replays its parent's ``token_count`` events;
-  when the parent rollout is found in the same sessions tree, those replayed totals are skipped.
+  ``last_token_usage``. A total with an invalid count is no reset: that event is skipped and the
+  next one is measured from the last valid total. A forked or subagent rollout replays its
+  parent's ``token_count`` events; when the parent rollout is among the files read or in the same
+  sessions tree, those replayed totals are skipped.
   ``input_tokens`` includes ``cached_input_tokens`` and is converted as ``from_openai`` does.
 - **Aider** analytics logs (``--analytics-log FILE``): each ``message_send`` event is one request
   of ``main_model``; ``prompt_tokens`` includes any cached tokens (aider does not split them,
   so they all count as ``in``), and aider's own ``cost`` is summed exactly, as a ``Decimal``.
 
 Logs are read line by line, in time linear in their size, and only lines that can carry usage
-are decoded. Content never raises: unknown line types are ignored, and invalid JSON, a truncated
-last line (a log still being written) or odd values become warnings.
+are decoded; a file named twice (directly and through its directory) is read once. Content never
+raises: unknown line types are ignored, and invalid JSON, a truncated last line (a log still
+being written) or odd values become warnings. A token count is a whole number from 0 to
+``MAX_COUNT``; anything else counts as 0, with one warning per kind of problem (not per line: logs
+are large). A missing or ``null`` count is 0 without a warning (the Anthropic API types its
+cache counts as nullable), except in a Codex cumulative total, where it makes the total invalid.
 
 ``since``/``until`` keep only usage whose own timestamp lies in ``[since, until)``, so a commit
 can be stamped with the usage spent since the previous commit. A naive ``datetime`` is UTC.
@@ -34,8 +42,10 @@ can be stamped with the usage spent since the previous commit. A naive ``datetim
 
 from __future__ import annotations
 
+import errno
 import json
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -45,6 +55,7 @@ from bot.usage import Usage, from_anthropic, from_openai, merge_by_model
 
 KINDS = ("claude-code", "codex", "aider")
 MAX_WARNINGS = 50
+MAX_COUNT = 10**15  # a token count or a cost in dollars above this is a corrupt log
 UNKNOWN_MODEL = "unknown"
 _DETECT_LINES = 50
 _ANTHROPIC_FIELDS = (
@@ -60,6 +71,7 @@ _CODEX_FIELDS = (
     "reasoning_output_tokens",
     "cache_write_input_tokens",
 )
+_CODEX_REQUIRED = ("input_tokens", "output_tokens")  # every Codex build writes these
 
 
 @dataclass(slots=True)
@@ -78,27 +90,36 @@ def read_usage_log(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> UsageLog:
-    """Read one log file, or every ``*.jsonl`` under a directory, into a ``UsageLog``.
+    """Read one log file, or every ``*.jsonl`` under a directory (see ``read_usage_logs``)."""
+    return read_usage_logs([path], kind, since, until)
 
-    ``kind`` is ``auto`` (detected per file from its content) or one of ``KINDS``. Raises
-    ``FileNotFoundError`` when ``path`` does not exist and ``ValueError`` for an unknown kind;
-    everything about the content is reported in ``warnings`` instead.
+
+def read_usage_logs(
+    paths: Iterable[str | Path],
+    kind: str = "auto",
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> UsageLog:
+    """Read log files and directories together into one ``UsageLog``.
+
+    Together, because what two files share (a resumed session's copied entries, a fork's replayed
+    totals) must count once. ``kind`` is ``auto`` (detected per file from its content) or one of
+    ``KINDS``. Raises ``FileNotFoundError`` when a path does not exist and ``ValueError`` for an
+    unknown kind; everything about the content is reported in ``warnings`` instead.
     """
     if kind != "auto" and kind not in KINDS:
         raise ValueError(f"unknown log kind {kind!r}; expected auto or one of {', '.join(KINDS)}")
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(path)
+    files = _unique(_log_files(path) for path in map(Path, paths))
     notes = _Notes()
     window = _Window(_aware(since), _aware(until))
     readers: dict[str, _Reader] = {}
-    for file in _log_files(path):
+    for file in files:
         found = kind if kind != "auto" else detect_kind(file)
         if found is None:
             notes.add(f"{file}: not a Claude Code, Codex or Aider log; ignored")
             continue
         if found not in readers:
-            readers[found] = _READERS[found](window, notes)
+            readers[found] = _READERS[found](window, notes, files)
         readers[found].read(file)
     return _combine(readers, notes)
 
@@ -148,15 +169,28 @@ def _combine(readers: dict[str, _Reader], notes: _Notes) -> UsageLog:
     if len(agents) == 1:
         log.agent, log.agent_version = agents[0].agent, agents[0].version
     elif len(agents) > 1:
-        notes.add("logs of several agents were read; the agent is left unset")
+        names = ", ".join(r.agent for r in agents)
+        notes.add(f"logs of several agents were read ({names}); no agent is taken from them")
+    notes.flush()
     return log
 
 
 # --- files and lines -----------------------------------------------------------------------
 
 
+def _unique(groups: Iterable[list[Path]]) -> list[Path]:
+    """The files of all groups in order, each once: a file read twice would count twice."""
+    files: dict[Path, Path] = {}
+    for group in groups:
+        for file in group:
+            files.setdefault(file.resolve(), file)
+    return list(files.values())
+
+
 def _log_files(path: Path) -> list[Path]:
     """The files to read: a directory's ``*.jsonl`` files, or a file and its subagents."""
+    if not path.exists():
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(path))
     if path.is_dir():
         return sorted((p for p in path.rglob("*.jsonl") if p.is_file()), key=str)
     subagents = path.with_suffix("") / "subagents"
@@ -166,9 +200,13 @@ def _log_files(path: Path) -> list[Path]:
 
 
 def _loads(raw: bytes):
+    """One JSON line, numbers with a fraction or exponent as exact ``Decimal``s, else ``None``.
+
+    ``ArithmeticError``: ``Decimal`` refuses an exponent of 10**18 or more.
+    """
     try:
         return json.loads(raw, parse_float=Decimal)
-    except (ValueError, RecursionError):
+    except (ValueError, RecursionError, ArithmeticError):
         return None
 
 
@@ -177,12 +215,22 @@ class _Notes:
 
     def __init__(self) -> None:
         self.items: list[str] = []
+        self.tally: Counter[str] = Counter()
 
     def add(self, message: str) -> None:
         if len(self.items) < MAX_WARNINGS:
             self.items.append(message[:300])
         elif len(self.items) == MAX_WARNINGS:
             self.items.append("further warnings suppressed")
+
+    def count(self, what: str) -> None:
+        """One more odd value of a kind; ``flush`` reports each kind once, with its number."""
+        self.tally[what] += 1
+
+    def flush(self) -> None:
+        """The tallies as warnings, past the cap: there are only a few kinds."""
+        self.items.extend(f"{n} {what}" for what, n in self.tally.items())
+        self.tally.clear()
 
 
 def _objects(path: Path, wanted: tuple[bytes, ...], notes: _Notes) -> Iterator[dict]:
@@ -222,25 +270,58 @@ def _timestamp(value) -> datetime | None:
     return None
 
 
-def _count(value) -> int:
-    """A token counter: a non-negative integer, else 0 (logs hold only such, if well formed)."""
+def _count(value, notes: _Notes) -> int:
+    """A token count; an odd value is 0 and tallied in ``notes`` (``null`` is absent)."""
+    problem = _count_problem(value)
+    if problem is None:
+        return 0 if value is None else int(value)
+    notes.count(f"token count(s) {problem}, read as 0")
+    return 0
+
+
+def _count_problem(value) -> str | None:
+    """Why ``value`` is no token count, or ``None`` when it is one or ``null``.
+
+    The size is checked on the exponent before any ``int()``: ``int(Decimal("1e999999999"))``
+    would build a billion digits.
+    """
+    if value is None:
+        return None
+    problem = _number_problem(value)
+    if problem is None and isinstance(value, Decimal) and value != value.to_integral_value():
+        return "that were not whole numbers"
+    return problem
+
+
+def _number_problem(value) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int | Decimal):
-        return 0
-    try:
-        number = int(value)
-    except (ValueError, OverflowError):
-        return 0
-    return number if number >= 0 and number == value else 0
+        return "that were not numbers"
+    if value < 0:
+        return "that were negative"
+    if (isinstance(value, Decimal) and value.adjusted() > 15) or value > MAX_COUNT:
+        return f"above {MAX_COUNT:,}"
+    return None
 
 
-def _decimal(value) -> Decimal | None:
-    if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
+def _decimal(value, notes: _Notes) -> Decimal | None:
+    """A cost in dollars; an odd value is ``None`` (unknown) and tallied (``null`` is absent)."""
+    if value is None:
         return None
+    number = _from_text(value) if isinstance(value, str) else value
+    problem = _number_problem(number)
+    if problem is None:
+        return Decimal(number)
+    notes.count(f"cost(s) {problem}, ignored")
+    return None
+
+
+def _from_text(text: str) -> Decimal | str:
+    """A numeric string as a finite ``Decimal``; any other string stays one (not a number)."""
     try:
-        number = Decimal(value)
+        number = Decimal(text) if len(text) < 40 else None
     except InvalidOperation:
-        return None
-    return number if number.is_finite() and number >= 0 else None
+        return text
+    return number if number is not None and number.is_finite() else text
 
 
 def _text(value) -> str | None:
@@ -273,9 +354,10 @@ class _Reader:
     agent = ""
     wanted: tuple[bytes, ...] = ()
 
-    def __init__(self, window: _Window, notes: _Notes) -> None:
+    def __init__(self, window: _Window, notes: _Notes, files: list[Path]) -> None:
         self.window = window
         self.notes = notes
+        self.files = files  # all files of this read, which a reader may consult
         self.version: str | None = None
         self.seen = False
         self.undated = 0
@@ -316,8 +398,8 @@ class _ClaudeReader(_Reader):
     agent = "claude-code"
     wanted = (b'"usage"',)
 
-    def __init__(self, window: _Window, notes: _Notes) -> None:
-        super().__init__(window, notes)
+    def __init__(self, window: _Window, notes: _Notes, files: list[Path]) -> None:
+        super().__init__(window, notes, files)
         self.responses: dict[object, _Response] = {}
 
     def entry(self, obj: dict, path: Path) -> None:
@@ -326,25 +408,46 @@ class _ClaudeReader(_Reader):
             return
         if not isinstance(message, dict) or not isinstance(message.get("usage"), dict):
             return
-        model = _text(message.get("model"))
-        if model is None or model == "<synthetic>":
+        if message.get("model") == "<synthetic>":
             return
         self.version = _text(obj.get("version")) or self.version
-        usage = {name: _count(message["usage"].get(name)) for name in _ANTHROPIC_FIELDS}
+        model = self._model(message.get("model"))
+        usage = self._usage(message["usage"])
         key = self._key(message.get("id"), obj.get("requestId"))
         previous = self.responses.get(key)
-        output = usage.get("output_tokens", 0)
+        output = usage["output_tokens"]
         if previous is None:
             when = _timestamp(obj.get("timestamp"))
-            cost = _decimal(obj["costUSD"]) if "costUSD" in obj else None
+            cost = _decimal(obj["costUSD"], self.notes) if "costUSD" in obj else None
             self.responses[key] = _Response(when, model, usage, output, cost)
         elif output >= previous.output:
             previous.model, previous.usage, previous.output = model, usage, output
 
+    def _model(self, value) -> str:
+        """The model name; without one the tokens still count, as ``unknown``."""
+        if _text(value) is None:
+            self.notes.count(
+                f"Claude Code response(s) without a model name, counted as {UNKNOWN_MODEL!r}"
+            )
+        return _text(value) or UNKNOWN_MODEL
+
+    def _usage(self, usage: dict) -> dict:
+        """The checked counts ``from_anthropic`` reads, with the one-hour cache-write split."""
+        counts: dict = {name: _count(usage.get(name), self.notes) for name in _ANTHROPIC_FIELDS}
+        creation = usage.get("cache_creation")
+        if isinstance(creation, dict):
+            one_hour = _count(creation.get("ephemeral_1h_input_tokens"), self.notes)
+            counts["cache_creation"] = {"ephemeral_1h_input_tokens": one_hour}
+        return counts
+
     def _key(self, message_id, request_id) -> object:
-        if isinstance(message_id, str) or isinstance(request_id, str):
-            return (message_id, request_id)
-        return object()  # no id: nothing to de-duplicate against
+        """The de-duplication key: the ids that are strings (others are tallied, not hashed)."""
+        ids = tuple(v if isinstance(v, str) else None for v in (message_id, request_id))
+        if any(v is not None and not isinstance(v, str) for v in (message_id, request_id)):
+            self.notes.count("Claude Code id(s) that were not strings, ignored")
+        if ids == (None, None):
+            return object()  # no id: nothing to de-duplicate against
+        return ids
 
     def usages(self) -> list[Usage]:
         result = []
@@ -360,8 +463,8 @@ class _CodexReader(_Reader):
     agent = "codex"
     wanted = (b'"token_count"', b'"turn_context"', b'"session_meta"')
 
-    def __init__(self, window: _Window, notes: _Notes) -> None:
-        super().__init__(window, notes)
+    def __init__(self, window: _Window, notes: _Notes, files: list[Path]) -> None:
+        super().__init__(window, notes, files)
         self.found: list[Usage] = []
         self.unknown_model = False
         self.file = _CodexFile()
@@ -385,7 +488,7 @@ class _CodexReader(_Reader):
             self.version = _text(payload.get("cli_version")) or self.version
             state.fork = _fork_parent(payload)
             if state.fork:
-                state.replay = _parent_totals(path, state.fork)
+                state.replay = _parent_totals(path, state.fork, self.files)
                 state.fork_unresolved = not state.replay
         elif kind == "turn_context":
             state.model = _text(payload.get("model")) or state.model
@@ -395,8 +498,11 @@ class _CodexReader(_Reader):
     def token_count(self, state: _CodexFile, info, when: datetime | None) -> None:
         if not isinstance(info, dict):
             return
-        total = _codex_counts(info.get("total_token_usage"))
-        last = _codex_counts(info.get("last_token_usage"))
+        if "total_token_usage" in info and not _valid_total(info["total_token_usage"]):
+            self.notes.count("Codex token_count event(s) with an invalid cumulative total, skipped")
+            return  # read as 0, it would look like a reset and inflate the next step
+        total = _codex_counts(info.get("total_token_usage"), self.notes)
+        last = _codex_counts(info.get("last_token_usage"), self.notes)
         if state.replay and total is not None and total in state.replay:
             state.previous = total  # the parent's history, replayed into a fork
             return
@@ -428,10 +534,18 @@ class _CodexFile:
     fork_unresolved: bool = False
 
 
-def _codex_counts(value) -> tuple[int, ...] | None:
+def _codex_counts(value, notes: _Notes) -> tuple[int, ...] | None:
     if not isinstance(value, dict):
         return None
-    return tuple(_count(value.get(name)) for name in _CODEX_FIELDS)
+    return tuple(_count(value.get(name), notes) for name in _CODEX_FIELDS)
+
+
+def _valid_total(value) -> bool:
+    """Whether a cumulative total holds the counts every build writes and no odd one."""
+    if not isinstance(value, dict) or any(name not in value for name in _CODEX_REQUIRED):
+        return False
+    present = [value[name] for name in _CODEX_FIELDS if name in value]
+    return all(v is not None and _count_problem(v) is None for v in present)
 
 
 def _codex_delta(total, last, previous) -> tuple[int, ...] | None:
@@ -453,12 +567,13 @@ def _fork_parent(meta: dict) -> str | None:
     return parent
 
 
-def _parent_totals(path: Path, parent: str) -> frozenset[tuple[int, ...]]:
-    """Cumulative totals of the parent rollout, looked up beside ``path`` and in its tree."""
+def _parent_totals(path: Path, parent: str, files: list[Path]) -> frozenset[tuple[int, ...]]:
+    """Cumulative totals of the parent rollout: one of ``files``, or beside ``path`` or in its
+    sessions tree."""
     if any(c in parent for c in "/\\*?[]") or parent in (".", ".."):
         return frozenset()
     pattern = f"rollout-*{parent}.jsonl"
-    candidates = list(path.parent.glob(pattern))
+    candidates = [f for f in files if f.match(pattern)] or list(path.parent.glob(pattern))
     root = path.parents[3] if len(path.parents) > 3 else None
     if not candidates and root is not None:
         candidates = list(root.glob(f"*/*/*/{pattern}"))
@@ -468,9 +583,9 @@ def _parent_totals(path: Path, parent: str) -> frozenset[tuple[int, ...]]:
         for obj in _objects(candidate, (b'"token_count"',), quiet):
             payload = obj.get("payload")
             info = payload.get("info") if isinstance(payload, dict) else None
-            total = _codex_counts(info.get("total_token_usage")) if isinstance(info, dict) else None
-            if total is not None:
-                totals.add(total)
+            total = info.get("total_token_usage") if isinstance(info, dict) else None
+            if _valid_total(total):
+                totals.add(_codex_counts(total, quiet))
     return frozenset(totals)
 
 
@@ -478,8 +593,8 @@ class _AiderReader(_Reader):
     agent = "aider"
     wanted = (b'"message_send"',)
 
-    def __init__(self, window: _Window, notes: _Notes) -> None:
-        super().__init__(window, notes)
+    def __init__(self, window: _Window, notes: _Notes, files: list[Path]) -> None:
+        super().__init__(window, notes, files)
         self.found: list[Usage] = []
         self.redacted: set[str] = set()
 
@@ -495,12 +610,12 @@ class _AiderReader(_Reader):
             model = UNKNOWN_MODEL
         if model.endswith("/REDACTED"):
             self.redacted.add(model)
-        cost = _decimal(properties.get("cost")) if "cost" in properties else None
+        cost = _decimal(properties.get("cost"), self.notes)
         self.found.append(
             Usage(
                 model=model,
-                input=_count(properties.get("prompt_tokens")),
-                output=_count(properties.get("completion_tokens")),
+                input=_count(properties.get("prompt_tokens"), self.notes),
+                output=_count(properties.get("completion_tokens"), self.notes),
                 requests=1,
                 cost=cost,
             )

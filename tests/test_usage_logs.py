@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -17,7 +19,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.usage import Usage
-from bot.usage_logs import KINDS, UsageLog, detect_kind, read_usage_log
+from bot.usage_logs import (
+    KINDS,
+    MAX_COUNT,
+    UsageLog,
+    detect_kind,
+    read_usage_log,
+    read_usage_logs,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "usage_logs"
 CLAUDE_DIR = FIXTURES / "claude-code" / "-home-dev-shop"
@@ -45,6 +54,38 @@ def write_jsonl(path: Path, lines: list) -> Path:
     return path
 
 
+def claude_entry(usage, message_id="m", request_id="r", model=OPUS) -> dict:
+    return {
+        "type": "assistant",
+        "sessionId": "s",
+        "requestId": request_id,
+        "timestamp": "2026-01-01T00:00:00Z",
+        "message": {"model": model, "id": message_id, "usage": usage},
+    }
+
+
+def codex_lines(*totals, last=None) -> list[dict]:
+    """A rollout of one model whose token_count events carry ``totals``."""
+    last = last or {"input_tokens": 2000, "output_tokens": 100}
+    events = [
+        {
+            "timestamp": f"2026-01-01T00:00:{n:02}Z",
+            "type": "event_msg",
+            "payload": {
+                "type": "token_count",
+                "info": {"total_token_usage": total, "last_token_usage": last},
+            },
+        }
+        for n, total in enumerate(totals, 1)
+    ]
+    context = {
+        "timestamp": "2026-01-01T00:00:00Z",
+        "type": "turn_context",
+        "payload": {"model": "g"},
+    }
+    return [context, *events]
+
+
 # --- Claude Code ---------------------------------------------------------------------------
 
 
@@ -54,11 +95,23 @@ def test_claude_session_dedups_streamed_copies_and_includes_subagents():
     assert set(usage) == {OPUS, HAIKU}  # no "<synthetic>", no API error entry
     # msg_01A is written twice (output 1, then the real 527); msg_01B; msg_01D.
     assert usage[OPUS] == Usage(
-        OPUS, input=12, output=1167, cache_read=36835, cache_write=3269, requests=3
+        OPUS,
+        input=12,
+        output=1167,
+        cache_read=36835,
+        cache_write=3269,
+        cache_write_1h=3269,
+        requests=3,
     )
     # msg_01C (written twice) after /model haiku, plus the subagent's msg_01S1 (twice), msg_01S2.
     assert usage[HAIKU] == Usage(
-        HAIKU, input=1218, output=530, cache_read=4000, cache_write=4200, requests=3
+        HAIKU,
+        input=1218,
+        output=530,
+        cache_read=4000,
+        cache_write=4200,
+        cache_write_1h=4200,
+        requests=3,
     )
     assert (log.agent, log.agent_version) == ("claude-code", "2.1.126")
 
@@ -72,7 +125,13 @@ def test_claude_project_directory_dedups_across_files():
     """A resumed session repeats msg_01A; it still counts once."""
     usage = by_model(read_usage_log(CLAUDE_DIR))
     assert usage[OPUS] == Usage(
-        OPUS, input=14, output=1267, cache_read=56835, cache_write=3319, requests=4
+        OPUS,
+        input=14,
+        output=1267,
+        cache_read=56835,
+        cache_write=3319,
+        cache_write_1h=3319,
+        requests=4,
     )
     assert usage[HAIKU].requests == 3
 
@@ -83,7 +142,7 @@ def test_claude_window_is_half_open():
     )
     usage = by_model(log)
     assert usage[OPUS] == Usage(
-        OPUS, input=5, output=230, cache_read=12342, cache_write=120, requests=1
+        OPUS, input=5, output=230, cache_read=12342, cache_write=120, cache_write_1h=120, requests=1
     )
     assert usage[HAIKU].requests == 3  # 10:02:10, 10:03:00 (subagent) and 10:05:00
 
@@ -172,9 +231,70 @@ def test_claude_odd_values_count_as_zero(tmp_path):
     }
     log = read_usage_log(write_jsonl(tmp_path / "s.jsonl", [entry]))
     assert log.usages == [Usage(OPUS, requests=1)]
+    assert sorted(log.warnings) == [
+        "1 token count(s) that were negative, read as 0",
+        "1 token count(s) that were not whole numbers, read as 0",
+        "2 token count(s) that were not numbers, read as 0",
+    ]
     windowed = read_usage_log(tmp_path / "s.jsonl", since=datetime(2026, 1, 1, tzinfo=UTC))
     assert windowed.usages == []
     assert any("without a timestamp" in w for w in windowed.warnings)
+
+
+def test_odd_values_are_one_warning_per_kind_not_per_line(tmp_path):
+    lines = [claude_entry({"input_tokens": -1, "output_tokens": 1}, f"m{n}") for n in range(500)]
+    lines.append(claude_entry({"input_tokens": 10**25}, "big"))
+    log = read_usage_log(write_jsonl(tmp_path / "s.jsonl", lines))
+    assert log.usages == [Usage(OPUS, output=500, requests=501)]
+    assert log.warnings == [
+        "500 token count(s) that were negative, read as 0",
+        f"1 token count(s) above {MAX_COUNT:,}, read as 0",
+    ]
+
+
+def test_null_counts_are_absent_without_a_warning(tmp_path):
+    usage = {
+        "input_tokens": 3,
+        "cache_read_input_tokens": None,
+        "cache_creation_input_tokens": None,
+    }
+    log = read_usage_log(write_jsonl(tmp_path / "s.jsonl", [claude_entry(usage)]))
+    assert (log.usages, log.warnings) == ([Usage(OPUS, input=3, requests=1)], [])
+
+
+@pytest.mark.parametrize("model", [123, None, "", ["x"]])
+def test_claude_response_without_a_model_name_still_counts(tmp_path, model):
+    log = read_usage_log(
+        write_jsonl(tmp_path / "s.jsonl", [claude_entry({"input_tokens": 7}, model=model)])
+    )
+    assert log.usages == [Usage("unknown", input=7, requests=1)]
+    assert log.warnings == ["1 Claude Code response(s) without a model name, counted as 'unknown'"]
+
+
+@pytest.mark.parametrize("bad_id", [{}, [], ["r"], 5, {"a": 1}])
+def test_claude_ids_that_are_not_strings_do_not_crash(tmp_path, bad_id):
+    copies = [
+        claude_entry({"input_tokens": 4, "output_tokens": 1}, "m", bad_id),
+        claude_entry({"input_tokens": 4, "output_tokens": 9}, "m", bad_id),
+        claude_entry({"input_tokens": 5, "output_tokens": 2}, bad_id, bad_id),
+    ]
+    log = read_usage_log(write_jsonl(tmp_path / "s.jsonl", copies))
+    # the two copies of "m" still count once; the entry without a usable id counts on its own
+    assert log.usages == [Usage(OPUS, input=9, output=11, requests=2)]
+    assert log.warnings == ["3 Claude Code id(s) that were not strings, ignored"]
+
+
+def test_claude_one_hour_cache_writes_are_passed_on(tmp_path):
+    usage = {
+        "input_tokens": 1,
+        "cache_creation_input_tokens": 1000,
+        "cache_creation": {"ephemeral_1h_input_tokens": 600, "ephemeral_5m_input_tokens": 400},
+    }
+    odd = {**usage, "cache_creation": {"ephemeral_1h_input_tokens": "600"}}
+    lines = [claude_entry(usage, "a"), claude_entry(odd, "b"), claude_entry(usage, "c")]
+    log = read_usage_log(write_jsonl(tmp_path / "s.jsonl", lines))
+    assert log.usages == [Usage(OPUS, input=3, cache_write=3000, cache_write_1h=1200, requests=3)]
+    assert log.warnings == ["1 token count(s) that were not numbers, read as 0"]
 
 
 # --- Codex ---------------------------------------------------------------------------------
@@ -304,6 +424,29 @@ def test_codex_cache_writes_of_newer_builds(tmp_path):
     ]
 
 
+@pytest.mark.parametrize("bad", ["22000", -1, None, 1.5, 10**25, True, {}, "missing input_tokens"])
+def test_codex_invalid_cumulative_total_is_skipped_not_a_reset(tmp_path, bad):
+    """Read as 0, the bad total would look like a reset and charge 6000 again (in=10000)."""
+    middle = {"input_tokens": bad, "output_tokens": 200}
+    if bad == "missing input_tokens":
+        del middle["input_tokens"]
+    lines = codex_lines(
+        {"input_tokens": 2000, "output_tokens": 100},
+        middle,
+        {"input_tokens": 6000, "output_tokens": 300},
+    )
+    log = read_usage_log(write_jsonl(tmp_path / "rollout.jsonl", lines))
+    assert log.usages == [Usage("g", input=6000, output=300, requests=2)]
+    assert "1 Codex token_count event(s) with an invalid cumulative total, skipped" in log.warnings
+
+
+def test_codex_total_that_is_not_an_object_is_invalid(tmp_path):
+    lines = codex_lines({"input_tokens": 2000, "output_tokens": 100}, None, "x")
+    log = read_usage_log(write_jsonl(tmp_path / "rollout.jsonl", lines))
+    assert log.usages == [Usage("g", input=2000, output=100, requests=1)]
+    assert "2 Codex token_count event(s) with an invalid cumulative total, skipped" in log.warnings
+
+
 # --- Aider ---------------------------------------------------------------------------------
 
 
@@ -335,6 +478,50 @@ def test_aider_event_without_cost_leaves_cost_unknown(tmp_path):
     assert read_usage_log(write_jsonl(tmp_path / "a.jsonl", lines)).usages == [
         Usage("m", input=1, requests=2, cost=None)
     ]
+
+
+def test_aider_odd_cost_is_unknown_with_a_warning(tmp_path):
+    lines = [
+        {"event": "message_send", "properties": {"main_model": "m", "cost": "0.25"}},
+        {"event": "message_send", "properties": {"main_model": "m", "cost": -1}},
+        {"event": "message_send", "properties": {"main_model": "n", "cost": "NaN"}},
+    ]
+    log = read_usage_log(write_jsonl(tmp_path / "a.jsonl", lines))
+    assert log.usages == [Usage("m", requests=2), Usage("n", requests=1)]
+    assert sorted(log.warnings) == [
+        "1 cost(s) that were negative, ignored",
+        "1 cost(s) that were not numbers, ignored",
+    ]
+
+
+# --- several logs read together ------------------------------------------------------------
+
+
+def test_session_and_its_subagent_file_given_together_count_once():
+    subagent = next((CLAUDE_DIR / CLAUDE.stem / "subagents").glob("*.jsonl"))
+    assert read_usage_logs([CLAUDE, subagent]).usages == read_usage_log(CLAUDE).usages
+
+
+def test_original_and_resumed_session_given_together_count_once():
+    files = sorted(CLAUDE_DIR.glob("*.jsonl"))
+    assert len(files) == 2
+    assert read_usage_logs(files).usages == read_usage_log(CLAUDE_DIR).usages
+
+
+def test_a_file_named_twice_is_read_once():
+    once = read_usage_log(FIXTURES / "codex" / "sessions")
+    twice = read_usage_logs([FIXTURES / "codex" / "sessions", CODEX, str(CODEX)])
+    assert twice.usages == once.usages
+
+
+def test_codex_fork_finds_its_parent_among_the_files_read(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    fork = shutil.copy(CODEX_FORK, tmp_path / "a" / CODEX_FORK.name)
+    parent = shutil.copy(CODEX, tmp_path / "b" / CODEX.name)
+    log = read_usage_logs([fork, parent])
+    assert not any("was not found" in w for w in log.warnings)
+    assert by_model(log)["gpt-5.2"].requests == 4
 
 
 # --- detection and robustness --------------------------------------------------------------
@@ -379,6 +566,9 @@ def test_several_agents_leave_the_agent_unset(tmp_path):
     shutil.copy(CODEX, tmp_path / "b.jsonl")
     log = read_usage_log(tmp_path)
     assert log.agent is None and {"gpt-5.5", "gpt-5.2"} <= {u.model for u in log.usages}
+    assert "logs of several agents were read (aider, codex); no agent is taken from them" in (
+        log.warnings
+    )
 
 
 junk_line = st.one_of(
@@ -432,6 +622,126 @@ def test_content_never_raises(tmp_path, lines, kind):
     path.write_bytes(b"\n".join(lines))
     log = read_usage_log(path, kind=kind)
     assert all(u.input >= 0 and u.output >= 0 and u.requests >= 0 for u in log.usages)
+
+
+def filled(template: dict, values: list[str]) -> bytes:
+    """``template`` as a JSON line, each string ``"@n"`` replaced by the raw JSON ``values[n]``."""
+    line = json.dumps(template)
+    for n, value in enumerate(values):
+        line = line.replace(f'"@{n}"', value)
+    return line.encode() + b"\n"
+
+
+def usage_fields(names, start: int) -> dict:
+    return {name: f"@{start + n}" for n, name in enumerate(names)}
+
+
+CODEX_NAMES = ["input_tokens", "cached_input_tokens", "output_tokens", "cache_write_input_tokens"]
+TEMPLATES = {
+    "claude-code": {
+        "type": "assistant",
+        "sessionId": "s",
+        "requestId": "@0",
+        "timestamp": "@1",
+        "costUSD": "@2",
+        "message": {
+            "model": "@3",
+            "id": "@4",
+            "usage": {
+                **usage_fields(
+                    [
+                        "input_tokens",
+                        "output_tokens",
+                        "cache_read_input_tokens",
+                        "cache_creation_input_tokens",
+                    ],
+                    5,
+                ),
+                "cache_creation": {"ephemeral_1h_input_tokens": "@9"},
+            },
+        },
+    },
+    "codex": {
+        "timestamp": "@0",
+        "type": "event_msg",
+        "payload": {
+            "type": "token_count",
+            "info": {
+                "total_token_usage": usage_fields(CODEX_NAMES, 1),
+                "last_token_usage": usage_fields(CODEX_NAMES, 5),
+            },
+        },
+    },
+    "aider": {
+        "event": "message_send",
+        "time": "@0",
+        "properties": {
+            "main_model": "@1",
+            **usage_fields(["prompt_tokens", "completion_tokens", "cost"], 2),
+        },
+    },
+}
+HUGE = ["1e9999999", "1e999999999999999999", "-1e9999999", "1e-999999999999999999", "7E+16"]
+raw_number = st.from_regex(
+    r"-?(0|[1-9][0-9]{0,20})(\.[0-9]{1,4})?([eE][-+]?[0-9]{1,20})?", fullmatch=True
+)
+json_value = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=4),
+    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=3), inner),
+    max_leaves=4,
+).map(json.dumps)
+any_value = st.sampled_from(HUGE) | raw_number | json_value | st.just('"2026-01-01T00:00:00Z"')
+
+
+def test_huge_numbers_are_a_warning_in_every_reader_in_o1(tmp_path):
+    """``int()`` of ``1e9999999`` hangs holding the GIL, of ``1e999999999999999999`` raises
+    MemoryError: the logs are read in a child process that must finish in time."""
+    for kind in KINDS:
+        for n, number in enumerate(HUGE):
+            lines = [filled(TEMPLATES[kind], [number] * 10) for _ in range(2)]
+            (tmp_path / f"{kind}-{n}.jsonl").write_bytes(b"".join(lines))
+    child = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from bot.usage_logs import read_usage_log\n"
+        "for path in sorted(Path(sys.argv[1]).iterdir()):\n"
+        "    log = read_usage_log(path, kind=path.name.rsplit('-', 1)[0])\n"
+        "    counts = [u.total_tokens for u in log.usages]\n"
+        "    costs = [str(u.cost) for u in log.usages if u.cost is not None]\n"
+        "    print(json.dumps([path.name, counts, costs, log.warnings]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", child, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).parent.parent,
+    )
+    assert done.returncode == 0, done.stderr
+    results = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(results) == len(KINDS) * len(HUGE)
+    for name, counts, costs, warnings in results:
+        assert set(counts) <= {0}, name
+        assert all(Decimal(c) < 1 for c in costs), name  # 1e-999999999999999999 is a cost
+        assert any("read as 0" in w or "invalid cumulative total" in w for w in warnings), name
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    kind=st.sampled_from(KINDS),
+    values=st.lists(st.lists(any_value, min_size=10, max_size=10), min_size=1, max_size=3),
+)
+def test_any_json_value_in_any_usage_field_never_raises_nor_goes_negative(tmp_path, kind, values):
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(b"".join(filled(TEMPLATES[kind], line) for line in values))
+    log = read_usage_log(path, kind=kind)
+    for usage in log.usages:
+        counts = [usage.input, usage.output, usage.cache_read, usage.cache_write, usage.reasoning]
+        assert all(0 <= n <= 3 * MAX_COUNT for n in counts)
+        assert usage.cost is None or 0 <= usage.cost <= 3 * MAX_COUNT
+        assert isinstance(usage.model, str)
 
 
 def test_deep_nesting_is_a_bad_line_not_a_crash(tmp_path):
