@@ -24,7 +24,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import replace as dc_replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import click
@@ -44,7 +44,7 @@ from bot.protocol import (
 )
 from bot.trailers import COMMENT, SPACE, find_separator, find_trailer_block
 from bot.usage import Usage, merge_by_model
-from bot.usage_logs import KINDS, read_usage_log
+from bot.usage_logs import KINDS, read_usage_logs
 
 ENV_PREFIX = "YIELD_AUDITOR_"
 SKIPPED_SOURCES = ("merge", "squash", "commit")
@@ -356,10 +356,15 @@ def _git(cwd: str | Path, *args: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
-def last_commit_time(repo: str | Path = ".") -> datetime | None:
-    """Committer time of ``HEAD``: the usage window of a new commit starts there."""
+def last_commit_end(repo: str | Path = ".") -> datetime | None:
+    """The end of the second ``HEAD`` was committed in: a new commit's usage starts there.
+
+    Git records committer times truncated to the second, so ``HEAD`` was made in ``[t, t + 1s)``
+    and usage before ``t + 1s`` may be what made it (the response that ran ``git commit``). It is
+    left to ``HEAD``: counting it twice is worse than missing usage of that second after it.
+    """
     text = _git(repo, "log", "-1", "--format=%cI", "HEAD")
-    return datetime.fromisoformat(text) if text else None
+    return datetime.fromisoformat(text) + timedelta(seconds=1) if text else None
 
 
 # --- the command ---------------------------------------------------------------------------
@@ -433,7 +438,8 @@ def _env(name: str) -> str:
     envvar=_env("AGENT"),
     show_envvar=True,
     callback=_plain,
-    help="The agent as tool/version, e.g. claude-code/2.0.31 (default: from --from-log).",
+    help="The agent as tool/version, e.g. claude-code/2.0.31 (default: from --from-log, "
+    "when all its logs are of one agent).",
 )
 @click.option(
     "--task", envvar=_env("TASK"), show_envvar=True, callback=_plain, help="The router's task id."
@@ -483,7 +489,7 @@ def _env(name: str) -> str:
     envvar=_env("FROM_LOG"),
     show_envvar=True,
     type=click.Path(exists=True, path_type=Path),
-    help="Read usage from the agent's log file or directory; repeatable.",
+    help="Read usage from the agent's log file or directory; repeatable (read together).",
 )
 @click.option(
     "--log-kind",
@@ -499,7 +505,7 @@ def _env(name: str) -> str:
     envvar=_env("SINCE"),
     show_envvar=True,
     type=_When(),
-    help="Only usage from this time on (ISO 8601, or 'last-commit': HEAD's time).",
+    help="Only usage from this time on (ISO 8601, or 'last-commit': after HEAD's second).",
 )
 @click.option(
     "--until",
@@ -600,27 +606,24 @@ def _record(repo: str, options: dict) -> ProtocolRecord:
 
 
 def _read_logs(repo: str, options: dict) -> tuple[list[Usage], str | None]:
+    """Usage and agent of all ``--from-log`` paths, read together so that what two files share
+    counts once; logs of several agents name no agent."""
     since, until = _time(repo, options["since"]), _time(repo, options["until"])
-    usages: list[Usage] = []
-    agent = None
-    for path in options["logs"]:
-        try:
-            log = read_usage_log(path, options["log_kind"], since, until)
-        except OSError as error:
-            raise click.FileError(str(path), error.strerror) from error
-        for warning in log.warnings:
-            click.echo(f"yield-auditor stamp: {warning}", err=True)
-        usages.extend(log.usages)
-        if agent is None and log.agent:
-            agent = f"{log.agent}/{log.agent_version}" if log.agent_version else log.agent
-    return merge_by_model(usages), agent
+    try:
+        log = read_usage_logs(options["logs"], options["log_kind"], since, until)
+    except OSError as error:
+        raise click.FileError(str(error.filename or "--from-log"), error.strerror) from error
+    for warning in log.warnings:
+        click.echo(f"yield-auditor stamp: {warning}", err=True)
+    agent = log.agent and (f"{log.agent}/{log.agent_version}" if log.agent_version else log.agent)
+    return log.usages, agent
 
 
 def _time(repo: str, value) -> datetime | None:
     if value != "last-commit":
         return value
     try:
-        return last_commit_time(repo)
+        return last_commit_end(repo)
     except (HookError, ValueError):
         return None
 
@@ -649,7 +652,8 @@ def _stamp_file(msgfile: str, record: ProtocolRecord, replace_: bool, dry_run: b
         with open(msgfile, "wb") as handle:
             handle.write(data)
     if result.changed and msgfile != "-":
-        click.echo(f"yield-auditor stamp: added {len(result.added)} trailer lines", err=True)
+        verb = "would add" if dry_run else "added"
+        click.echo(f"yield-auditor stamp: {verb} {len(result.added)} trailer lines", err=True)
 
 
 def read_file(name: str) -> bytes:

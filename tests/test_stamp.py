@@ -38,6 +38,9 @@ from bot.usage import Usage
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures" / "usage_logs"
 CLAUDE = FIXTURES / "claude-code" / "-home-dev-shop" / "6f1d2c1e-8c1b-4a53-9d5e-2f3c1a7b9e10.jsonl"
+CLAUDE_SUBAGENT = next((CLAUDE.parent / CLAUDE.stem / "subagents").glob("*.jsonl"))
+CODEX = next((FIXTURES / "codex").rglob("rollout-*c0de.jsonl"))
+AIDER = FIXTURES / "aider" / "analytics.jsonl"
 SCISSORS = "# ------------------------ >8 ------------------------\n"
 
 FULL = ProtocolRecord(
@@ -583,6 +586,43 @@ def test_cli_from_log_sets_agent_and_window(tmp_path):
     }
 
 
+def usage_lines(msg: Path) -> list[str]:
+    return [line for line in msg.read_text().splitlines() if line.startswith("Agent-Usage:")]
+
+
+def test_cli_several_logs_are_read_together(tmp_path, monkeypatch):
+    """A session's subagent file given beside the session (which reads it too) counts once."""
+    msg = tmp_path / "MSG"
+    msg.write_text("t\n")
+    assert run_stamp([str(msg), "--from-log", str(CLAUDE)]).exit_code == 0
+    alone = usage_lines(msg)
+    msg.write_text("t\n")
+    args = [str(msg), "--from-log", str(CLAUDE), "--from-log", str(CLAUDE_SUBAGENT)]
+    assert run_stamp(args).exit_code == 0
+    assert usage_lines(msg) == alone
+    msg.write_text("t\n")
+    monkeypatch.setenv(
+        "YIELD_AUDITOR_FROM_LOG", os.pathsep.join([str(CLAUDE_SUBAGENT), str(CLAUDE)])
+    )
+    assert run_stamp([str(msg)]).exit_code == 0
+    assert sorted(usage_lines(msg)) == sorted(alone)  # models in the order first read
+
+
+def test_cli_logs_of_several_agents_name_no_agent(tmp_path):
+    msg = tmp_path / "MSG"
+    msg.write_text("t\n")
+    logs = ["--from-log", str(CLAUDE), "--from-log", str(CODEX), "--from-log", str(AIDER)]
+    result = run_stamp([str(msg), *logs])
+    assert result.exit_code == 0
+    assert "logs of several agents were read (claude-code, codex, aider)" in result.output
+    record, _ = parse_record(parse_trailers(msg.read_text()))
+    assert record.agent is None
+    assert {"claude-opus-4-6", "gpt-5.2", "gpt-5.5"} <= {u.model for u in record.usage}
+    msg.write_text("t\n")
+    assert run_stamp([str(msg), *logs, "--agent", "router/1"]).exit_code == 0
+    assert parse_record(parse_trailers(msg.read_text()))[0].agent == "router/1"
+
+
 def test_cli_skips_merge_squash_and_amend(tmp_path):
     msg = tmp_path / "MSG"
     for source in ("merge", "squash", "commit"):
@@ -599,8 +639,13 @@ def test_cli_stdin_and_dry_run(tmp_path):
     assert run_stamp(["-"], input="unchanged\n").stdout == "unchanged\n"
     msg = tmp_path / "MSG"
     msg.write_text("t\n")
-    assert "Agent-Task: T" in run_stamp([str(msg), "--task", "T", "--dry-run"]).stdout
+    dry = run_stamp([str(msg), "--task", "T", "--dry-run"])
+    assert "Agent-Task: T" in dry.stdout
+    assert "would add 2 trailer lines" in dry.stderr and "added" not in dry.stderr
     assert msg.read_text() == "t\n"
+    assert (
+        "yield-auditor stamp: added 2 trailer lines" in run_stamp([str(msg), "--task", "T"]).stderr
+    )
 
 
 def test_cli_keeps_bytes_it_does_not_understand(tmp_path):
@@ -719,6 +764,32 @@ def test_end_to_end_from_log_since_last_commit(repo, hook_env, tmp_path):
     record, _ = parse_record(parse_trailers(last_message(hook_env, repo), divider=False))
     assert record.agent == "claude-code/2.1.1"
     assert record.usage == (Usage("claude-opus-4-6", input=7, output=1, requests=1),)
+
+
+@pytest.mark.git
+def test_since_last_commit_leaves_the_commits_own_second_to_it(repo, run_git, tmp_path):
+    """Git keeps HEAD's time to the second (10:00:00 for a commit at 10:00:00.6): m1 at
+    10:00:00.2, the response that ran ``git commit``, is HEAD's, not the next commit's too."""
+    date = {"GIT_COMMITTER_DATE": "2026-01-01T10:00:00Z", "GIT_AUTHOR_DATE": "2026-01-01T10:00:00Z"}
+    run_git("-C", str(repo), "commit", "-q", "--allow-empty", "-m", "A", env=date)
+    entry = (
+        '{"type":"assistant","sessionId":"s","requestId":"r%d","timestamp":"%s",'
+        '"message":{"model":"m","id":"m%d","usage":{"input_tokens":%d}}}\n'
+    )
+    log = tmp_path / "session.jsonl"
+    log.write_text(
+        entry % (0, "2026-01-01T09:59:59.900Z", 0, 1)
+        + entry % (1, "2026-01-01T10:00:00.200Z", 1, 10)
+        + entry % (2, "2026-01-01T10:00:05.300Z", 2, 100)
+    )
+    msg = tmp_path / "MSG"
+    inputs = {}
+    for bound in ("--since", "--until"):
+        msg.write_text("B\n")
+        args = [str(msg), "--from-log", str(log), bound, "last-commit", "--repo", str(repo)]
+        assert run_stamp(args).exit_code == 0
+        inputs[bound] = [u.input for u in parse_record(parse_trailers(msg.read_text()))[0].usage]
+    assert inputs == {"--since": [100], "--until": [11]}
 
 
 @pytest.mark.git
