@@ -34,7 +34,8 @@ raises: unknown line types are ignored, and invalid JSON, a truncated last line 
 being written) or odd values become warnings. A token count is a whole number from 0 to
 ``MAX_COUNT``; anything else counts as 0, with one warning per kind of problem (not per line: logs
 are large). A missing or ``null`` count is 0 without a warning (the Anthropic API types its
-cache counts as nullable), except in a Codex cumulative total, where it makes the total invalid.
+cache counts as nullable), except in a Codex cumulative total: there ``null``, or a missing
+``input_tokens`` or ``output_tokens``, makes the total invalid.
 
 ``since``/``until`` keep only usage whose own timestamp lies in ``[since, until)``, so a commit
 can be stamped with the usage spent since the previous commit. A naive ``datetime`` is UTC.
