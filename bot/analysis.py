@@ -75,6 +75,7 @@ def _usage_dict(usage: Usage) -> dict[str, Any]:
         "cache_write_1h": usage.cache_write_1h,
         "reasoning": usage.reasoning,
         "requests": usage.requests,
+        "web_searches": usage.web_searches,
         "cost": None if usage.cost is None else str(usage.cost),
         "extra": [list(pair) for pair in usage.extra],
     }

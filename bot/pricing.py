@@ -203,6 +203,7 @@ class _Coef:
     cache_write_1h: Decimal  # a one-hour write; the 5-minute rate where there is no such price
     reasoning: Decimal = Decimal(0)  # surcharge on the reasoning subset of output (rarely non-zero)
     fixed: Decimal = Decimal(0)  # USD per request
+    web_search: Decimal = Decimal(0)  # USD per web search (not per million)
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,6 +325,7 @@ def _coefficients(prices: ModelPrice) -> _Coef | str:
             - fixed,
             reasoning=calc(output_tokens=_MTOK, output_reasoning_tokens=_MTOK) - fixed - output,
             fixed=fixed,
+            web_search=(calc(web_searches=_MTOK) - fixed).scaleb(-6),
         )
     except (ValueError, TypeError, KeyError) as exc:  # price units we cannot map to tokens
         return f"unsupported price structure: {exc}"
@@ -369,6 +371,8 @@ def _cost(coef: _Coef, usage: Usage, requests: int) -> Decimal:
     if coef.reasoning:
         tokens += coef.reasoning * min(max(usage.reasoning, 0), usage.output)
     usd = tokens.scaleb(-6)
+    if usage.web_searches > 0:
+        usd += coef.web_search * usage.web_searches
     return usd + coef.fixed * requests if coef.fixed else usd
 
 
@@ -396,6 +400,7 @@ class _OverrideRule(_Strict):
     cache_read: Decimal | None = Field(default=None, ge=0, allow_inf_nan=False)
     cache_write: Decimal | None = Field(default=None, ge=0, allow_inf_nan=False)
     cache_write_1h: Decimal | None = Field(default=None, ge=0, allow_inf_nan=False)
+    web_search: Decimal = Field(default=Decimal("0.01"), ge=0, allow_inf_nan=False)
     start: date | None = None
     end: date | None = None
 
@@ -412,7 +417,7 @@ class _OverrideRule(_Strict):
         read = self.input * Decimal("0.1") if self.cache_read is None else self.cache_read
         write = self.input * Decimal("1.25") if self.cache_write is None else self.cache_write
         hour = self.input * 2 if self.cache_write_1h is None else self.cache_write_1h
-        return _Coef(self.input, self.output, read, write, hour)
+        return _Coef(self.input, self.output, read, write, hour, web_search=self.web_search)
 
 
 class OverrideConfig(_Strict):

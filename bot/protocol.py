@@ -221,6 +221,7 @@ _USAGE_FIELDS = {
     "cache_write_1h": "cache_write_1h",
     "reasoning": "reasoning",
     "requests": "requests",
+    "web_searches": "web_searches",
 }
 
 

@@ -4,7 +4,8 @@ Protocol semantics (docs/trailers.md): ``input`` counts input tokens *excluding*
 cache writes (as Anthropic reports them); ``output`` counts all billed output tokens *including*
 reasoning tokens; ``reasoning`` is the informational subset of ``output`` spent on reasoning;
 ``cache_write_1h`` is the subset of ``cache_write`` written with a one-hour lifetime (Anthropic
-bills it at 2x input rather than 1.25x). OpenAI and OpenTelemetry count cached tokens inside
+bills it at 2x input rather than 1.25x); ``web_searches`` counts the provider's server-side web
+searches, billed per search beside the tokens. OpenAI and OpenTelemetry count cached tokens inside
 their input totals, so they are converted here. The converters take what an API or a log says:
 a count that is not a non-negative integer counts as 0, and subsets are capped at their totals,
 so a converted line is never negative and never holds more input than the source reported.
@@ -16,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-TOKEN_FIELDS = (
+COUNT_FIELDS = (
     "input",
     "output",
     "cache_read",
@@ -24,6 +25,7 @@ TOKEN_FIELDS = (
     "cache_write_1h",
     "reasoning",
     "requests",
+    "web_searches",
 )
 
 
@@ -39,6 +41,7 @@ class Usage:
     cache_write_1h: int = 0
     reasoning: int = 0
     requests: int = 0
+    web_searches: int = 0
     cost: Decimal | None = None
     extra: tuple[tuple[str, str], ...] = ()
 
@@ -58,7 +61,7 @@ class Usage:
         return replace(
             self,
             cost=cost,
-            **{f: getattr(self, f) + getattr(other, f) for f in TOKEN_FIELDS},
+            **{f: getattr(self, f) + getattr(other, f) for f in COUNT_FIELDS},
         )
 
 
@@ -83,7 +86,8 @@ def _get(mapping: object, key: str) -> object:
 
 def from_anthropic(model: str, usage: Mapping[str, object], requests: int = 1) -> Usage:
     """Anthropic ``message.usage``: ``input_tokens`` already excludes cache tokens; the
-    ``cache_creation`` breakdown says how many writes were for an hour."""
+    ``cache_creation`` breakdown says how many writes were for an hour, ``server_tool_use`` how
+    many web searches the API ran."""
     cache_write = count(usage.get("cache_creation_input_tokens"))
     one_hour = count(_get(usage.get("cache_creation"), "ephemeral_1h_input_tokens"))
     return Usage(
@@ -94,6 +98,7 @@ def from_anthropic(model: str, usage: Mapping[str, object], requests: int = 1) -
         cache_write=cache_write,
         cache_write_1h=min(one_hour, cache_write),
         requests=requests,
+        web_searches=count(_get(usage.get("server_tool_use"), "web_search_requests")),
     )
 
 

@@ -10,8 +10,9 @@ Supported logs (docs/stamp.md lists where each agent writes them):
   the last one the real count. ``requests`` is the number of unique responses. API error entries
   and ``<synthetic>`` models are skipped; a response without a model name counts as
   ``unknown``. ``usage.cache_creation.ephemeral_1h_input_tokens`` (the one-hour cache writes)
-  is passed on to ``from_anthropic``. Reading a session file also reads its subagents'
-  transcripts, ``<session>/subagents/**/*.jsonl`` beside it.
+  and ``usage.server_tool_use.web_search_requests`` are passed on to ``from_anthropic``.
+  Reading a session file also reads its subagents' transcripts,
+  ``<session>/subagents/**/*.jsonl`` beside it.
 - **Codex** rollout files (``~/.codex/sessions/YYYY/MM/DD/rollout-*.jsonl``). The model comes from
   the latest ``turn_context``; tokens from ``token_count`` events. Their ``total_token_usage`` is
   cumulative over the *session*, across model switches, so "the last total per model" would
@@ -64,6 +65,10 @@ _ANTHROPIC_FIELDS = (
     "output_tokens",
     "cache_read_input_tokens",
     "cache_creation_input_tokens",
+)
+_ANTHROPIC_NESTED = (  # (group, count) pairs of message.usage that from_anthropic reads
+    ("cache_creation", "ephemeral_1h_input_tokens"),
+    ("server_tool_use", "web_search_requests"),
 )
 _CODEX_FIELDS = (
     "input_tokens",
@@ -433,12 +438,13 @@ class _ClaudeReader(_Reader):
         return _text(value) or UNKNOWN_MODEL
 
     def _usage(self, usage: dict) -> dict:
-        """The checked counts ``from_anthropic`` reads, with the one-hour cache-write split."""
+        """The checked counts ``from_anthropic`` reads, with the one-hour cache-write split and
+        the web searches."""
         counts: dict = {name: _count(usage.get(name), self.notes) for name in _ANTHROPIC_FIELDS}
-        creation = usage.get("cache_creation")
-        if isinstance(creation, dict):
-            one_hour = _count(creation.get("ephemeral_1h_input_tokens"), self.notes)
-            counts["cache_creation"] = {"ephemeral_1h_input_tokens": one_hour}
+        for group, name in _ANTHROPIC_NESTED:
+            nested = usage.get(group)
+            if isinstance(nested, dict):
+                counts[group] = {name: _count(nested.get(name), self.notes)}
         return counts
 
     def _key(self, message_id, request_id) -> object:

@@ -301,6 +301,14 @@ def test_override_wins_over_list_price_with_default_cache_multipliers():
     assert hour.usd == D(4)  # a one-hour write: 2 x input by default
 
 
+def test_web_searches_are_billed_per_search_beside_the_tokens(book: PriceBook):
+    tokens = usd(book, "claude-sonnet-4-6", input=M)
+    assert usd(book, "claude-sonnet-4-6", input=M, web_searches=3) == tokens + D("0.03")
+    assert usd(book, "gemini-2.5-pro", web_searches=1000) == D(35)  # Google's grounding price
+    overridden = PriceBook.from_config({"models": {"claude-sonnet-4-6": {"input": 1, "output": 2}}})
+    assert overridden.price(Usage("claude-sonnet-4-6", web_searches=2), NOV).usd == D("0.02")
+
+
 def test_override_explicit_cache_rates_and_floats():
     rule = {"input": 2.4, "output": 12, "cache_read": 0.12, "cache_write": 3, "cache_write_1h": 4}
     book = PriceBook.from_config({"models": {"claude-sonnet-4-6": rule}})

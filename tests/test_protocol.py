@@ -68,10 +68,11 @@ usages = st.builds(
     cache_write=count,
     reasoning=count,
     requests=count,
+    web_searches=count,
     cost=st.none() | st.decimals(min_value=0, max_value=10**6, allow_nan=False, places=6),
     extra=extras(
         {"model", "in", "out", "cache_read", "cache_write", "cache_write_1h", "reasoning",
-         "requests", "cost"}
+         "requests", "web_searches", "cost"}
     ).map(tuple),
 ).flatmap(  # the one-hour writes are a part of all cache writes
     lambda u: st.integers(0, u.cache_write).map(lambda h: dataclasses.replace(u, cache_write_1h=h))

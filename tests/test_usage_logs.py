@@ -157,6 +157,20 @@ def test_naive_window_times_are_utc():
     assert {u.model: u.requests for u in naive.usages} == {HAIKU: 1, OPUS: 1}
 
 
+def test_claude_web_searches_count_once_per_response(tmp_path):
+    searched = {
+        "input_tokens": 5,
+        "output_tokens": 1,
+        "server_tool_use": {"web_search_requests": 2},
+    }
+    streamed = {**searched, "output_tokens": 90}
+    other = {"input_tokens": 1, "server_tool_use": {"web_search_requests": -1}}
+    entries = [claude_entry(searched), claude_entry(streamed), claude_entry(other, "m2", "r2")]
+    log = read_usage_log(write_jsonl(tmp_path / "s.jsonl", entries))
+    assert log.usages == [Usage(OPUS, input=6, output=90, requests=2, web_searches=2)]
+    assert any("negative" in w for w in log.warnings)
+
+
 def test_claude_without_request_id_dedups_on_message_id(tmp_path):
     entry = {
         "type": "assistant",
