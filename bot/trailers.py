@@ -87,8 +87,8 @@ def _patch_start(text: str) -> int:
 
 
 def _scissors_cutoff(text: str, length: int) -> int:
-    """Where a scissors line cuts the message, never past ``length``: git up to 2.43 searched
-    past a ``---`` divider too and then looped forever; current git caps it, as here."""
+    """Where a scissors line cuts the message, never past ``length``: older git (2.39 here)
+    searched past a ``---`` divider too and then looped forever; current git caps it, as here."""
     pattern = f"\n{COMMENT} {SCISSORS}"
     if text.startswith(pattern[1:]):
         return 0
@@ -107,7 +107,7 @@ def _trailer_end(text: str, length: int) -> int:
     while bol < cutoff:
         nl = text.find("\n", bol, length)
         next_bol = length if nl < 0 else nl + 1
-        first = text[bol] if bol < len(text) else ""
+        first = text[bol]  # bol < cutoff <= length <= len(text)
         if first in (COMMENT, "\n"):
             boc = boc or bol
         elif text.startswith("Conflicts:\n", bol):
