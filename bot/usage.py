@@ -105,8 +105,9 @@ def from_anthropic(model: str, usage: Mapping[str, object], requests: int = 1) -
 def _first(usage: Mapping[str, object], *keys: str) -> int:
     """The first of ``keys`` present with a valid count (OpenAI renamed its fields)."""
     for key in keys:
-        if isinstance(usage.get(key), int) and not isinstance(usage.get(key), bool):
-            return count(usage.get(key))
+        value = usage.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return count(value)
     return 0
 
 

@@ -431,11 +431,12 @@ class _ClaudeReader(_Reader):
 
     def _model(self, value) -> str:
         """The model name; without one the tokens still count, as ``unknown``."""
-        if _text(value) is None:
+        name = _text(value)
+        if name is None:
             self.notes.count(
                 f"Claude Code response(s) without a model name, counted as {UNKNOWN_MODEL!r}"
             )
-        return _text(value) or UNKNOWN_MODEL
+        return name or UNKNOWN_MODEL
 
     def _usage(self, usage: dict) -> dict:
         """The checked counts ``from_anthropic`` reads, with the one-hour cache-write split and
