@@ -450,12 +450,18 @@ class RuleSet:
 _NOREPLY_TAIL = r"@users\.noreply\.github\.com"
 
 
+# What may stand around a whole address in a trailer value: ``champ@ampcode.com`` is not
+# ``amp@ampcode.com``. ``+`` may also come before one, as in a ``<id>+<login>`` noreply address.
+_ADDRESS_START = r"(?:^|[\s<,;:\"'(])"
+_ADDRESS_START_AFTER_ID = r"(?:^|[\s<,;:\"'(+])"
+_ADDRESS_END = r"(?:$|[\s>,;:\"')])"
+
+
 def _address(address: str, after_id: bool = False) -> dict[str, Any]:
-    """A regex rule body matching ``address`` as a whole address in a trailer value, so that
-    ``champ@ampcode.com`` is not ``amp@ampcode.com``; ``after_id`` also allows the ``<id>+``
-    of a GitHub noreply address before it."""
-    before = r"[\s<,;:\"'(+]" if after_id else r"[\s<,;:\"'(]"
-    pattern = rf"(?:^|{before}){re.escape(address)}(?:$|[\s>,;:\"')])"
+    """A regex rule body matching ``address`` as a whole address in a trailer value;
+    ``after_id`` also allows the ``<id>+`` of a GitHub noreply address before it."""
+    start = _ADDRESS_START_AFTER_ID if after_id else _ADDRESS_START
+    pattern = f"{start}{re.escape(address)}{_ADDRESS_END}"
     return {"match": "regex", "pattern": pattern, "hint": address.lower()}
 
 
@@ -623,8 +629,8 @@ BUILTIN_RULES: tuple[dict[str, Any], ...] = (
      "pattern": "cursoragent", "github_id": 199161495, "source": "GitHub user cursoragent (§4.3)"},
     {"id": "cursor.coauthor", "agent": "cursor", "field": "trailer:Co-authored-by",
      "match": "regex", "hint": "cursoragent@",
-     "pattern": r"(?:^|[\s<,;:\"'(])(?:cursoragent@cursor\.com|(?:\d{1,20}\+)?cursoragent"
-                rf"{_NOREPLY_TAIL})(?:$|[\s>,;:\"')])",
+     "pattern": rf"{_ADDRESS_START}(?:cursoragent@cursor\.com|(?:\d{{1,20}}\+)?cursoragent"
+                rf"{_NOREPLY_TAIL}){_ADDRESS_END}",
      "github_id": 199161495,
      "source": "IDE/CLI agent; squash of cloud agent commits (§4.3)"},
     {"id": "cursor.made-with", "agent": "cursor", "field": "trailer:Made-with",
