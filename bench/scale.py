@@ -483,18 +483,18 @@ def load(
         with _progress(console) as progress:
             bar = progress.add_task("loading", total=prs, rate="")
             for name, count in zip(repository_names(repos), sizes, strict=True):
-                _load_repository(engine, analyser, name, count, seed, loaded)
+                load_repository(engine, analyser, name, count, seed, loaded)
                 rate = f"{loaded.commits / sum(loaded.seconds.values()):,.0f} commits/s"
                 progress.update(bar, advance=count, rate=rate)
                 if not console.is_terminal:  # a log file: one line a repository instead
                     console.print(f"{name}: {loaded.pull_requests:,}/{prs:,} pull requests, {rate}")
-        _vacuum(engine)
+        vacuum(engine)
         return loaded
     finally:
         engine.dispose()
 
 
-def _load_repository(engine, analyser, name, count, seed, loaded: Loaded) -> None:
+def load_repository(engine, analyser, name, count, seed, loaded: Loaded) -> None:
     start = time.perf_counter()
     h = repository_history(name, count, seed)
     stored = time.perf_counter()
@@ -529,7 +529,7 @@ def _progress(console: Console) -> Iterator[Progress]:
         yield progress
 
 
-def _vacuum(engine: Engine) -> None:
+def vacuum(engine: Engine) -> None:
     """What autovacuum would do after a bulk load, done now so the timings do not wait on it:
     fresh planner statistics and visibility maps."""
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:

@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from ingress_throughput import postgresql_database  # noqa: E402
-from scale import ACCOUNT, END, INSTALLATION, Loaded, _load_repository, _vacuum  # noqa: E402
+from scale import ACCOUNT, END, INSTALLATION, Loaded, load_repository, vacuum  # noqa: E402
 
 from bot import inbox  # noqa: E402
 from bot.analysis import Analyser  # noqa: E402
@@ -84,9 +84,9 @@ def measure(url: str, size: int, deliveries: int) -> dict[str, float]:
         analyser = Analyser.from_settings(Settings(_env_file=None, database_url=url))
         with Session(engine) as session, session.begin():
             upsert_installation(session, INSTALLATION, ACCOUNT)
-        _load_repository(engine, analyser, REPO, size, 8, Loaded())
+        load_repository(engine, analyser, REPO, size, 8, Loaded())
         if engine.dialect.name == "postgresql":
-            _vacuum(engine)  # what autovacuum does after a bulk load: planner statistics
+            vacuum(engine)  # what autovacuum does after a bulk load: planner statistics
         with engine.connect() as connection:
             repo_id = connection.execute(
                 sa.text("SELECT id FROM repositories WHERE full_name = :n"), {"n": REPO}
