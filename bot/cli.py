@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -9,35 +10,101 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from email.utils import parseaddr
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn
 
 from bot import __version__
-from bot.analysis import Analyser
-from bot.audit import AuditOptions, run_audit
-from bot.backfill_cli import backfill_command
 from bot.commit import CommitInfo, Identity
-from bot.config import Settings
-from bot.gitlog import GitLogError
-from bot.ledger.cli import migrate_command
-from bot.render import print_table, to_csv, to_html, to_json
-from bot.stamp import read_file, stamp_command
-from bot.token_cli import token_group
-from webhooks.cli import (
-    demo_command,
-    digest_command,
-    inbox_group,
-    scheduler_command,
-    serve_command,
-    worker_command,
-)
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# The commands of other modules, imported when run, with the summary ``--help`` lists for them
+# (a test checks that each is the command's own): ``--version``, ``--help`` and ``stamp``, which
+# a commit hook runs, then load neither the ledger nor the web App nor the price tables.
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "backfill": (
+        "bot.backfill_cli:backfill_command",
+        "Import the pull request history of an installation from GitHub's API (docs/backfill.md).",
+    ),
+    "demo": (
+        "webhooks.cli:demo_command",
+        "Replay a scripted week of agent work against a fake GitHub, then serve the App.",
+    ),
+    "digest": (
+        "webhooks.cli:digest_command",
+        "Preview or send the weekly digest (docs/digests.md); a send happens once per period "
+        "and channel unless --force.",
+    ),
+    "inbox": ("webhooks.cli:inbox_group", "Look at and re-queue webhook deliveries."),
+    "migrate": (
+        "bot.ledger.cli:migrate_command",
+        "Create or upgrade the ledger's tables (SQLite or PostgreSQL); safe to run again.",
+    ),
+    "scheduler": (
+        "webhooks.cli:scheduler_command",
+        "Run the periodic jobs in the foreground (digests, redelivery of GitHub's failed "
+        "deliveries, the inbox's clean-up); a second scheduler is harmless.",
+    ),
+    "serve": (
+        "webhooks.cli:serve_command",
+        "Run everything in one process: web server, worker thread and scheduler.",
+    ),
+    "stamp": (
+        "bot.stamp:stamp_command",
+        "Append Agent-* trailers (docs/trailers.md) to the commit message in MSGFILE.",
+    ),
+    "token": (
+        "bot.token_cli:token_group",
+        "Create, list and revoke API tokens (read-only, one installation each).",
+    ),
+    "worker": (
+        "webhooks.cli:worker_command",
+        "Process deliveries from the inbox; run as many as you like on PostgreSQL.",
+    ),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose ``lazy_commands`` are imported on first use (click's documented pattern)."""
+
+    def __init__(self, *args, lazy_commands: dict[str, tuple[str, str]], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = lazy_commands
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy_commands:
+            module, _, attribute = self.lazy_commands[cmd_name][0].partition(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Click's listing, with each command not imported yet described by its summary."""
+        listed = [(name, self.commands.get(name) or self._summary(name))
+                  for name in self.list_commands(ctx)]  # fmt: skip
+        rows = [(name, command) for name, command in listed if not command.hidden]
+        if rows:
+            limit = formatter.width - 6 - max(len(name) for name, _ in rows)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, c.get_short_help_str(limit)) for name, c in rows])
+
+    def _summary(self, name: str) -> click.Command:
+        """A stand-in holding only the help text, shortened by click's own rule."""
+        return click.Command(name, help=self.lazy_commands[name][1])
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy_commands=LAZY_COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(__version__, prog_name="yield-auditor")
 def main() -> None:
     """Yield Auditor: does routing coding agents to cheaper models really save money?"""
@@ -57,6 +124,8 @@ def _identity(value: str | None) -> Identity:
 
 def _messages(files: tuple[str, ...], nul: bool) -> Iterator[tuple[str, bytes]]:
     """(source, raw message) pairs; ``-`` or no file reads standard input."""
+    from bot.stamp import read_file
+
     for name in files or ("-",):
         data = sys.stdin.buffer.read() if name == "-" else read_file(name)
         if not nul:
@@ -86,6 +155,9 @@ def parse_command(files, nul, no_divider, author, committer, branch, date) -> No
     'git interpret-trailers --parse'; with -z, as NUL-separated messages
     (e.g. 'git log -z --format=%B').
     """
+    from bot.analysis import Analyser
+    from bot.config import Settings
+
     analyser = Analyser.from_settings(Settings())
     when = (date.replace(tzinfo=date.tzinfo or UTC)) if date else datetime.now(UTC)
     author_id, committer_id = _identity(author), _identity(committer)
@@ -157,6 +229,14 @@ def parse_command(files, nul, no_divider, author, committer, branch, date) -> No
 def audit_command(repo, since, until, rev, fmt, output, db, survival, max_blame_files,
                   window_days, seed) -> None:  # fmt: skip
     """Audit a local git history: token yield, waterfall, tier x task class, recommendations."""
+    from rich.console import Console
+
+    from bot.analysis import Analyser
+    from bot.audit import AuditOptions, run_audit
+    from bot.config import Settings
+    from bot.gitlog import GitLogError
+    from bot.render import print_table, to_csv, to_html, to_json
+
     options = AuditOptions(repo, since, until, rev, survival, window_days, max_blame_files, db,
                            seed)  # fmt: skip
     err = Console(stderr=True)
@@ -179,6 +259,8 @@ def audit_command(repo, since, until, rev, fmt, output, db, survival, max_blame_
 @contextmanager
 def _progress(console: Console) -> Iterator[Callable[[int], None]]:
     """A spinner with the commit count on a terminal; silent when stderr is not one."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
     if not console.is_terminal:
         yield lambda _count: None
         return
@@ -187,17 +269,6 @@ def _progress(console: Console) -> Iterator[Callable[[int], None]]:
         task = progress.add_task("reading history")
         yield lambda count: progress.update(task, description=f"read {count:,} commits")
 
-
-main.add_command(stamp_command)
-main.add_command(migrate_command)
-main.add_command(serve_command)
-main.add_command(worker_command)
-main.add_command(inbox_group)
-main.add_command(demo_command)
-main.add_command(digest_command)
-main.add_command(scheduler_command)
-main.add_command(token_group)
-main.add_command(backfill_command)
 
 if __name__ == "__main__":
     main()
