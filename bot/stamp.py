@@ -50,7 +50,8 @@ ENV_PREFIX = "YIELD_AUDITOR_"
 SKIPPED_SOURCES = ("merge", "squash", "commit")
 HOOK_NAME = "prepare-commit-msg"
 CHAINED_SUFFIX = ".pre-yield-auditor"
-HOOK_MARKER = "# yield-auditor-hook: v1"
+HOOK_MARKER = "# yield-auditor-hook:"  # then the version; any version is ours to rewrite
+HOOK_VERSION = 2
 _PROTOCOL_KEYS = {k.lower() for k in KEYS}
 _SINGLE_KEYS = _PROTOCOL_KEYS - {K_USAGE.lower()}
 _FOLD = re.compile(r"\n[ \t\n\r]*")
@@ -270,16 +271,18 @@ class HookInstall:
 
 
 _HOOK = """#!/bin/sh
-{marker}
+{marker} v{version}
 # Installed by 'yield-auditor stamp --install-hook'. Stamps agent commits with Agent-* trailers
 # from YIELD_AUDITOR_* variables or the agent's usage log (docs/stamp.md), after running the
 # hook it replaced, if any. A failure to stamp never blocks the commit.
 # YIELD_AUDITOR_COMMAND overrides the command below; YIELD_AUDITOR_DISABLE=1 skips stamping.
-chained="$(dirname "$0")/{chained}"
+case $0 in */*) chained=${{0%/*}}/{chained} ;; *) chained={chained} ;; esac
 if [ -x "$chained" ]; then
     "$chained" "$@" || exit $?
 fi
 [ -n "${{YIELD_AUDITOR_DISABLE-}}" ] && exit 0
+# None of stamp's variables set (a person's commit): nothing to stamp, so no need to start it.
+[ -n "{variables}" ] || exit 0
 stamp_cmd={command}
 if [ -n "${{YIELD_AUDITOR_COMMAND-}}" ]; then
     stamp_cmd=$YIELD_AUDITOR_COMMAND
@@ -293,8 +296,17 @@ exit 0
 def hook_script(command: str) -> str:
     """The hook's text; ``command`` is shell words that run the ``yield-auditor`` group."""
     return _HOOK.format(
-        marker=HOOK_MARKER, chained=HOOK_NAME + CHAINED_SUFFIX, command=shlex.quote(command)
+        marker=HOOK_MARKER,
+        version=HOOK_VERSION,
+        chained=HOOK_NAME + CHAINED_SUFFIX,
+        variables="".join(f"${{{name}-}}" for name in stamp_variables()),
+        command=shlex.quote(command),
     )
+
+
+def stamp_variables() -> list[str]:
+    """The environment variables ``stamp`` reads values from: without them it stamps nothing."""
+    return [param.envvar for param in stamp_command.params if param.envvar]
 
 
 def default_hook_command() -> str:

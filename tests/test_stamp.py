@@ -31,6 +31,7 @@ from bot.stamp import (
     stamp,
     stamp_command,
     stamp_message,
+    stamp_variables,
 )
 from bot.trailers import find_trailer_block, parse_trailers
 from bot.usage import Usage
@@ -854,6 +855,43 @@ def test_hook_script_quotes_the_command():
     script = hook_script("/opt/my tools/yield-auditor")
     assert "stamp_cmd='/opt/my tools/yield-auditor'" in script
     assert script.startswith("#!/bin/sh\n") and script.rstrip().endswith("exit 0")
+
+
+@pytest.mark.git
+def test_a_commit_without_stamp_variables_does_not_start_the_tool(repo, hook_env):
+    """The hook decides in sh: a person's commit pays for no Python start-up."""
+    install_hook(repo, command=HOOK_COMMANDS["bot.stamp"])
+    probe = {"YIELD_AUDITOR_COMMAND": "echo started >&2 #"}
+    assert "started" not in commit(hook_env, repo, "docs: by a human", **probe)
+    assert "started" not in commit(hook_env, repo, "docs: again", YIELD_AUDITOR_TASK="", **probe)
+    assert "started" in commit(hook_env, repo, "fix: by an agent", YIELD_AUDITOR_TASK="T", **probe)
+
+
+@pytest.mark.parametrize("name", stamp_variables())
+def test_any_one_stamp_variable_starts_the_tool(tmp_path, name):
+    hook = tmp_path / "prepare-commit-msg"
+    hook.write_text(hook_script("unused"))
+    env = {"PATH": os.environ["PATH"], name: "x", "YIELD_AUDITOR_COMMAND": "echo started #"}
+    done = subprocess.run(
+        ["sh", str(hook), str(tmp_path / "MSG"), "message"], env=env, capture_output=True
+    )
+    assert (done.returncode, done.stdout) == (0, b"started\n")
+
+
+def test_stamp_variables_are_every_option_variable():
+    """The variables docs/stamp.md lists; any one of them makes the hook start the tool."""
+    names = ("AGENT", "TASK", "TASK_CLASS", "ATTEMPT", "ROUTE", "CONTEXT", "USAGE", "FROM_LOG",
+             "LOG_KIND", "SINCE", "UNTIL", "LOG", "REPLACE")  # fmt: skip
+    assert stamp_variables() == [f"YIELD_AUDITOR_{name}" for name in names]
+
+
+@pytest.mark.git
+def test_an_older_hook_of_ours_is_rewritten_in_place(repo):
+    hook = repo / ".git" / "hooks" / "prepare-commit-msg"
+    hook.write_text("#!/bin/sh\n# yield-auditor-hook: v1\nexit 0\n")
+    done = install_hook(repo, command="ya")
+    assert done.updated and done.chained is None
+    assert hook.read_text() == hook_script("ya")
 
 
 @pytest.mark.git
