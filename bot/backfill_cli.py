@@ -8,8 +8,6 @@ from datetime import UTC, datetime
 
 import click
 
-from bot.config import Settings
-
 DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"]
 INTERRUPTED = 130  # as a shell reports a process ended by Ctrl-C
 
@@ -74,6 +72,7 @@ def backfill_command(
     reads pull requests still open again on every run.
     """
     from bot.backfill import BackfillError, Options, backfill
+    from bot.config import Settings
     from bot.github.client import configured
     from bot.ledger import make_engine, migrate
 

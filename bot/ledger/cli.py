@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import click
 
-from bot.config import Settings
-
 
 @click.command("migrate")
 @click.option(
@@ -22,6 +20,7 @@ def migrate_command(url: str | None) -> None:
     """Create or upgrade the ledger's tables (SQLite or PostgreSQL); safe to run again."""
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+    from bot.config import Settings
     from bot.ledger.db import display_url, migrate, redact
 
     url = url or Settings().database_url
