@@ -1,15 +1,14 @@
 """``yield-auditor audit``: the yield engine over a local git history, with no GitHub App.
 
-This is the I/O edge: one streaming ``git log`` (and, beside it, a second one for the file
-lists), optional ``git blame`` for line survival, optional ledger writes. Everything in
-between is the pure engine.
+This is the I/O edge: one streaming ``git log`` without diffs, one ``git diff-tree`` for the
+commits whose line counts are used, optional ``git blame`` for line survival, optional ledger
+writes. Everything in between is the pure engine.
 """
 
 from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -26,7 +25,8 @@ from bot.gitlog import (
     derive_pull_requests,
     iter_commits,
     line_survival,
-    numstat_log,
+    numstat_for,
+    shallow_commits,
 )
 from bot.records import CommitFacts
 from bot.report import Scope, build_report
@@ -77,15 +77,14 @@ def _audit(
     options: AuditOptions, analyser: Analyser, progress: Callable[[int], None] | None
 ) -> dict[str, Any]:
     repository = repository_name(options.repo)
+    params = Params(options.window_days, analyser.prices.tier_names)
     commits, derived, facts = _history(options, analyser, repository, progress)
     notes: list[str] = []
+    facts = _with_files(options, facts, derived, params, notes)
     survival_info = None
     if options.survival:
         facts, survival_info = _with_survival(options, facts, notes)
-    tasks = attribute(
-        facts, derived.prs, derived.events,
-        Params(options.window_days, analyser.prices.tier_names),
-    )  # fmt: skip
+    tasks = attribute(facts, derived.prs, derived.events, params)
     if options.db:
         from bot.audit_store import save  # the ledger is only imported when asked for
 
@@ -108,24 +107,53 @@ def _history(
     repository: str,
     progress: Callable[[int], None] | None,
 ) -> tuple[list[GitCommit], Derived, list[CommitFacts]]:
-    """Commits, what they imply, and their facts; git diffs on another core meanwhile."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        files = pool.submit(
-            numstat_log, options.repo, since=options.since, until=options.until, rev=options.rev
+    """Commits, what they imply, and their facts, without file lists (``_with_files``).
+
+    A commit a merge brought in is read with the branch the merge names, so the agents'
+    branch rules (``codex/``, ``copilot/`` ...) apply as they do to a push."""
+    commits = _read(options, progress)
+    derived = derive_pull_requests(commits, repository)
+    branch, commit_pr = derived.branch.get, derived.commit_pr.get
+    return commits, derived, [
+        commit_facts(
+            analyser.analyse(c.to_commit_info(branch(c.sha))), repository, c.parents,
+            pr_number=commit_pr(c.sha),
         )
-        commits = _read(options, progress)
-        derived = derive_pull_requests(commits, repository)
-        analyses = [analyser.analyse(c.to_commit_info()) for c in commits]
-        changes = files.result()
-    facts = [
-        commit_facts(a, repository, c.parents, changes.get(c.sha, ()), derived.commit_pr.get(c.sha))
-        for c, a in zip(commits, analyses, strict=True)
-    ]
-    return commits, derived, facts
+        for c in commits
+    ]  # fmt: skip
+
+
+def _with_files(
+    options: AuditOptions,
+    facts: list[CommitFacts],
+    derived: Derived,
+    params: Params,
+    notes: list[str],
+) -> list[CommitFacts]:
+    """The facts with the file lists of the commits whose line counts are used.
+
+    Only tasks read them (complexity, inferred class, survival), so only the commits of the
+    tasks, found by attributing without them, are diffed: git's diffs are most of the cost
+    of reading a history. The ledger (``--db``) keeps every commit's files."""
+    if options.db:
+        shas = [c.sha for c in facts if len(c.parents) <= 1]
+    else:
+        tasks = attribute(facts, derived.prs, derived.events, params)
+        shas = [sha for t in tasks for a in t.attempts for sha in a.commits]
+    cut = shallow_commits(options.repo)  # diffed against nothing, they would add every file
+    diffs = numstat_for(options.repo, (sha for sha in shas if sha not in cut))
+    unknown = len(diffs.unreadable) + sum(1 for sha in set(shas) if sha in cut)
+    if unknown:
+        notes.append(
+            f"line counts unknown for {unknown} commits whose objects this clone lacks "
+            "(shallow or partial clone, or missing objects); they count 0 lines"
+        )
+    files = diffs.files
+    return [replace(c, files=files[c.sha]) if files.get(c.sha) else c for c in facts]
 
 
 def _read(options: AuditOptions, progress: Callable[[int], None] | None) -> list[GitCommit]:
-    """The commits without file lists: ``numstat_log`` reads those beside."""
+    """The commits without file lists: ``_with_files`` reads the few needed."""
     commits = []
     for commit in iter_commits(
         options.repo, since=options.since, until=options.until, rev=options.rev, numstat=False

@@ -21,6 +21,7 @@ import codecs
 import contextlib
 import heapq
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -47,6 +48,11 @@ FIXUP_PREFIXES = ("fixup! ", "squash! ", "amend! ")
 # Branches whose merge into another branch is a back-merge or a pull, not a pull request.
 DEFAULT_BRANCHES = frozenset({"main", "master", "trunk", "develop", "development", "dev"})
 _HEX = frozenset("0123456789abcdefABCDEF")
+# git's complaints about a missing object name it: "unable to read <sha>", "could not fetch".
+_OBJECT_ID = re.compile(rb"\b[0-9a-f]{40}(?:[0-9a-f]{24})?\b")
+# Reading a partial clone must not fetch each missing object: GIT_NO_LAZY_FETCH (git >= 2.44)
+# forbids it; older git tries, and fails at once when no transport is allowed.
+_NO_FETCH = {"GIT_NO_LAZY_FETCH": "1", "GIT_ALLOW_PROTOCOL": ""}
 _REVERTS = "This reverts commit "
 _SPACE = " \t\r\v\f"  # "" is in it too: an empty subject takes the careful path
 
@@ -159,25 +165,6 @@ def iter_commits(
     return _stream(_git_cmd(repo) + args, _git_env(env), numstat)
 
 
-def numstat_log(
-    repo: Path | str,
-    *,
-    since: datetime | date | str | None = None,
-    until: datetime | date | str | None = None,
-    rev: str | Sequence[str] | None = None,
-    renames: bool = True,
-    env: Mapping[str, str] | None = None,
-) -> dict[str, tuple[FileChange, ...]]:
-    """sha -> the files ``iter_commits(numstat=True)`` with the same arguments would give.
-
-    One ``git log --format=%H --numstat`` of its own: run it in a thread beside
-    ``iter_commits(numstat=False)`` and git's diffing, most of the cost of reading a history
-    with numstat, runs on another core while Python parses and analyses the commits.
-    """
-    out = _run(repo, _log_args("%H", since, until, rev, True, renames), _git_env(env))
-    return _parse_numstat(out.decode("utf-8", "surrogateescape").split("\0"), {})
-
-
 def _log_args(
     fmt: str,
     since: datetime | date | str | None,
@@ -216,7 +203,7 @@ def _git_cmd(repo: Path | str) -> list[str]:
 
 def _git_env(env: Mapping[str, str] | None) -> dict[str, str]:
     base = os.environ if env is None else env
-    return {k: v for k, v in base.items() if k not in _LOCATION_VARS}
+    return {k: v for k, v in base.items() if k not in _LOCATION_VARS} | _NO_FETCH
 
 
 def _git_date(value: datetime | date | str) -> str:
@@ -462,67 +449,100 @@ def _clean(text: str) -> str:
     return text
 
 
+@dataclass(frozen=True, slots=True)
+class Diffs:
+    """``files``: the ``--numstat`` file lists of the commits git could diff; ``unreadable``:
+    those it could not (an object missing from this clone), which have no entry."""
+
+    files: dict[str, tuple[FileChange, ...]]
+    unreadable: tuple[str, ...] = ()
+
+
 def numstat_for(
     repo: Path | str,
     shas: Iterable[str],
     *,
     renames: bool = True,
     env: Mapping[str, str] | None = None,
-) -> dict[str, tuple[FileChange, ...]]:
-    """The ``--numstat`` file lists of just ``shas`` (full hashes), from one ``git diff-tree
+) -> Diffs:
+    """The ``--numstat`` file lists of just ``shas`` (full hashes), from ``git diff-tree
     --stdin``: what ``iter_commits(numstat=True)`` gives, at the cost of the diffs asked for.
 
     Diffing is most of the cost of reading a history with numstat, so an audit that needs
     line counts only for some commits (the agents') reads the log with ``numstat=False``
     and asks here. Merge commits, commits without changes and unknown hashes (git skips them
-    silently) get ``()``.
+    silently) get ``()``. A commit whose objects are missing (a damaged repository, a partial
+    clone: nothing is fetched) is ``unreadable``; git stops there, and the rest are diffed by
+    a new run. Each hash is followed by a line git echoes (``#``), so the output says which
+    commits git finished.
     """
     wanted = list(dict.fromkeys(sha.lower() for sha in shas))
     for sha in wanted:
         if len(sha) not in (40, 64) or not _HEX.issuperset(sha):
             raise ValueError(f"not a full commit hash: {sha!r}")
-    result: dict[str, tuple[FileChange, ...]] = dict.fromkeys(wanted, ())
-    if not wanted:
-        return result
-    out = _run(
-        repo,
-        ["diff-tree", "--stdin", "-z", "--numstat", "--root", "--no-ext-diff", "--no-textconv"]
-        + ["-M" if renames else "--no-renames"],
-        _git_env(env),
-        input="\n".join(wanted).encode() + b"\n",
-    )
-    return _parse_numstat(out.decode("utf-8", "surrogateescape").split("\0"), result)
+    args = ["diff-tree", "--stdin", "-z", "--numstat", "--root", "--no-ext-diff", "--no-textconv"]
+    args.append("-M" if renames else "--no-renames")
+    env_ = _git_env(env)
+    files: dict[str, tuple[FileChange, ...]] = {}
+    unreadable: list[str] = []
+    while wanted:
+        result = _git(repo, args, env_, "".join(f"{sha}\n#\n" for sha in wanted).encode())
+        out = result.stdout.decode("utf-8", "surrogateescape")
+        done = _parse_diffs(out.split("\0"), wanted)
+        files.update(done)
+        wanted = wanted[len(done) :]
+        if result.returncode != 0:
+            if not wanted or not _OBJECT_ID.search(result.stderr):
+                raise GitLogError(_failure(args, result))
+            unreadable.append(wanted.pop(0))
+    return Diffs(files, tuple(unreadable))
 
 
-def _parse_numstat(
-    parts: list[str], result: dict[str, tuple[FileChange, ...]]
-) -> dict[str, tuple[FileChange, ...]]:
-    """Fields of ``-z --numstat`` output (``diff-tree --stdin`` or ``log --format=%H``): a
-    field without a tab is the next commit's hash (after a newline in ``log``'s output)."""
-    current: str | None = None
+def _parse_diffs(parts: list[str], wanted: list[str]) -> dict[str, tuple[FileChange, ...]]:
+    """The file lists of the leading ``wanted`` commits that ``parts`` (``diff-tree --stdin
+    -z --numstat`` fields, each commit closed by the echoed ``#``) finishes, in order.
+
+    A commit's output is its hash (absent when nothing changed) then its entries; an entry's
+    first field always holds a tab, so a field opening with ``#\n`` there is the echo."""
+    result: dict[str, tuple[FileChange, ...]] = {}
     files: list[FileChange] = []
-    i = 0
-    n = len(parts)
-    while i < n:
+    k = 0  # the commit being read
+    i, n = 0, len(parts)
+    while i < n and k < len(wanted):
         entry = parts[i]
         i += 1
-        tab = entry.find("\t")
-        if tab < 0:  # "<sha>" opens a commit's entries
-            if current is not None:
-                result[current] = tuple(files)
-            current, files = (entry.lstrip("\n") or None), []
+        while entry.startswith("#\n") and k < len(wanted):  # the echo: a commit is complete
+            result[wanted[k]] = tuple(files)
+            files = []
+            k += 1
+            entry = entry[2:]
+        if not entry:
             continue
-        if entry[:1] == "\n":
-            entry, tab = entry[1:], tab - 1
+        tab = entry.find("\t")
+        if tab < 0 or k == len(wanted):  # the commit's hash
+            if k == len(wanted) or entry != wanted[k]:
+                raise GitLogError(f"unexpected git diff-tree output near {entry[:80]!r}")
+            continue
         tab2 = entry.find("\t", tab + 1)
         path = entry[tab2 + 1 :]
-        if not path and i + 1 < n:  # a rename: old and new path follow
+        if not path:  # a rename: old and new path follow
+            if i + 1 >= n:
+                break
             path = parts[i + 1]
             i += 2
         files.append(_file_change(entry, tab, tab2, path))
-    if current is not None:
-        result[current] = tuple(files)
     return result
+
+
+def shallow_commits(repo: Path | str, env: Mapping[str, str] | None = None) -> frozenset[str]:
+    """The commits a shallow clone cut the parents from: git diffs them against nothing, as
+    if they added every file, so their line counts are not theirs. Empty if not shallow."""
+    env_ = _git_env(env)
+    out = _run(repo, ["rev-parse", "--is-shallow-repository", "--git-path", "shallow"], env_)
+    shallow, _, path = os.fsdecode(out).partition("\n")
+    if shallow != "true":
+        return frozenset()
+    return frozenset(Path(repo, path.strip()).read_text().split())  # relative to -C repo
 
 
 # --------------------------------------------------------------------------------------
@@ -532,10 +552,12 @@ def _parse_numstat(
 @dataclass(slots=True)
 class Derived:
     """``prs`` in merge order; ``commit_pr`` maps each commit (merge commits included) to its
-    pull request; ``events`` are MERGED and REVERTED events, oldest first."""
+    pull request; ``branch`` maps the commits a merge brought in to the branch it names;
+    ``events`` are MERGED and REVERTED events, oldest first."""
 
     prs: list[PullRequest] = field(default_factory=list)
     commit_pr: dict[str, int] = field(default_factory=dict)
+    branch: dict[str, str] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
 
 
@@ -556,7 +578,9 @@ def derive_pull_requests(commits: Sequence[GitCommit], repository: str) -> Deriv
     parent but not from its first. A non-merge commit whose subject ends in ``(#n)`` (a
     squash merge) is pull request ``n`` alone. A commit claimed by several is given to the
     innermost: squash commits first, then numbered merges, then branch merges, each kind
-    ancestors first. Branch merges have no number: they get ``-int(sha[:12], 16)``.
+    ancestors first. Branch merges have no number: they get ``-int(sha[:12], 16)``. The
+    commits a merge owns were on the branch it names (not the merge itself, made on the
+    target); a squash merge names none.
     """
     if not isinstance(commits, Sequence):
         commits = list(commits)
@@ -674,7 +698,7 @@ def _assign(
 ) -> None:
     rank = _ranks(commits, by_sha)
     found.sort(key=lambda m: (m.strength, rank[m.commit.sha]))
-    commit_pr = derived.commit_pr
+    commit_pr, branch = derived.commit_pr, derived.branch
     prs: dict[int, PullRequest] = {}
     used_local: set[int] = set()
     for m in found:
@@ -685,7 +709,8 @@ def _assign(
         commit_pr.setdefault(c.sha, number)
         if m.strength and len(c.parents) > 1:
             for sha in _branch_commits(c.parents[0], c.parents[1], by_sha, rank):
-                commit_pr.setdefault(sha, number)
+                if commit_pr.setdefault(sha, number) == number and m.head_ref:
+                    branch.setdefault(sha, m.head_ref)
         if number not in prs:  # the first (innermost, oldest) merge of a number defines it
             prs[number] = PullRequest(
                 repository=repository,
@@ -1027,8 +1052,17 @@ def line_survival(
 def _run(
     repo: Path | str, args: list[str], env: Mapping[str, str], input: bytes | None = None
 ) -> bytes:
+    result = _git(repo, args, env, input)
+    if result.returncode != 0:
+        raise GitLogError(_failure(args, result))
+    return result.stdout
+
+
+def _git(
+    repo: Path | str, args: list[str], env: Mapping[str, str], input: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
     try:
-        result = subprocess.run(
+        return subprocess.run(
             _git_cmd(repo) + args,
             input=input,
             stdin=None if input is not None else subprocess.DEVNULL,
@@ -1037,10 +1071,11 @@ def _run(
         )
     except OSError as exc:
         raise GitLogError(f"cannot run git: {exc}") from exc
-    if result.returncode != 0:
-        message = result.stderr.decode("utf-8", "replace").strip()
-        raise GitLogError(message or f"git {args[0]} exited with status {result.returncode}")
-    return result.stdout
+
+
+def _failure(args: list[str], result: subprocess.CompletedProcess[bytes]) -> str:
+    message = result.stderr.decode("utf-8", "replace").strip()
+    return message or f"git {args[0]} exited with status {result.returncode}"
 
 
 def _resolve(repo: Path | str, rev: str, env: Mapping[str, str]) -> tuple[str, str]:

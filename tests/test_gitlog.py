@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import subprocess
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -19,6 +20,7 @@ import pytest
 from bot import gitlog
 from bot.commit import Identity
 from bot.gitlog import (
+    Diffs,
     GitCommit,
     GitLogError,
     derive_pull_requests,
@@ -27,7 +29,7 @@ from bot.gitlog import (
     iter_commits,
     line_survival,
     numstat_for,
-    numstat_log,
+    shallow_commits,
     subject_of,
 )
 from bot.records import MERGED, REVERTED, Event, FileChange, PullRequest
@@ -253,10 +255,10 @@ def test_merge_commits_have_two_parents_and_no_numstat(repo: Repo) -> None:
     assert set(commits) == {base, tip, main, merge}
 
 
-def test_numstat_for_chosen_commits_and_numstat_log_match_the_log(repo: Repo) -> None:
+def test_numstat_for_chosen_commits_matches_the_log(repo: Repo) -> None:
     repo.commit("root", files={"a": "1\n2\n", "bin": b"\0\1"})
     repo.git("mv", "a", "moved")
-    repo.commit("rename", files={"moved": "1\n2\n3\n", "we\tird": "x\n"})
+    repo.commit("rename", files={"moved": "1\n2\n3\n", "we\tird": "x\n", "#\nodd": "y\n"})
     repo.commit("empty")
     repo.git("checkout", "-q", "-b", "side", "HEAD~1")
     repo.commit("side", files={"s": "s\n"})
@@ -265,17 +267,68 @@ def test_numstat_for_chosen_commits_and_numstat_log_match_the_log(repo: Repo) ->
     for renames in (True, False):
         commits = repo.commits(renames=renames)
         want = {c.sha: c.files for c in commits}
-        assert (
-            numstat_for(repo.path, [c.sha.upper() for c in commits], renames=renames, env=repo.env)
-            == want
+        diffs = numstat_for(
+            repo.path, [c.sha.upper() for c in commits], renames=renames, env=repo.env
         )
-        assert numstat_log(repo.path, renames=renames, env=repo.env) == want
-    side = {c.sha: c.files for c in repo.commits(rev="--all")}
-    assert numstat_log(repo.path, rev=["--all"], env=repo.env) == side
-    assert numstat_for(repo.path, [], env=repo.env) == {}
+        assert diffs == Diffs(want)
+        assert list(diffs.files) == list(want)  # in the order asked
+    assert numstat_for(repo.path, [], env=repo.env) == Diffs({})
     with pytest.raises(ValueError, match="full commit hash"):
         numstat_for(repo.path, ["HEAD"], env=repo.env)
-    assert numstat_for(repo.path, ["0" * 40], env=repo.env) == {"0" * 40: ()}  # git skips it
+    unknown = "0" * 40  # git skips it
+    assert numstat_for(repo.path, [unknown], env=repo.env) == Diffs({unknown: ()})
+
+
+def _delete_object(repo: Path, sha: str) -> None:
+    (repo / "objects" / sha[:2] / sha[2:]).unlink()
+
+
+def test_numstat_for_skips_a_commit_whose_blob_is_missing(repo: Repo, tmp_path: Path) -> None:
+    """git diff-tree stops at the first unreadable object: each run goes past one more."""
+    first = repo.commit("one", files={"a": "1\n", "b": "1\n"})
+    second = repo.commit("two", files={"a": "1\n2\n"})
+    third = repo.commit("three", files={"b": "1\n2\n3\n"})
+    fourth = repo.commit("four", files={"c": "c\n"})
+    bare = tmp_path / "bare.git"  # a copy of the loose objects, with no work tree to fall back on
+    shutil.copytree(repo.path / ".git", bare)
+    repo.git("config", "core.bare", "true", cwd=bare)
+    _delete_object(bare, repo.head(f"{second}:a"))  # the second's new side, the third's none
+    _delete_object(bare, repo.head(f"{third}:b"))
+    shas = [first, second, third, fourth]
+    diffs = numstat_for(bare, shas, env=repo.env)
+    assert diffs.unreadable == (second, third)
+    assert diffs.files == {first: (FileChange("a", 1, 0), FileChange("b", 1, 0)),
+                           fourth: (FileChange("c", 1, 0),)}  # fmt: skip
+    with pytest.raises(GitLogError, match="fatal: unable to read"):
+        list(iter_commits(bare, env=repo.env))  # what the audit met before
+
+
+def test_numstat_for_never_fetches_into_a_partial_clone(repo: Repo, tmp_path: Path) -> None:
+    repo.commit("one", files={"a": "1\n"})
+    repo.commit("two", files={"a": "1\n2\n", "b": "b\n"})
+    repo.commit("three", files={"c": "c\n"})
+    repo.git("config", "uploadpack.allowFilter", "true")
+    for spec in ("blob:none", "tree:0"):
+        clone = tmp_path / spec.replace(":", "-")
+        repo.git("clone", "-q", f"--filter={spec}", "--no-checkout", f"file://{repo.path}",
+                 str(clone), cwd=tmp_path)  # fmt: skip
+        objects = repo.git("count-objects", "-v", cwd=clone)
+        commits = list(iter_commits(clone, numstat=False, env=repo.env))
+        assert [c.subject for c in commits] == ["three", "two", "one"]
+        diffs = numstat_for(clone, [c.sha for c in commits], env=repo.env)
+        assert set(diffs.unreadable) == {c.sha for c in commits} and diffs.files == {}
+        assert repo.git("count-objects", "-v", cwd=clone) == objects  # nothing fetched
+
+
+def test_shallow_commits(repo: Repo, tmp_path: Path) -> None:
+    repo.commit("one", files={"a": "1\n"})
+    two = repo.commit("two", files={"a": "1\n2\n"})
+    repo.commit("three", files={"b": "b\n"})
+    assert shallow_commits(repo.path, env=repo.env) == frozenset()
+    clone = tmp_path / "shallow"
+    repo.git("clone", "-q", "--depth=2", f"file://{repo.path}", str(clone), cwd=tmp_path)
+    assert shallow_commits(clone, env=repo.env) == {two}
+    assert shallow_commits(clone / ".git", env=repo.env) == {two}
 
 
 def test_bare_repository_and_a_subdirectory(repo: Repo, tmp_path: Path) -> None:
