@@ -63,7 +63,7 @@ from webhooks.api_steps import (
     pull_request_files,
     pull_request_survival,
 )
-from webhooks.apply import derive_tasks
+from webhooks.apply import InTransaction, derive_tasks
 from webhooks.handlers.checks import check_run_completed, status
 from webhooks.handlers.pull_request import pull_request_closed, pull_request_pushed
 from webhooks.handlers.push import NO_COMMIT, push
@@ -491,7 +491,7 @@ class Backfill:
         events = [*changes.events, *self._reviews(payload)]
         with write_lock(self.engine), Session(self.engine) as session:
             upsert_pull_requests(session, repo_id, changes.pull_requests)
-            target = Target(github, name, session, repo_id, self.analyser)
+            target = Target(github, name, InTransaction(session), repo_id, self.analyser)
             delivery = self._delivery(name, pull)
             for step in dict.fromkeys((COMMITS, FILES, *changes.needs_api)):
                 STEPS[step](target, delivery, changes)

@@ -281,7 +281,13 @@ def _due(table: Any, now: datetime) -> Any:
 def renew(engine: Engine, guid: str, worker: str, lease: timedelta) -> bool:
     """Extend ``worker``'s lease on a delivery it is still processing; False if it lost it."""
     with write_lock(engine), engine.begin() as connection:
-        return _owned(connection, guid, worker, lease_expires_at=_now() + lease) == 1
+        return extend(connection, guid, worker, lease)
+
+
+def extend(connection: Connection, guid: str, worker: str, lease: timedelta) -> bool:
+    """``renew`` inside the caller's transaction: the worker's writes commit with it only while
+    it holds the lease, and on PostgreSQL the row lock keeps a claim waiting until they do."""
+    return _owned(connection, guid, worker, lease_expires_at=_now() + lease) == 1
 
 
 def finish(

@@ -125,7 +125,7 @@ def test_api_steps_are_skipped_without_credentials_and_run_with_them(engine, set
     Worker(engine, settings).drain()
     assert inbox.get(engine, guid).skipped == ("push.files",)
     calls = []
-    steps = {"push.files": lambda session, repo_id, delivery, changes: calls.append(repo_id)}
+    steps = {"push.files": lambda ledger, repo_id, delivery, changes: calls.append(repo_id)}
     inbox.requeue(engine, [guid])
     Worker(engine, settings, api_steps=steps).drain()
     assert calls == [_repo_id(engine)] and inbox.get(engine, guid).skipped == ()
@@ -183,7 +183,7 @@ def test_an_unexpected_error_is_retried_later(engine, settings, send):
 def test_retry_later_postpones_without_using_an_attempt(engine, settings, send):
     at = datetime.now(UTC) + timedelta(minutes=30)
 
-    def limited(session, repo_id, delivery, changes):
+    def limited(ledger, repo_id, delivery, changes):
         raise RetryLater("rate limited until the reset", at)
 
     guid = send("push", p.push("refs/heads/x", [p.commit(C1, "Change", T0)]))

@@ -41,7 +41,7 @@ from bot.github.client import GitHubApp, RateLimited, api_calls, rate_limits
 from bot.inbox import Delivery
 from bot.ledger import load_commits, load_evidence, upsert_commits
 from bot.records import CommitFacts, FileChange, PullRequest
-from webhooks.apply import ApiStep, keep_known
+from webhooks.apply import ApiStep, LedgerAccess, keep_known
 from webhooks.router import Changes, CommitSeen
 from webhooks.worker import RetryLater
 
@@ -75,15 +75,23 @@ class Target:
 
     github: Repository
     name: str
-    session: Session
+    ledger: LedgerAccess  # short transactions: none is open during a GitHub call
     repo_id: int
     analyser: Analyser
 
     def stored(self) -> dict[str, CommitFacts]:
-        return {c.sha: c for c in load_commits(self.session, self.repo_id)}
+        with self.ledger.read() as session:
+            return {c.sha: c for c in load_commits(session, self.repo_id)}
 
     def write(self, commits: Sequence[CommitSeen], stored: dict[str, CommitFacts]) -> int:
-        return write_commits(self.session, self.repo_id, self.name, commits, self.analyser, stored)
+        """Write ``commits``, keeping what the ledger knows now (read again in the write's
+        transaction: another delivery may have written since ``stored`` was read)."""
+        with self.ledger.write() as session:
+            shas = [seen.info.sha for seen in commits]
+            now = {c.sha: c for c in load_commits(session, self.repo_id, shas=shas)}
+            return write_commits(
+                session, self.repo_id, self.name, commits, self.analyser, {**stored, **now}
+            )
 
 
 Step = Callable[[Target, Delivery, Changes], Coverage]
@@ -101,12 +109,14 @@ def api_steps(app: GitHubApp, analyser: Analyser) -> dict[str, ApiStep]:
 
 
 def _guarded(app: GitHubApp, analyser: Analyser, name: str, step: Step) -> ApiStep:
-    def run(session: Session, repo_id: int | None, delivery: Delivery, changes: Changes) -> None:
+    def run(
+        ledger: LedgerAccess, repo_id: int | None, delivery: Delivery, changes: Changes
+    ) -> None:
         if repo_id is None or delivery.installation_id is None or changes.repository is None:
             log.info("%s: no installation or repository, nothing fetched", name)
             return
         github = app.installation(delivery.installation_id).get_repo(changes.repository)
-        target = Target(github, changes.repository, session, repo_id, analyser)
+        target = Target(github, changes.repository, ledger, repo_id, analyser)
         with api_calls() as calls:
             try:
                 with rate_limits():
@@ -287,8 +297,9 @@ def pull_request_survival(target: Target, delivery: Delivery, changes: Changes) 
         share = merged.claim(github_commit)
         if share is not None:
             measured.append(dataclasses.replace(commit, survival=share))
-    evidence = load_evidence(target.session, target.repo_id, [c.sha for c in measured])
-    upsert_commits(target.session, target.repo_id, measured, evidence)
+    with target.ledger.write() as session:
+        evidence = load_evidence(session, target.repo_id, [c.sha for c in measured])
+        upsert_commits(session, target.repo_id, measured, evidence)
     skipped = len(agent) - len(chosen)
     note = f"(over {MAX_SURVIVAL_COMMITS} agent commits: the oldest not measured)"
     return Coverage(SURVIVAL, done=len(measured), skipped=skipped, note=note if skipped else "")

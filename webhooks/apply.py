@@ -1,20 +1,24 @@
-"""Apply a delivery's ``Changes`` to the ledger, inside the worker's transaction.
+"""Apply a delivery's ``Changes`` to the ledger, in short transactions between GitHub calls.
 
 This is the I/O edge of event handling: handlers decide what a payload means, this module
 writes it with the ledger's idempotent upserts and derives again the tasks the written records
-belong to, so processing a delivery twice leaves the ledger as processing it once.
+belong to, so processing a delivery twice leaves the ledger as processing it once. Each write
+is its own short transaction (``Ledger``): none is open, and no lock held, while the worker
+waits on GitHub, and a delivery cut short between two of them converges when it runs again.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from github import GithubException
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from bot.analysis import Analyser
@@ -37,6 +41,7 @@ from bot.ledger import (
     upsert_installation,
     upsert_pull_requests,
     upsert_repository,
+    write_lock,
 )
 from bot.ledger.store import Touched, forget_touched, load_task_scope, touched
 from bot.records import REVERTED, CommitFacts, Event
@@ -45,8 +50,80 @@ from webhooks.router import Changes
 
 INACTIVE = ("suspended", "deleted")
 
-# A step that needs the GitHub API: (session, repo_id, delivery, changes) -> None.
-ApiStep = Callable[[Session, int | None, Delivery, Changes], None]
+GONE_OR_INVALID = (404, 410, 422)  # GitHub statuses no retry changes
+
+
+class LedgerAccess(Protocol):
+    """How API and comment steps reach the ledger: ``read`` for a session to read with,
+    ``write`` for one whose writes commit when the block ends."""
+
+    def read(self) -> AbstractContextManager[Session]: ...
+
+    def write(self) -> AbstractContextManager[Session]: ...
+
+
+# A step that needs the GitHub API: (ledger, repo_id, delivery, changes) -> None.
+ApiStep = Callable[[LedgerAccess, int | None, Delivery, Changes], None]
+
+
+class LeaseLost(Exception):
+    """Another worker took the delivery over: this worker's last write was rolled back."""
+
+
+class Ledger:
+    """One delivery's access to the ledger: short read sessions, and short write transactions
+    that commit only while ``lease`` (run in the transaction) says the delivery is still ours.
+
+    So no transaction is open and no lock held while a step waits on GitHub. The records the
+    writes touch accumulate across them (``touched``), for deriving only their tasks.
+    """
+
+    def __init__(self, engine: Engine, lease: Callable[[Connection], bool] | None = None) -> None:
+        self.engine, self.lease = engine, lease
+        self._info: dict[str, Any] = {}  # shared by the write sessions: what they touched
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with Session(self.engine) as session:
+            yield session  # closing ends PostgreSQL's read transaction
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        with write_lock(self.engine), Session(self.engine) as session:
+            session.info.update(self._info)
+            yield session
+            if self.lease is not None and not self.lease(session.connection()):
+                session.rollback()
+                raise LeaseLost("lease lost: another worker finishes this delivery")
+            session.commit()
+            self._info.update(session.info)
+
+
+class InTransaction:
+    """Ledger access inside a transaction the caller holds and commits (the backfill's)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        yield self.session
+
+    write = read
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """Whether running the delivery again cannot help: the payload is wrong (``ValueError``,
+    ``PayloadError``), a value is out of range (``OverflowError``, e.g. a timestamp; the
+    database's ``DataError``, e.g. a NUL byte or an integer too large for PostgreSQL), or GitHub
+    answers that the thing is gone or the request invalid (404, 410, 422)."""
+    if isinstance(exc, sa.exc.DataError):
+        return True
+    if isinstance(exc, sa.exc.StatementError) and exc.orig is not None:
+        exc = exc.orig  # a value the driver refused to bind
+    if isinstance(exc, GithubException):
+        return exc.status in GONE_OR_INVALID
+    return isinstance(exc, ValueError | OverflowError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,17 +133,116 @@ class Outcome:
     repository_id: int | None = None
     changed: bool = False
     pr_numbers: tuple[int, ...] = ()  # the pull requests the delivery concerns
+    refused: tuple[str, ...] = ()  # records left out, each with why (``_apply_parts``)
 
 
 def apply_changes(
-    session: Session,
+    ledger: Ledger,
     delivery: Delivery,
     changes: Changes,
     analyser: Analyser,
     api_steps: Mapping[str, ApiStep] | None = None,
     config: RepoConfig | None = None,
 ) -> Outcome:
-    """Write ``changes`` and re-derive the repository's tasks when anything changed."""
+    """Write ``changes``, run the API steps, and derive again the tasks of what changed.
+
+    The records are one transaction (with the derivation when no API step follows); should a
+    permanent error refuse them, each record is tried alone (``_apply_parts``). Each API step
+    writes in its own transactions, between its GitHub calls; the tasks are derived after them
+    even when one fails, so that what was written is never left underived.
+    """
+    runners = [(name, (api_steps or {}).get(name)) for name in changes.needs_api]
+    steps = [runner for _, runner in runners if runner is not None]
+    skipped = tuple(name for name, runner in runners if runner is None)
+    again = delivery.attempts > 1  # an earlier attempt may have stopped before deriving
+    try:
+        with ledger.write() as session:
+            outcome = _apply_records(session, delivery, changes, analyser)
+            if not steps and (outcome.changed or again):
+                _derive(session, outcome, analyser, config, again)
+        derived = not steps
+    except Exception as exc:
+        parts = split(changes)
+        if len(parts) < 2 or not is_permanent(exc):
+            raise
+        outcome, derived = _apply_parts(ledger, delivery, parts, analyser), False
+    if outcome.repository_id is None:
+        return outcome
+    try:
+        for runner in steps:
+            runner(ledger, outcome.repository_id, delivery, changes)
+    finally:
+        if not derived and (steps or outcome.changed or again):
+            with ledger.write() as session:
+                _derive(session, outcome, analyser, config, again)
+    return dataclasses.replace(outcome, skipped=skipped, changed=outcome.changed or bool(steps))
+
+
+def _derive(
+    session: Session, outcome: Outcome, analyser: Analyser, config: RepoConfig | None, whole: bool
+) -> None:
+    """Derive the tasks of the records the delivery touched; all of them when ``whole`` or
+    when the configuration they were last derived with differs."""
+    repo_id = outcome.repository_id
+    assert repo_id is not None
+    same = _same_config(session, repo_id, config) and not whole
+    derive_tasks(session, repo_id, analyser, config, touched(session, repo_id) if same else None)
+
+
+def split(changes: Changes) -> list[Changes]:
+    """The delivery's changes as parts to apply one by one: what concerns the installation and
+    repository first, then each pull request, commit and event alone."""
+    base = dataclasses.replace(changes, pull_requests=[], commits=[], events=[], needs_api=[])
+    if changes.repository is None or changes.ignored is not None:
+        return [base]
+    alone = dataclasses.replace(base, installation=None, repositories_added=[])
+    return [
+        base,
+        *(dataclasses.replace(alone, pull_requests=[pr]) for pr in changes.pull_requests),
+        *(dataclasses.replace(alone, commits=[commit]) for commit in changes.commits),
+        *(dataclasses.replace(alone, events=[event]) for event in changes.events),
+    ]
+
+
+def _apply_parts(
+    ledger: Ledger, delivery: Delivery, parts: list[Changes], analyser: Analyser
+) -> Outcome:
+    """Apply each part in its own transaction, leaving out those a permanent error refuses;
+    the delivery fails when the first part (installation and repository) or every record is
+    refused."""
+    outcome, refused, numbers = Outcome(), [], set()
+    for k, part in enumerate(parts):
+        try:
+            with ledger.write() as session:
+                done = _apply_records(session, delivery, part, analyser)
+        except Exception as exc:
+            if k == 0 or not is_permanent(exc):
+                raise
+            refused.append((_label(part), exc))
+            continue
+        if done.ignored is not None:
+            return done
+        outcome = dataclasses.replace(done, changed=outcome.changed or done.changed)
+        numbers |= set(done.pr_numbers)
+    if len(refused) == len(parts) - 1:
+        raise refused[0][1]
+    reasons = tuple(f"{label}: {type(exc).__name__}: {exc}" for label, exc in refused)
+    return dataclasses.replace(outcome, pr_numbers=tuple(sorted(numbers)), refused=reasons)
+
+
+def _label(part: Changes) -> str:
+    """What a part of ``split`` holds, to say what was refused."""
+    if part.commits:
+        return f"commit {part.commits[0].info.sha}"
+    if part.pull_requests:
+        return f"pull request #{part.pull_requests[0].number}"
+    return f"event {part.events[0].key}"
+
+
+def _apply_records(
+    session: Session, delivery: Delivery, changes: Changes, analyser: Analyser
+) -> Outcome:
+    """Write the records of ``changes``; no derivation, no API step."""
     if changes.installation is not None:
         _apply_installation(session, changes)
     elif delivery.installation_id is not None:
@@ -81,25 +257,8 @@ def apply_changes(
     if changes.ignored is not None or changes.repository is None:
         return Outcome(ignored=changes.ignored)
     repo_id = upsert_repository(session, installation_id, changes.repository)
-    forget_touched(session, repo_id)
     changed, numbers = _write_records(session, repo_id, changes, analyser)
-    skipped = []
-    for step in changes.needs_api:
-        runner = (api_steps or {}).get(step)
-        if runner is None:
-            skipped.append(step)
-        else:
-            runner(session, repo_id, delivery, changes)
-            changed = True
-    if changed:
-        seeds = touched(session, repo_id) if _same_config(session, repo_id, config) else None
-        derive_tasks(session, repo_id, analyser, config, seeds)
-    return Outcome(
-        skipped=tuple(skipped),
-        repository_id=repo_id,
-        changed=changed,
-        pr_numbers=tuple(sorted(numbers)),
-    )
+    return Outcome(repository_id=repo_id, changed=changed, pr_numbers=tuple(sorted(numbers)))
 
 
 def derive_tasks(

@@ -51,6 +51,7 @@ from bot.ledger import (
 )
 from bot.repo_config import ConfigResult, RepoConfig, load_repo_config, price_book
 from bot.report import class_history
+from webhooks.apply import LedgerAccess
 from webhooks.worker import RetryLater
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,7 @@ class CommentStep:
             raise RetryLater(f"repository configuration: {exc}", exc.retry_at) from exc
 
     def __call__(
-        self, session: Session, repo_id: int, delivery: Delivery, numbers: Iterable[int]
+        self, ledger: LedgerAccess, repo_id: int, delivery: Delivery, numbers: Iterable[int]
     ) -> None:
         if delivery.installation_id is None or delivery.repository is None:
             return
@@ -131,19 +132,20 @@ class CommentStep:
             with rate_limits():
                 repo = github.get_repo(delivery.repository)  # lazy: the client is
                 for number in sorted(set(numbers)):
-                    self._update(session, repo_id, repo, number, delivery.received_at)
+                    self._update(ledger, repo_id, repo, number, delivery.received_at)
         except RateLimited as exc:
             raise RetryLater(f"cost comment: {exc}", exc.retry_at) from exc
 
     def _update(
-        self, session: Session, repo_id: int, repo: Repository, number: int, at: datetime
+        self, ledger: LedgerAccess, repo_id: int, repo: Repository, number: int, at: datetime
     ) -> None:
         """Render the pull request's comment from the ledger, then write it if it changed."""
         config = self.configs.get(repo, repo.full_name)
-        comment = self._render(session, repo_id, number, at, config)
+        with ledger.read() as session:
+            comment = self._render(session, repo_id, number, at, config)
         if comment is None:
             return
-        self._sync(session, repo_id, repo, number, comment, config)
+        self._sync(ledger, repo_id, repo, number, comment, config)
         if config.config.check_run.enabled:
             self._check_run(repo, comment, config)
 
@@ -182,7 +184,7 @@ class CommentStep:
 
     def _sync(
         self,
-        session: Session,
+        ledger: LedgerAccess,
         repo_id: int,
         repo: Repository,
         number: int,
@@ -191,7 +193,8 @@ class CommentStep:
     ) -> None:
         """Write the comment with as few calls as possible: none when nothing changed, one edit
         by id when it did, and a search by marker only when no comment is known."""
-        stored = load_pr_comment(session, repo_id, number)
+        with ledger.read() as session:
+            stored = load_pr_comment(session, repo_id, number)
         digest = content_hash(comment.body)
         if stored is not None:
             revision = Revision(stored.head_sha, stored.event_time)
@@ -200,11 +203,11 @@ class CommentStep:
             if not wanted(comment, config.config.comment, exists=True):
                 return
             if self._edit_by_id(repo, stored.comment_id, comment):
-                self._remember(session, repo_id, number, stored.comment_id, comment)
+                self._remember(ledger, repo_id, number, stored.comment_id, comment)
                 return
         written = self._find_or_create(repo, number, comment, config)
         if written is not None:
-            self._remember(session, repo_id, number, written, comment)
+            self._remember(ledger, repo_id, number, written, comment)
 
     def _edit_by_id(self, repo: Repository, comment_id: int, comment: Comment) -> bool:
         """Edit our known comment; False when it is gone (deleted by someone)."""
@@ -238,12 +241,13 @@ class CommentStep:
         return keep.id
 
     def _remember(
-        self, session: Session, repo_id: int, number: int, comment_id: int, comment: Comment
+        self, ledger: LedgerAccess, repo_id: int, number: int, comment_id: int, comment: Comment
     ) -> None:
         revision = comment.revision
         digest = content_hash(comment.body)
         stored = StoredComment(comment_id, digest, revision.head_sha, revision.event_time)
-        save_pr_comment(session, repo_id, number, stored)
+        with ledger.write() as session:
+            save_pr_comment(session, repo_id, number, stored)
 
     def _ours(self, comments: Iterable[IssueComment]) -> list[IssueComment]:
         """Our bot's marked comments, oldest first."""

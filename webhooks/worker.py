@@ -1,9 +1,12 @@
 """The worker: claims deliveries from the inbox, runs their handlers, applies the changes.
 
 Any number of workers can run against PostgreSQL (``yield-auditor worker``); ``serve`` runs one
-in a thread next to the web server on SQLite. A delivery's ledger writes and its ``done`` mark
-commit together, and only while this worker still holds the lease, so a delivery is applied
-exactly once even when a worker dies half-way and another one takes it over.
+in a thread next to the web server on SQLite. A delivery is processed in phases, each write a
+short transaction that commits only while this worker still holds the lease, and no transaction
+open (nor SQLite's write lock held) during a GitHub call: the records, the API steps, the
+derived tasks, the cost comment, then the ``done`` mark. Every phase converges when it runs
+again, so a delivery whose worker died half-way is finished by another with the same effects.
+A permanent error (``is_permanent``) fails the delivery at once; a transient one is retried.
 """
 
 from __future__ import annotations
@@ -15,12 +18,11 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection, Engine
 
 from bot import inbox, telemetry
 from bot.analysis import Analyser
@@ -29,17 +31,17 @@ from bot.github.client import GitHubApp
 from bot.inbox import Delivery
 from bot.ledger import write_lock
 from bot.repo_config import RepoConfig
-from webhooks.apply import ApiStep, apply_changes
+from webhooks.apply import ApiStep, LeaseLost, Ledger, LedgerAccess, apply_changes, is_permanent
 from webhooks.handlers import router as default_router
-from webhooks.router import HandlerContext, PayloadError, Router
+from webhooks.router import HandlerContext, Router
 
 log = logging.getLogger(__name__)
 
 DEFAULT_LEASE = timedelta(seconds=60)
 COMMENT_STEP = "pull_request.comment"
 
-# Updates the cost comment of the given pull requests: (session, repo_id, delivery, numbers).
-CommentUpdate = Callable[[Session, int, Delivery, Sequence[int]], None]
+# Updates the cost comment of the given pull requests: (ledger, repo_id, delivery, numbers).
+CommentUpdate = Callable[[LedgerAccess, int, Delivery, Sequence[int]], None]
 DEFAULT_POLL_SECONDS = 1.0
 
 
@@ -125,48 +127,54 @@ class Worker:
         started = time.perf_counter()
         try:
             status = self._apply(delivery)
-        except (PayloadError, ValueError) as exc:
-            # The payload itself is wrong: no retry can help.
-            self._fail(delivery, f"{type(exc).__name__}: {exc}", give_up=True)
         except RetryLater as exc:
             inbox.fail(self.engine, delivery, self.name, str(exc), retry_at=exc.at)
             log.warning("delivery postponed until %s: %s", exc.at.isoformat(), exc)
+        except LeaseLost as exc:
+            log.warning("%s", exc)
         except Exception as exc:
-            log.error("delivery failed: %s", traceback.format_exc(limit=8))
-            self._fail(delivery, f"{type(exc).__name__}: {exc}")
+            permanent = is_permanent(exc)  # no retry can help: fail it at once
+            if not permanent:
+                log.error("delivery failed: %s", traceback.format_exc(limit=8))
+            self._fail(delivery, f"{type(exc).__name__}: {exc}", give_up=permanent)
         else:
             if status is not None:
                 telemetry.record_processed(delivery.event, time.perf_counter() - started)
                 log.info("delivery %s", status)
 
     def _apply(self, delivery: Delivery) -> str | None:
-        """Handle and apply in one transaction; the status reached, None if the lease was lost."""
+        """Handle, apply, comment and finish, in phases; the status reached, None if the lease
+        was lost. GitHub is called between the phases' transactions, never inside one."""
         changes = self.router.dispatch(delivery.event, delivery.payload(), self.context)
-        with write_lock(self.engine), Session(self.engine) as session:
-            if changes is None:
-                outcome_status, reason, skipped = inbox.IGNORED, "no handler", ()
+        if changes is None:
+            return self._finish(delivery, inbox.IGNORED, (), "no handler")
+        config = self.repo_config(delivery) if self.repo_config else None
+
+        def holds(connection: Connection) -> bool:
+            return inbox.extend(connection, delivery.guid, self.name, self.lease)
+
+        ledger = Ledger(self.engine, holds)
+        outcome = apply_changes(ledger, delivery, changes, self.analyser, self.api_steps, config)
+        skipped = outcome.skipped
+        if outcome.pr_numbers and outcome.repository_id is not None:
+            if self.comment_step is None:
+                skipped = (*skipped, COMMENT_STEP)
             else:
-                config = self.repo_config(delivery) if self.repo_config else None
-                outcome = apply_changes(
-                    session, delivery, changes, self.analyser, self.api_steps, config
-                )
-                outcome_status = inbox.IGNORED if outcome.ignored else inbox.DONE
-                reason, skipped = outcome.ignored, outcome.skipped
-                if outcome.pr_numbers and outcome.repository_id is not None:
-                    if self.comment_step is None:
-                        skipped = (*skipped, COMMENT_STEP)
-                    else:
-                        self.comment_step(
-                            session, outcome.repository_id, delivery, outcome.pr_numbers
-                        )
-            if not inbox.finish(
-                session.connection(), delivery.guid, self.name, outcome_status, skipped, reason
-            ):
-                session.rollback()
-                log.warning("lease lost: another worker finishes this delivery")
-                return None
-            session.commit()
-        return outcome_status
+                self.comment_step(ledger, outcome.repository_id, delivery, outcome.pr_numbers)
+        if outcome.ignored:
+            return self._finish(delivery, inbox.IGNORED, skipped, outcome.ignored)
+        refused = "; ".join(("refused", *outcome.refused)) if outcome.refused else None
+        return self._finish(delivery, inbox.DONE, skipped, refused)
+
+    def _finish(
+        self, delivery: Delivery, status: str, skipped: Iterable[str], reason: str | None
+    ) -> str | None:
+        """The done mark, in a transaction of its own; None when the lease was lost."""
+        with write_lock(self.engine), self.engine.begin() as connection:
+            if inbox.finish(connection, delivery.guid, self.name, status, skipped, reason):
+                return status
+        log.warning("lease lost: another worker finishes this delivery")
+        return None
 
     def _fail(self, delivery: Delivery, error: str, give_up: bool = False) -> None:
         limit = delivery.attempts if give_up else inbox.MAX_ATTEMPTS
