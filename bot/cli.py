@@ -8,14 +8,13 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from email.utils import parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from bot import __version__
-from bot.commit import CommitInfo, Identity
+from bot.commit import CommitInfo, Identity, parse_identity
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -115,13 +114,6 @@ def trailers() -> None:
     """Read and write the commit-trailer protocol (docs/trailers.md)."""
 
 
-def _identity(value: str | None) -> Identity:
-    if not value:
-        return Identity()
-    name, email = parseaddr(value)
-    return Identity(name=name or value, email=email)
-
-
 def _messages(files: tuple[str, ...], nul: bool) -> Iterator[tuple[str, bytes]]:
     """(source, raw message) pairs; ``-`` or no file reads standard input."""
     from bot.stamp import read_file
@@ -160,7 +152,7 @@ def parse_command(files, nul, no_divider, author, committer, branch, date) -> No
 
     analyser = Analyser.from_settings(Settings())
     when = (date.replace(tzinfo=date.tzinfo or UTC)) if date else datetime.now(UTC)
-    author_id, committer_id = _identity(author), _identity(committer)
+    author_id, committer_id = (parse_identity(v) if v else Identity() for v in (author, committer))
     out = sys.stdout
     for source, raw in _messages(files, nul):
         text = raw.decode("utf-8", "replace")

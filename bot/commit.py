@@ -21,6 +21,23 @@ class Identity:
     github_type: str | None = None  # "Bot" or "User", as GitHub reports it
 
 
+def parse_identity(value: str) -> Identity:
+    """``Name <email>`` read as git reads an ident (ident.c ``split_ident_line``): the name is
+    what comes before the first ``<``, trimmed; the e-mail runs from there to the next ``>``.
+
+    Unlike ``email.utils.parseaddr`` it keeps ``[bot]`` names and any other text git allows.
+    Without ``<`` the value is a bare e-mail when it has an ``@`` and no space, else a name.
+    """
+    value = value.strip()
+    start = value.find("<")
+    if start < 0:
+        bare = "@" in value and not any(ch.isspace() for ch in value)
+        return Identity(name="" if bare else value, email=value if bare else "")
+    end = value.find(">", start)
+    email = value[start + 1 : end if end >= 0 else len(value)]
+    return Identity(name=value[:start].strip(), email=email.strip())
+
+
 @dataclass(frozen=True, slots=True)
 class CommitInfo:
     sha: str
