@@ -28,7 +28,7 @@ from typing import Any, Literal, NamedTuple
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 from pydantic import Field as PydField
 
-from bot.commit import CommitInfo, Identity
+from bot.commit import CommitInfo, Identity, parse_identity
 
 # --- limits: what is scanned, so hostile input costs linear time at most --------------------
 
@@ -78,6 +78,17 @@ class Detection:
     agents: tuple[str, ...]
     mismatches: tuple[Evidence, ...] = ()
 
+    @property
+    def refused(self) -> tuple[str, ...]:
+        """The identities claimed with another account's GitHub id, for agents the commit is
+        not otherwise credited to: what a report must name rather than drop silently. Each is
+        the claimed name or login when one was refused, else the refused value itself."""
+        claims: dict[str, str] = {}
+        for m in sorted(self.mismatches, key=lambda m: not m.field.endswith((".name", ".login"))):
+            if m.agent not in self.agents:
+                claims.setdefault(m.agent, m.matched)
+        return tuple(dict.fromkeys(claims.values()))
+
 
 # --- agent names ---------------------------------------------------------------------------
 
@@ -109,6 +120,9 @@ AGENT_ALIASES: Mapping[str, str] = {
     "droid": "factory",
     "open-code": "opencode",
     "warp-agent": "warp",
+    "qwen-coder": "qwen-code",
+    "qwen-code-cli": "qwen-code",
+    "crush-cli": "crush",
 }
 
 _SLUG_SPACE = re.compile(r"[\s_/]+")
@@ -437,10 +451,104 @@ class RuleSet:
 
     @classmethod
     def from_config(
-        cls, extra: Iterable[Mapping[str, Any]], base: RuleSet | None = None
+        cls,
+        extra: Iterable[Mapping[str, Any]],
+        base: RuleSet | None = None,
+        identities: Iterable[AgentIdentity | Mapping[str, Any]] = (),
     ) -> RuleSet:
-        """The built-in rules (or ``base``) extended by the ``agent_rules`` setting."""
-        return (DEFAULT_RULES if base is None else base).extend(extra)
+        """The built-in rules (or ``base``) extended by the ``agent_rules`` setting, then by
+        the rules of the declared ``agent_identities``."""
+        rules = (DEFAULT_RULES if base is None else base).extend(extra)
+        declared = agent_identities(identities)
+        return rules.with_identities(declared) if declared else rules
+
+    def with_identities(self, identities: Sequence[AgentIdentity]) -> RuleSet:
+        """This set plus the rules of ``identities`` (a repository's or the server's own agent
+        accounts); one identity declared twice keeps the later declaration."""
+        return _with_identities(self, tuple(identities))
+
+
+# --- declared agent identities -------------------------------------------------------------
+
+_LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?\Z")
+_EMAIL = re.compile(r"[^\s@<>]{1,200}@[^\s@<>]{1,200}\Z")
+
+
+class AgentIdentity(BaseModel):
+    """A team's own agent account, declared in configuration: ``match`` is a GitHub login
+    (``acme-claude[bot]``), an e-mail address, or a git identity ``Name <email>`` (the e-mail
+    decides; the name is free text). ``github_id`` pins a login to its account, so another
+    account using the name is refused and reported, as for the built-in bots."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    match: str = PydField(min_length=1, max_length=MAX_IDENTITY)
+    agent: str = PydField(min_length=1, max_length=200)
+    github_id: int | None = PydField(None, gt=0)
+
+    @field_validator("agent")
+    @classmethod
+    def _agent(cls, value: str) -> str:
+        slug = canonical_agent(value)
+        if not slug:
+            raise ValueError(f"agent {value!r} has no letters or digits")
+        return slug
+
+    @field_validator("match")
+    @classmethod
+    def _match(cls, value: str) -> str:
+        if _LOGIN.match(value.strip()) or _EMAIL.match(parse_identity(value).email):
+            return value.strip()
+        raise ValueError(
+            "expected a GitHub login such as 'acme-claude[bot]', an e-mail address, or "
+            "'Name <email>'"
+        )
+
+    def rules(self) -> list[dict[str, Any]]:
+        """The rules recognising this identity: a login's as a bot's (API id, login, noreply
+        e-mail, name, co-author); an e-mail's as author and as co-author."""
+        key = re.sub(r"[^A-Za-z0-9_.:-]+", "-", self.match.lower()).strip("-")[:80]
+        prefix, source = f"identity.{key}", f"declared agent identity {self.match!r}"
+        if _LOGIN.match(self.match):
+            return _bot(self.agent, prefix, self.match, self.github_id, source)
+        email = parse_identity(self.match).email
+        ids = {"github_id": self.github_id} if self.github_id else {}
+        return [
+            {"id": f"{prefix}.email", "agent": self.agent, "field": "author.email",
+             "match": "equals", "pattern": email, **ids, "source": source},
+            {"id": f"{prefix}.coauthor", "agent": self.agent, "field": "trailer:Co-authored-by",
+             **_address(email), **ids, "source": source},
+        ]  # fmt: skip
+
+
+def agent_identities(
+    entries: Iterable[AgentIdentity | Mapping[str, Any]], where: str = "agent_identities"
+) -> tuple[AgentIdentity, ...]:
+    """Validated identities, or a ValueError naming the entry and what is wrong with it."""
+    if isinstance(entries, str | bytes | Mapping):
+        raise ValueError(f"{where} must be a list of tables with 'match' and 'agent'")
+    found = []
+    for i, raw in enumerate(entries):
+        try:
+            found.append(AgentIdentity.model_validate(raw))
+        except ValidationError as exc:
+            details = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'entry'}: "
+                f"{e['msg'].removeprefix('Value error, ')}"
+                for e in exc.errors()
+            )
+            raise ValueError(f"invalid {where}[{i}]: {details}") from None
+    return tuple(found)
+
+
+@lru_cache(maxsize=64)
+def _with_identities(base: RuleSet, identities: tuple[AgentIdentity, ...]) -> RuleSet:
+    """Cached: the App builds the rule set of a repository's identities on every delivery."""
+    rules = {r.id: r for r in base}
+    for identity in identities:
+        for raw in identity.rules():
+            rules[raw["id"]] = _validate(raw, f"agent identity {identity.match!r}")
+    return RuleSet(rules.values())
 
 
 # --- the built-in table --------------------------------------------------------------------
@@ -448,6 +556,7 @@ class RuleSet:
 # the section of the shared research note agent-attribution.md that quotes it.
 
 _NOREPLY_TAIL = r"@users\.noreply\.github\.com"
+GITHUB_ACTIONS_BOT_ID = 41898282  # github-actions[bot]: the Claude action's default bot_id
 
 
 # What may stand around a whole address in a trailer value: ``champ@ampcode.com`` is not
@@ -465,23 +574,43 @@ def _address(address: str, after_id: bool = False) -> dict[str, Any]:
     return {"match": "regex", "pattern": pattern, "hint": address.lower()}
 
 
-def _bot(agent: str, prefix: str, login: str, bot_id: int, source: str) -> list[dict[str, Any]]:
-    """The five rules of a GitHub App bot: API id, login, noreply e-mail, name, co-author."""
+def _bot(
+    agent: str, prefix: str, login: str, bot_id: int | None, source: str, also: Sequence[int] = ()
+) -> list[dict[str, Any]]:
+    """The rules of a GitHub bot account: API id, login, noreply e-mail, name, co-author.
+
+    ``bot_id`` is the account's own id (None: unknown, so any id is accepted); ``also`` lists
+    the ids of documented default identities that use the login with another account's id.
+    """
     esc = re.escape(login)
+    ids = {"github_id": [bot_id, *also]} if bot_id is not None else {}
     return [
-        {"id": f"{prefix}.bot-id", "agent": agent, "field": "author.github_id",
-         "match": "equals", "pattern": str(bot_id), "source": source},
+        *([{"id": f"{prefix}.bot-id", "agent": agent, "field": "author.github_id",
+            "match": "equals", "pattern": str(bot_id), "source": source}] if bot_id else []),
         {"id": f"{prefix}.bot-login", "agent": agent, "field": "author.login", "match": "equals",
-         "pattern": login, "github_id": bot_id, "source": source},
+         "pattern": login, **ids, "source": source},
         {"id": f"{prefix}.bot-email", "agent": agent, "field": "author.email", "match": "regex",
          "pattern": rf"^(?:\d{{1,20}}\+)?{esc}{_NOREPLY_TAIL}$", "hint": f"{login}@users.noreply",
-         "github_id": bot_id, "source": source},
+         **ids, "source": source},
         {"id": f"{prefix}.bot-name", "agent": agent, "field": "author.name", "match": "equals",
-         "pattern": login, "github_id": bot_id, "source": source},
+         "pattern": login, **ids, "source": source},
         {"id": f"{prefix}.bot-coauthor", "agent": agent, "field": "trailer:Co-authored-by",
-         **_address(f"{login}@users.noreply.github.com", after_id=True),
-         "github_id": bot_id, "source": source},
+         **_address(f"{login}@users.noreply.github.com", after_id=True), **ids, "source": source},
     ]  # fmt: skip
+
+
+def _generated_with(agent: str, name: str, source: str) -> dict[str, Any]:
+    """An agent's ``Generated with <name>`` footer line: with the Markdown link anything may
+    follow; bare, the name must end the line (an optional ``(model)`` aside), so prose such as
+    ``Generated with Devin's script`` or ``Generated with opencode-gen`` is not a footer."""
+    esc = re.escape(name).replace("\\ ", " ")
+    return {
+        "id": f"{agent}.generated-line", "agent": agent, "field": "body", "match": "regex",
+        "pattern": rf"^[^\w\n]{{0,8}}generated with (?:\[{esc}\]|{esc}"
+                   rf"(?:[ \t]{{1,4}}\((?P<model>[^()\n]{{1,80}})\))?[^\w\n]{{0,8}}$)",
+        "hint": [f"generated with [{name.lower()}]", f"generated with {name.lower()}"],
+        "source": source,
+    }  # fmt: skip
 
 
 _MODEL_ID = (
@@ -523,7 +652,12 @@ _AI_NAMED = (
 BUILTIN_RULES: tuple[dict[str, Any], ...] = (
     # Claude Code (reference §1)
     *_bot("claude-code", "claude-code", "claude[bot]", 209825114,
-          "anthropics/claude-code-action src/github/operations/git-config.ts (§1.3)"),
+          "anthropics/claude-code-action src/github/operations/git-config.ts (§1.3); its "
+          "docs/usage.md bot_id default 41898282 (github-actions[bot]'s id) with claude[bot]",
+          also=[GITHUB_ACTIONS_BOT_ID]),
+    {"id": "claude-code.author-email", "agent": "claude-code", "field": "author.email",
+     "match": "equals", "pattern": "noreply@anthropic.com",
+     "source": "Claude Code's own identity, Claude <noreply@anthropic.com>, as the author (§1.1)"},
     {"id": "claude-code.coauthor", "agent": "claude-code", "field": "trailer:Co-authored-by",
      "match": "regex", "hint": "noreply@anthropic.com",
      "pattern": r"^(?:claude[ \t]{0,4}|(?P<model>claude[ \t]{1,4}(?!code\b)[^<>]{1,100}?)[ \t]{0,4}"
@@ -532,10 +666,8 @@ BUILTIN_RULES: tuple[dict[str, Any], ...] = (
      "source": "Claude Code settings docs; model name since v2.0.60 (§1.1)"},
     {"id": "claude-code.session", "agent": "claude-code", "field": "trailer:Claude-Session",
      "match": "present", "source": "Claude Code cloud-environments docs, v2.1.179+ (§1.1e)"},
-    {"id": "claude-code.generated-line", "agent": "claude-code", "field": "body",
-     "match": "regex", "pattern": r"^\W{0,8}generated with \[claude code\]",
-     "hint": "generated with [claude code]",
-     "source": "Claude Code attribution default before 2026-06 (§1.1a/b)"},
+    _generated_with("claude-code", "Claude Code",
+                    "Claude Code attribution default before 2026-06 (§1.1a/b), or bare"),
     {"id": "claude-code.session-link", "agent": "claude-code", "field": "body",
      "match": "regex", "pattern": r"^[ \t]{0,3}https://claude\.ai/code/session_[\w-]{1,100}[ \t]*$",
      "hint": "claude.ai/code/session_",
@@ -563,6 +695,10 @@ BUILTIN_RULES: tuple[dict[str, Any], ...] = (
      "source": "aider --attribute-commit-message-author or -committer (§2.1)"},
     {"id": "aider.chat-transcript", "agent": "aider", "field": "body", "match": "contains",
      "pattern": "# Aider chat conversation:", "source": "aider commits 2023 to June 2024 (§2.1)"},
+    {"id": "aider.context-transcript", "agent": "aider", "field": "body", "match": "regex",
+     "pattern": r"\A# Context:[ \t]*\r?\n(?:USER|ASSISTANT): ", "hint": "# context:",
+     "case_sensitive": True,
+     "source": "aider v0.5-v0.8 (spring 2023): get_context_from_history, message + context"},
     # GitHub Copilot (§3)
     {"id": "copilot.agent-id", "agent": "copilot", "field": "author.github_id",
      "match": "equals", "pattern": "198982749",
@@ -610,9 +746,7 @@ BUILTIN_RULES: tuple[dict[str, Any], ...] = (
      "pattern": "devin@cognition.ai", "source": "variant seen (§4.2)"},
     {"id": "devin.coauthor-email", "agent": "devin", "field": "trailer:Co-authored-by",
      **_address("devin@cognition.ai"), "source": "variant seen (§4.2)"},
-    {"id": "devin.generated-line", "agent": "devin", "field": "body", "match": "regex",
-     "pattern": r"^\W{0,8}generated with \[devin\]", "hint": "generated with [devin]",
-     "source": "Devin CLI commit template (§4.2)"},
+    _generated_with("devin", "Devin", "Devin CLI commit template (§4.2)"),
     {"id": "devin.session-link", "agent": "devin", "field": "body", "match": "regex",
      "pattern": r"app\.devin\.ai/sessions/[0-9a-f]{8}", "hint": "app.devin.ai/sessions/",
      "source": "Devin PR body footer (§4.2)"},
@@ -672,11 +806,28 @@ BUILTIN_RULES: tuple[dict[str, Any], ...] = (
      "source": "Amp git.commit.ampThread (§4.8)"},
     {"id": "opencode.coauthor", "agent": "opencode", "field": "trailer:Co-authored-by",
      **_address("noreply@opencode.ai"), "source": "OpenCode (§4.8)"},
-    {"id": "opencode.generated-line", "agent": "opencode", "field": "body", "match": "regex",
-     "pattern": r"^\W{0,8}generated with \[?opencode(?![\w-])", "hint": "generated with",
-     "source": "OpenCode (§4.8)"},
+    _generated_with("opencode", "opencode", "OpenCode (§4.8)"),
     {"id": "warp.coauthor", "agent": "warp", "field": "trailer:Co-authored-by",
      **_address("agent@warp.dev"), "source": "Warp (§4.8)"},
+    {"id": "factory.droid-coauthor", "agent": "factory", "field": "trailer:Co-authored-by",
+     **_address("droid@factory.ai"),
+     "source": "Droid <droid@factory.ai>, Factory's address (GitHub user factorydroid)"},
+    # Qwen Code, Crush
+    {"id": "qwen-code.coauthor", "agent": "qwen-code", "field": "trailer:Co-authored-by",
+     **_address("qwen-coder@alibabacloud.com"),
+     "source": "QwenLM/qwen-code: Co-authored-by: Qwen-Coder <qwen-coder@alibabacloud.com>"},
+    _generated_with("qwen-code", "Qwen Code",
+                    "QwenLM/qwen-code PR footer: Generated with [Qwen Code] and its link"),
+    {"id": "crush.coauthor", "agent": "crush", "field": "trailer:Co-authored-by",
+     **_address("crush@charm.land"),
+     "source": "charmbracelet/crush README, attribution.trailer_style co-authored-by"},
+    {"id": "crush.assisted-by", "agent": "crush", "field": "trailer:Assisted-by",
+     "match": "regex", "hint": "crush@charm.land",
+     "pattern": r"^(?:(?P<model>[^<>\n]{1,120}?)[ \t]{1,4}via[ \t]{1,4})?crush[ \t]{0,4}"
+                r"<crush@charm\.land>",
+     "source": "charmbracelet/crush README: Assisted-by: <model> via Crush (the default)"},
+    _generated_with("crush", "Crush",
+                    "charmbracelet/crush README: attribution.generated_with (default true)"),
     # Sweep, Codegen: PR bots without known ids (§4.8)
     {"id": "sweep.login", "agent": "sweep", "field": "author.login", "match": "regex",
      "pattern": r"^sweep-(?:ai|nightly|canary)\[bot\]$", "hint": "sweep-",

@@ -610,6 +610,104 @@ CASES = [
         "claude-opus-4-6",
         [("policy.generated-by", "trailer:Generated-By")],
     ),
+    # Claude Code GitHub Action with its documented default identity: anthropics/
+    # claude-code-action docs/usage.md, inputs bot_id (default 41898282) and bot_name (default
+    # claude[bot]); src/github/operations/git-config.ts writes <bot_id>+<bot_name>@users.noreply.
+    (
+        "claude-action-default-bot-id",
+        commit(
+            "fix: handle missing token\n",
+            author=Identity(
+                "claude[bot]",
+                "41898282+claude[bot]@users.noreply.github.com",
+                "github-actions[bot]",
+                41898282,
+                "Bot",
+            ),
+        ),
+        "claude-code",
+        "authored",
+        None,
+        [("claude-code.bot-email", "author.email"), ("claude-code.bot-name", "author.name")],
+    ),
+    # Claude Code's own identity as the author (settings docs: Claude <noreply@anthropic.com>)
+    (
+        "claude-as-author",
+        commit("docs: sync\n", author=Identity("Claude", "noreply@anthropic.com")),
+        "claude-code",
+        "authored",
+        None,
+        [("claude-code.author-email", "author.email")],
+    ),
+    (
+        "claude-bare-footer",
+        commit("feat: add cache\n\n🤖 Generated with Claude Code\n"),
+        "claude-code",
+        "authored",
+        None,
+        [("claude-code.generated-line", "body")],
+    ),
+    # aider v0.5-v0.8 (spring 2023): base_coder.get_context_from_history() builds
+    # "# Context:\n" + "USER: ...\n" / "ASSISTANT: ...\n", and commit() writes
+    # commit_message + "\n\n" + context, before the "aider: " prefix and the chat heading.
+    (
+        "aider-2023-context",
+        commit(
+            "Added a --no-pretty flag\n\n# Context:\nUSER: add a --no-pretty flag\n"
+            "ASSISTANT: Here are the changes to main.py\n",
+            author=Identity("Paul Gauthier", "paul@paulg.com"),
+        ),
+        "aider",
+        "authored",
+        None,
+        [("aider.context-transcript", "body")],
+    ),
+    # Qwen Code: Co-authored-by: Qwen-Coder <qwen-coder@alibabacloud.com>; its PR footer
+    # "🤖 Generated with [Qwen Code](https://github.com/QwenLM/qwen-code)"
+    (
+        "qwen-code",
+        commit(
+            "feat: add recap route\n\n🤖 Generated with [Qwen Code](https://github.com/QwenLM/"
+            "qwen-code)\n\nCo-authored-by: Qwen-Coder <qwen-coder@alibabacloud.com>\n"
+        ),
+        "qwen-code",
+        "authored",
+        None,
+        [
+            ("qwen-code.coauthor", "trailer:Co-authored-by"),
+            ("qwen-code.generated-line", "body"),
+        ],
+    ),
+    # Crush (charmbracelet/crush README, "attribution"): trailer_style assisted-by (default)
+    # "Assisted-by: [Model Name] via Crush <crush@charm.land>", co-authored-by
+    # "Co-Authored-By: Crush <crush@charm.land>", generated_with "💘 Generated with Crush"
+    (
+        "crush-default",
+        commit(
+            "feat(chart): materialize symlinks\n\n💘 Generated with Crush\n\n"
+            "Assisted-by: Claude Sonnet 4.5 via Crush <crush@charm.land>\n"
+        ),
+        "crush",
+        "authored",
+        "Claude Sonnet 4.5",
+        [("crush.assisted-by", "trailer:Assisted-by"), ("crush.generated-line", "body")],
+    ),
+    (
+        "crush-co-authored-by",
+        commit("fix: lint\n\nCo-Authored-By: Crush <crush@charm.land>\n"),
+        "crush",
+        "authored",
+        None,
+        [("crush.coauthor", "trailer:Co-Authored-By")],
+    ),
+    (
+        "factory-droid-coauthor",
+        commit("fix: pooling\n\nCo-authored-by: Droid <droid@factory.ai>\n"),
+        "factory",
+        "authored",
+        None,
+        [("factory.droid-coauthor", "trailer:Co-authored-by")],
+    ),
     (
         "own-protocol",
         commit(
@@ -867,6 +965,25 @@ HUMAN_COMMITS = [
     commit("hook: strip AI trailers\n\nIt removes lines such as:\n\n"
            "    Co-authored-by: Claude <noreply@anthropic.com>\n\tMade-with: Cursor\n"),
     commit("Client generated with opencode-gen v2\n\nGenerated with opencode-gen v2\n"),
+    # Lookalikes of the bare footers: a person's name or a tool after "Generated with"
+    commit("data: fixtures\n\nGenerated with Devin's seeding script\n"),
+    commit("art: icons\n\nGenerated with Crushinator 3\n"),
+    commit("docs\n\nGenerated with Claude Code-like tools in mind.\n"),
+    commit("docs\n\nWe never ship text Generated with Claude Code\n"),
+    # A "# Context:" heading written by a person; aider's only when USER:/ASSISTANT: follow
+    commit("design: cache\n\n# Context:\nThe old cache ignored TTLs.\nUSER: see #12\n"),
+    commit("design: cache\n\nNotes\n# Context:\nUSER: a quoted transcript\n"),
+    # Other people at Anthropic, Alibaba Cloud, Charm and Factory
+    commit("Fix\n", author=Identity("Claude Shannon", "claude@anthropic.com")),
+    commit("Fix\n", author=Identity("Jane", "jane@anthropic.com")),
+    commit("x\n\nCo-authored-by: Li <li.qwen-coder@alibabacloud.com>\n"),
+    commit("x\n\nCo-authored-by: Crusher <crusher@charm.land>\n"),
+    commit("x\n\nCo-authored-by: Android <android@factory.ai>\n"),
+    commit("x\n\nAssisted-by: Jane via Crush Co <jane@example.com>\n"),
+    # github-actions[bot]'s own commits, whatever their name, are not Claude's
+    commit("chore: release\n", author=Identity("github-actions[bot]",
+           "41898282+github-actions[bot]@users.noreply.github.com", "github-actions[bot]",
+           41898282, "Bot")),
 ]  # fmt: skip
 
 
@@ -928,14 +1045,10 @@ def test_any_authored_evidence_makes_the_commit_authored():
 # --- spoofing ------------------------------------------------------------------------------
 
 
-def test_spoofed_bot_identity_with_api_id_does_not_count():
-    """Real case: commits authored as claude[bot] with github-actions[bot]'s id 41898282."""
+def test_another_accounts_id_on_a_bot_identity_does_not_count():
+    """claude[bot] with an id that is neither claude[bot]'s nor the action's default."""
     spoofed = Identity(
-        "claude[bot]",
-        "41898282+claude[bot]@users.noreply.github.com",
-        "github-actions[bot]",
-        41898282,
-        "Bot",
+        "claude[bot]", "5555+claude[bot]@users.noreply.github.com", "someone", 5555, "User"
     )
     d = detect(commit("docs: sync\n", author=spoofed))
     assert (d.agent, d.role, d.evidence) == (None, "none", ())
@@ -943,20 +1056,37 @@ def test_spoofed_bot_identity_with_api_id_does_not_count():
     assert set(by_rule) == {"claude-code.bot-email", "claude-code.bot-name"}
     email = by_rule["claude-code.bot-email"]
     assert email.field == "author.email"
-    assert email.matched == "41898282+claude[bot]@users.noreply.github.com"
-    assert "41898282" in email.note and "209825114" in email.note
+    assert email.matched == "5555+claude[bot]@users.noreply.github.com"
+    assert "5555" in email.note and "209825114" in email.note and "41898282" in email.note
     assert "author.github_id" in email.note
+    assert d.refused == ("claude[bot]",)
+
+
+def test_the_actions_default_identity_counts_without_api_data():
+    """claude-code-action's defaults, bot_id 41898282 and bot_name claude[bot] (docs/usage.md),
+    give claude[bot] <41898282+claude[bot]@users.noreply.github.com>: Claude Code's work."""
+    default = Identity("claude[bot]", "41898282+claude[bot]@users.noreply.github.com")
+    d = detect(commit("docs: sync\n", author=default))
+    assert (d.agent, d.mismatches, d.refused) == ("claude-code", (), ())
+
+
+def test_refused_names_only_agents_the_commit_is_not_credited_to():
+    spoofed = Identity("claude[bot]", "claude@example.com", "github-actions[bot]", 5555)
+    credited = detect(commit("x\n\nCo-Authored-By: Claude <noreply@anthropic.com>\n", spoofed))
+    assert credited.mismatches and credited.refused == ()
+    human = Identity("Copilot", "7+copilot@users.noreply.github.com")
+    assert detect(commit("x\n", author=human)).refused == ("Copilot",)
 
 
 def test_noreply_address_id_is_checked_without_api_data():
-    spoofed = Identity("claude[bot]", "41898282+claude[bot]@users.noreply.github.com")
+    spoofed = Identity("claude[bot]", "5555+claude[bot]@users.noreply.github.com")
     d = detect(commit("docs: sync\n", author=spoofed))
     assert d.agent is None
     assert "(from author.email)" in d.mismatches[0].note
 
 
 def test_spoofed_identity_still_leaves_the_other_signals():
-    spoofed = Identity("claude[bot]", "claude@example.com", "github-actions[bot]", 41898282)
+    spoofed = Identity("claude[bot]", "claude@example.com", "someone", 5555)
     d = detect(commit("fix\n\nCo-Authored-By: Claude <noreply@anthropic.com>\n", author=spoofed))
     assert d.agent == "claude-code"
     assert rules_of(d) == {"claude-code.coauthor"}
@@ -1327,3 +1457,57 @@ def test_detect_never_raises_and_is_consistent(message, author, committer, branc
         assert len(e.matched) <= MAX_MATCHED
     assert all(m.note for m in d.mismatches)
     assert detect(c, trailers) == d
+
+
+# --- declared agent identities ---------------------------------------------------------------
+
+
+def test_declared_identities_extend_the_configured_rules():
+    rules = RuleSet.from_config(
+        [], identities=[{"match": "acme-claude[bot]", "agent": "claude-code", "github_id": 4242}]
+    )
+    app = Identity("", "", "acme-claude[bot]", 4242)
+    assert detect(commit("x\n", author=app), rules=rules).agent == "claude-code"
+    d = detect(commit("x\n", author=Identity("", "", None, 4242)), rules=rules)
+    assert (d.agent, d.evidence[0].rule) == ("claude-code", "identity.acme-claude-bot.bot-id")
+    assert RuleSet.from_config([]) is not rules and len(RuleSet.from_config([])) < len(rules)
+
+
+def test_an_identity_declared_twice_keeps_the_later_declaration():
+    first = {"match": "ci-agent@example.com", "agent": "codex"}
+    rules = RuleSet.from_config([], identities=[first, {**first, "agent": "claude-code"}])
+    d = detect(commit("x\n", author=Identity("CI", "ci-agent@example.com")), rules=rules)
+    assert d.agents == ("claude-code",)
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        ({"match": "x", "agent": "y"}, "must be a list of tables"),
+        ([{"match": "Jane Doe", "agent": "y"}], "[0]: match: expected a GitHub login"),
+        ([{"match": "a@b", "agent": "--"}], "[0]: agent: agent '--' has no letters"),
+        (["acme[bot]"], "[0]: entry: Input should be a valid dictionary"),
+    ],
+)
+def test_invalid_identities_name_the_entry(entries, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        RuleSet.from_config([], identities=entries)
+
+
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(["match", "agent", "github_id", "x"]),
+            st.one_of(st.text(max_size=40), st.integers()),
+        ),
+        max_size=3,
+    )
+)
+@settings(max_examples=200, deadline=None)
+def test_any_identities_setting_is_rules_or_a_value_error(entries):
+    try:
+        rules = RuleSet.from_config([], identities=entries)
+    except ValueError as exc:
+        assert str(exc).startswith("invalid agent_identities[")
+    else:
+        detect(commit("x\n\nCo-authored-by: A <a@b.c>\n"), rules=rules)

@@ -320,3 +320,63 @@ def test_never_raises_and_returns_clean_pairs(text):
         assert key and "\n" not in key and ":" not in key
         assert "\n" not in value
         assert value == value.strip(" \t\n\r")
+
+
+# --- identities on the command line (``trailers parse --author``) ------------------------
+
+IDENTS = [
+    "copilot-swe-agent[bot] <198982749+Copilot@users.noreply.github.com>",
+    "Claude Opus 4.6 (1M context) <noreply@anthropic.com>",
+    "  Jane   Doe  <  jane@example.com >",
+    "O'Brien, Pat <pat@example.com>",
+    'Zoë "Z" Ng <zoe@example.com> trailing',
+]
+
+
+@pytest.mark.git
+def test_identities_are_read_as_git_reads_them(tmp_path, run_git):
+    """``git commit --author`` stores what ``parse_identity`` reads (git's split_ident_line)."""
+    from bot.commit import parse_identity
+
+    run_git("init", "-q", str(tmp_path))
+    for value in IDENTS:
+        run_git("commit", "-q", "--allow-empty", "-m", "x", f"--author={value}", cwd=tmp_path)
+        stored = run_git("log", "-1", "--format=%an%x00%ae", cwd=tmp_path).decode()
+        ident = parse_identity(value)
+        assert (ident.name, ident.email) == tuple(stored.rstrip("\n").split("\0")), value
+
+
+_PART = st.text(st.characters(blacklist_characters="<>\n\0", codec="utf-8"), max_size=40)
+
+
+@given(name=_PART, email=_PART)
+@settings(max_examples=300, deadline=None)
+def test_identity_round_trip(name, email):
+    from bot.commit import parse_identity
+
+    ident = parse_identity(f"{name} <{email}>")
+    assert (ident.name, ident.email) == (name.strip(), email.strip())
+
+
+@pytest.mark.parametrize(
+    ("author", "agent"),
+    [
+        ("copilot-swe-agent[bot] <198982749+Copilot@users.noreply.github.com>", "copilot"),
+        ("claude[bot] <41898282+claude[bot]@users.noreply.github.com>", "claude-code"),
+        ("Claude <noreply@anthropic.com>", "claude-code"),
+        ("Jane Doe <jane@example.com>", None),
+    ],
+)
+def test_parse_command_detects_bot_authors(author, agent):
+    """``email.utils.parseaddr`` dropped ``[bot]`` names: the Copilot agent went undetected."""
+    import json
+
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    result = CliRunner().invoke(
+        main, ["trailers", "parse", "--author", author, "-"], input="fix: x\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["agent"]["agent"] == agent
