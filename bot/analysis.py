@@ -50,7 +50,7 @@ class Analyser:
     @classmethod
     def from_settings(cls, settings: Settings) -> Analyser:
         return cls(
-            RuleSet.from_config(settings.agent_rules),
+            RuleSet.from_config(settings.agent_rules, identities=settings.agent_identities),
             PriceBook.from_config(settings.price_overrides, settings.tiers),
         )
 

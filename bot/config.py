@@ -158,6 +158,11 @@ class Settings(BaseSettings):
     agent_rules: list[dict[str, Any]] = Field(
         default_factory=list, validation_alias=AliasChoices("YIELD_AUDITOR_AGENT_RULES")
     )
+    # A team's own agent accounts (docs/agents.md#declared-agent-identities): a JSON list in
+    # the environment, or [[agent_identities]] in TOML.
+    agent_identities: list[dict[str, Any]] = Field(
+        default_factory=list, validation_alias=AliasChoices("YIELD_AUDITOR_AGENT_IDENTITIES")
+    )
     price_overrides: dict[str, Any] = Field(
         default_factory=dict, validation_alias=AliasChoices("YIELD_AUDITOR_PRICE_OVERRIDES")
     )
@@ -254,6 +259,16 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_logins(cls, value: list[str]) -> list[str]:
         return [login.strip().removeprefix("@") for login in value if login.strip()]
+
+    @field_validator("agent_identities")
+    @classmethod
+    def _valid_identities(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Checked at start, so a typo is a clear error, not an agent silently missed."""
+        if value:
+            from bot.agents import agent_identities  # the rule table loads only when needed
+
+            agent_identities(value, "YIELD_AUDITOR_AGENT_IDENTITIES")
+        return value
 
     @field_validator("body_retention_days")
     @classmethod

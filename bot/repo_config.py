@@ -27,6 +27,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from bot.agents import AgentIdentity, RuleSet
 from bot.pricing import OverrideConfig, PriceBook
 
 CONFIG_PATH = ".github/yield-auditor.yml"
@@ -101,8 +102,15 @@ class TaskClassRule(_Strict):
         return by_label and by_path
 
 
+class AgentsConfig(_Strict):
+    """``identities``: the team's own agent accounts (docs/agents.md), added to the server's."""
+
+    identities: list[AgentIdentity] = Field([], max_length=100)
+
+
 class RepoConfig(_Strict):
     comment: CommentConfig = CommentConfig()
+    agents: AgentsConfig = AgentsConfig()
     check_run: CheckRunConfig = CheckRunConfig()
     budget: BudgetConfig = BudgetConfig()
     tiers: TiersConfig = TiersConfig()
@@ -173,6 +181,11 @@ def price_book(
         return PriceBook.from_config(merged_overrides, merged_tiers), None
     except ValueError as exc:
         return PriceBook.from_config(overrides, tiers), f"{CONFIG_PATH}: ignored prices: {exc}"
+
+
+def agent_rules(config: RepoConfig, rules: RuleSet) -> RuleSet:
+    """The server's rules with the repository's declared agent identities on top."""
+    return rules.with_identities(config.agents.identities) if config.agents.identities else rules
 
 
 def _without(entries: Mapping[str, Any] | None, drop: Mapping[str, Any]) -> dict[str, Any]:
@@ -361,7 +374,7 @@ def _message(loc: tuple, msg: str, lines: dict) -> tuple[str, int, str]:
             path = (*path, str(part))
             source, line = lines[path]
     shown = ".".join(_redact(str(p)) for p in loc) or "<root>"
-    return source, line, f"{source} line {line}: {shown}: {msg}"
+    return source, line, f"{source} line {line}: {shown}: {msg.removeprefix('Value error, ')}"
 
 
 def _redact(part: str) -> str:

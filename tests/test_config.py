@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bot.config import Settings
@@ -20,6 +22,7 @@ ALL_NAMES = [
     "GHE_HOST",
     "YIELD_AUDITOR_CONFIG",
     "YIELD_AUDITOR_AGENT_RULES",
+    "YIELD_AUDITOR_AGENT_IDENTITIES",
     "YIELD_AUDITOR_PRICE_OVERRIDES",
     "YIELD_AUDITOR_TIERS",
 ]
@@ -117,4 +120,37 @@ def test_json_engine_settings_from_environment(monkeypatch):
 def test_missing_config_file_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("YIELD_AUDITOR_CONFIG", str(tmp_path / "nope.toml"))
     with pytest.raises(ValueError, match="no such file"):
+        Settings()
+
+
+def test_agent_identities_from_environment_and_toml(monkeypatch, tmp_path):
+    monkeypatch.setenv(
+        "YIELD_AUDITOR_AGENT_IDENTITIES",
+        '[{"match": "acme-claude[bot]", "agent": "claude-code", "github_id": 4242}]',
+    )
+    assert Settings().agent_identities[0]["match"] == "acme-claude[bot]"
+    monkeypatch.delenv("YIELD_AUDITOR_AGENT_IDENTITIES")
+    path = tmp_path / "ya.toml"
+    path.write_text(
+        "[[agent_identities]]\nmatch = 'Claude Code <claude@anthropic.com>'\n"
+        "agent = 'claude-code'\n"
+    )
+    monkeypatch.setenv("YIELD_AUDITOR_CONFIG", str(path))
+    assert Settings().agent_identities == [
+        {"match": "Claude Code <claude@anthropic.com>", "agent": "claude-code"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ('[{"match": "two words", "agent": "x"}]', "AGENT_IDENTITIES[0]: match: expected"),
+        ('[{"match": "a@b.c"}]', "YIELD_AUDITOR_AGENT_IDENTITIES[0]: agent: Field required"),
+        ('[{"match": "bot", "agent": "x", "github_id": -1}]', "github_id"),
+        ('[{"match": "bot", "agent": "x", "as": "y"}]', "as: Extra inputs"),
+    ],
+)
+def test_invalid_agent_identities_are_a_clear_error(monkeypatch, value, message):
+    monkeypatch.setenv("YIELD_AUDITOR_AGENT_IDENTITIES", value)
+    with pytest.raises(ValueError, match=re.escape(message)):
         Settings()

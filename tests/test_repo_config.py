@@ -9,7 +9,15 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.repo_config import CONFIG_PATH, RepoConfig, load_repo_config, price_book
+from bot.agents import DEFAULT_RULES, detect
+from bot.commit import CommitInfo, Identity
+from bot.repo_config import (
+    CONFIG_PATH,
+    RepoConfig,
+    agent_rules,
+    load_repo_config,
+    price_book,
+)
 from bot.usage import Usage
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "yield-auditor.yml"
@@ -332,3 +340,77 @@ def test_random_yaml_never_raises(value):
 @given(st.text(max_size=200))
 def test_random_text_never_raises(text):
     assert isinstance(load(own(text)).config, RepoConfig)
+
+
+# --------------------------------------------------------------------------- agent identities
+
+IDENTITIES = """agents:
+  identities:
+    - match: acme-claude[bot]
+      agent: Claude Code
+      github_id: 4242
+    - match: Claude Code <claude@anthropic.com>
+      agent: claude-code
+"""
+
+
+def _agent(rules, author: Identity, message: str = "fix: x\n") -> str | None:
+    return detect(CommitInfo("0" * 40, message, author, author), rules=rules).agent
+
+
+def test_declared_identities_count_as_their_agent():
+    result = load(own(IDENTITIES))
+    assert result.errors == ()
+    rules = agent_rules(result.config, DEFAULT_RULES)
+    app = Identity("acme-claude[bot]", "4242+acme-claude[bot]@users.noreply.github.com")
+    assert _agent(rules, app) == "claude-code"
+    assert _agent(rules, Identity("", "", "acme-claude[bot]", 4242)) == "claude-code"
+    assert _agent(rules, Identity("Claude Code", "claude@anthropic.com")) == "claude-code"
+    coauthor = "fix: x\n\nCo-authored-by: Claude Code <claude@anthropic.com>\n"
+    assert _agent(rules, Identity("Jane", "jane@example.com"), coauthor) == "claude-code"
+    # without the declaration, none of these is anyone's agent
+    assert _agent(DEFAULT_RULES, app) is None
+    assert _agent(DEFAULT_RULES, Identity("Claude Code", "claude@anthropic.com")) is None
+
+
+def test_a_declared_login_with_another_accounts_id_is_refused():
+    rules = agent_rules(load(own(IDENTITIES)).config, DEFAULT_RULES)
+    spoof = Identity("acme-claude[bot]", "77+acme-claude[bot]@users.noreply.github.com")
+    d = detect(CommitInfo("0" * 40, "x\n", spoof, spoof), rules=rules)
+    assert d.agent is None and d.refused == ("acme-claude[bot]",)
+    # lookalikes of the declared e-mail are not it
+    for email in ("claude@anthropic.com.evil", "xclaude@anthropic.com"):
+        assert _agent(rules, Identity("Claude Code", email)) is None
+
+
+def test_no_identities_keep_the_servers_rules():
+    assert agent_rules(RepoConfig(), DEFAULT_RULES) is DEFAULT_RULES
+
+
+def test_invalid_identities_give_their_line_and_are_ignored():
+    text = """agents:
+  identities:
+    - match: acme-claude[bot]
+      agent: claude-code
+    - match: two words
+      agent: claude-code
+"""
+    result = load(own(text))
+    assert result.errors == (
+        f"acme/app:{CONFIG_PATH} line 5: agents.identities.1.match: expected a GitHub login "
+        "such as 'acme-claude[bot]', an e-mail address, or 'Name <email>'",
+    )
+    assert result.config.agents.identities == []
+
+
+@given(st.text(max_size=60), st.text(max_size=30))
+@settings(max_examples=200, deadline=None)
+def test_any_identity_entry_is_accepted_or_a_clear_error(match, agent):
+    result = load(
+        own(yaml.safe_dump({"agents": {"identities": [{"match": match, "agent": agent}]}}))
+    )
+    if result.errors:
+        assert all("agents.identities.0" in e for e in result.errors)
+    else:
+        rules = agent_rules(result.config, DEFAULT_RULES)
+        assert len(rules) > len(DEFAULT_RULES)
