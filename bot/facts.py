@@ -51,4 +51,5 @@ def commit_facts(
         pr_number=pr_number,
         branch=commit.branch,
         is_fixup=subject.startswith(FIXUP_PREFIXES),
+        refused=detection.refused,
     )

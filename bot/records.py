@@ -84,6 +84,7 @@ class CommitFacts:
     is_fixup: bool = False  # fixup! / squash! / amend! subject
     reverts: tuple[str, ...] = ()  # shas named by "This reverts commit <sha>"
     survival: float | None = None  # share of added lines still present, when measured
+    refused: tuple[str, ...] = ()  # agent identities claimed with another account's id
 
     @property
     def is_agent_work(self) -> bool:

@@ -10,6 +10,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 # bot/templates links to the project's top-level templates/; a wheel carries the files themselves.
@@ -82,7 +83,7 @@ def print_table(report: dict[str, Any], console: Console) -> None:
     if report["top_reworked_tasks"]:
         console.print(_reworked(report["top_reworked_tasks"]))
     for note in report["limitations"]:
-        console.print(f"[yellow]note:[/] {note}")
+        console.print(f"[yellow]note:[/] {escape(note)}")  # "claude[bot]" is no markup
 
 
 def _matrix(cells: list[dict[str, Any]]) -> Table:
