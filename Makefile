@@ -37,3 +37,4 @@ bench: $(INSTALLED)
 	$(BIN)/python bench/audit_throughput.py
 	$(BIN)/python bench/ingress_throughput.py
 	$(BIN)/python bench/worker_throughput.py
+	$(BIN)/python bench/hook_overhead.py
