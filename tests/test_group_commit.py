@@ -3,6 +3,8 @@ caller learns the fate of its own row, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import random
+import string
 import threading
 import time
 from collections.abc import Callable
@@ -133,6 +135,55 @@ def test_a_row_the_database_refuses_fails_alone(ledger_engine):
     assert results[:2] == [True, True] and results[3:] == [True, True]
     assert isinstance(results[2], sa.exc.IntegrityError)
     assert stored(ledger_engine) == ["a", "b", "c", "lead"]
+
+
+def incompressible(length: int) -> str:
+    """Text PostgreSQL cannot compress below its 2,704-byte limit on an index row."""
+    return "".join(random.Random(length).choices(string.ascii_letters + string.digits, k=length))
+
+
+def test_a_row_over_an_index_limit_fails_alone(ledger_engine):
+    """PostgreSQL refuses a 3,000-character ordering key in its index (SQLSTATE 54000, which
+    psycopg raises as OperationalError): the database is up, so the rows beside it are stored.
+    SQLite has no such limit and stores all five."""
+    group = GroupCommit(statement, "guid")
+    held_first_flush(ledger_engine, group, waiting=4)
+    huge = row("huge") | {"ordering_key": "o/r@refs/heads/" + incompressible(3000)}
+    rows = [row("lead"), row("a"), huge, row("b"), row("c")]
+    results = in_threads([lambda r=r: group.insert(ledger_engine, r) for r in rows])
+    assert results[:2] == [True, True] and results[3:] == [True, True]
+    if ledger_engine.dialect.name == "postgresql":
+        assert isinstance(results[2], sa.exc.OperationalError)
+        assert results[2].orig.sqlstate == "54000"
+        assert stored(ledger_engine) == ["a", "b", "c", "lead"]
+    else:
+        assert results[2] is True and len(stored(ledger_engine)) == 5
+
+
+def read_only(url: str) -> str:
+    """``url`` with every transaction read-only, as on a PostgreSQL replica."""
+    parsed = sa.make_url(url)
+    options = f"{parsed.query.get('options', '')} -cdefault_transaction_read_only=on".strip()
+    return parsed.update_query_dict({"options": options}).render_as_string(hide_password=False)
+
+
+def test_a_read_only_database_fails_every_caller_without_retrying_rows(postgres_url):
+    """Read-only (25006, e.g. a replica after a failover) is the database's state, not a row's."""
+    from bot.ledger import make_engine, migrate
+
+    migrate(postgres_url)
+    engine = make_engine(read_only(postgres_url))
+    group = GroupCommit(statement, "guid")
+    writes = []
+    sa.event.listen(engine, "before_cursor_execute", lambda *_: writes.append(1))
+    held_first_flush(engine, group, waiting=7)
+    try:
+        results = in_threads([lambda g=g: group.insert(engine, row(g)) for g in "abcdefgh"])
+    finally:
+        engine.dispose()
+    assert [type(result).__name__ for result in results] == ["InternalError"] * 8
+    assert {result.orig.sqlstate for result in results} == {"25006"}
+    assert len(writes) == 2  # the first caller's INSERT, then one for the 7 behind it
 
 
 def test_an_unreachable_database_fails_every_caller_without_retrying_rows(tmp_path):

@@ -112,10 +112,24 @@ def _finish(batch: list[_Ticket], error: BaseException) -> None:
 
 
 def _unavailable(exc: Exception) -> bool:
-    """The database, not a row, failed: writing the rows one by one would fail the same way."""
-    return isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError, OSError)) or getattr(
-        exc, "connection_invalidated", False
-    )
+    """The database, not a row, failed: writing the rows one by one would fail the same way.
+
+    A driver that names the error's SQLSTATE (PostgreSQL's) is believed: only a lost connection
+    (class 08), a shutdown or crash (57P), exhausted resources (53), a system error (58), an
+    internal error (XX) or a read-only database (25006) concern every row. PostgreSQL's limits
+    on one row (54000: an index row too large), which psycopg also raises as OperationalError,
+    do not. Without a SQLSTATE (SQLite), any operational or interface error is the database's.
+    """
+    if getattr(exc, "connection_invalidated", False) or isinstance(exc, OSError):
+        return True
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate:
+        return sqlstate.startswith(_UNAVAILABLE_CLASSES) or sqlstate == _READ_ONLY
+    return isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError))
+
+
+_UNAVAILABLE_CLASSES = ("08", "53", "57P", "58", "XX")
+_READ_ONLY = "25006"
 
 
 # Per engine, weakly: an engine that is dropped takes its queues with it.
