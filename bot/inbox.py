@@ -15,6 +15,7 @@ later; failed and unfinished deliveries keep both, and the ledger they produced 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 import random
@@ -137,10 +138,25 @@ def ordering_key(
         return None
     number = _pr_number(event, payload)
     if number is not None:
-        return f"{repo}#{number}"
+        return _bounded(f"{repo}#{number}")
     if event == "push" and isinstance(payload.get("ref"), str):
-        return f"{repo}@{payload['ref']}"
+        return _bounded(f"{repo}@{payload['ref']}")
     return None
+
+
+# Characters of an ordering key: PostgreSQL refuses an index row over 2,704 bytes (the key, 4
+# bytes a character at most, shares one with the received time and the GUID), and git refs and
+# repository names from a payload have no such bound.
+ORDERING_KEY_LIMIT = 512
+
+
+def _bounded(key: str) -> str:
+    """``key``, or a prefix of it and its SHA-256 when longer than ``ORDERING_KEY_LIMIT``: equal
+    keys stay equal and distinct ones distinct, so the order they impose is kept."""
+    if len(key) <= ORDERING_KEY_LIMIT:
+        return key
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{key[: ORDERING_KEY_LIMIT - len(digest) - 8]} sha256:{digest}"
 
 
 _RUNS = ("check_run", "check_suite", "workflow_run")

@@ -23,6 +23,8 @@ from werkzeug.test import EnvironBuilder
 from bot import inbox, telemetry
 from bot.config import Settings
 from bot.ledger import make_engine, migrate
+from tests import payloads as p
+from tests.test_group_commit import in_threads, incompressible
 from webhooks import create_app
 from webhooks.ingress import MAX_BODY_BYTES, STATE_KEY, WEBHOOK_PATH
 from webhooks.router import Changes, Router
@@ -238,6 +240,34 @@ def test_payload_fields_no_database_can_hold_are_400(client, ledger_engine, payl
     response = deliver(client, json.dumps(payload).encode(), event="push")
     assert response.status_code == 400
     assert count(ledger_engine) == 0
+
+
+def test_a_3000_character_ref_is_stored_beside_valid_deliveries(app, ledger_engine):
+    """Git refs have no length limit that matters here, PostgreSQL's index rows do (2,704
+    bytes): the ref's ordering key is bounded, so this delivery and the ones sent with it are
+    stored, and pushes to the same long ref still share one key."""
+    ref = "refs/heads/" + incompressible(3000)
+    long_push = json.dumps(p.push(ref, [], repo="o/r")).encode()
+    sent = [("long-1", long_push), ("long-2", long_push)]
+    sent += [(f"valid-{n}", OPENED) for n in range(6)]
+    answers = in_threads([lambda b=b, g=g: deliver(app.test_client(), b, "push", g).status_code
+                          for g, b in sent])  # fmt: skip
+    assert answers == [202] * len(sent)
+    first, second = inbox.get(ledger_engine, "long-1"), inbox.get(ledger_engine, "long-2")
+    assert len(first.ordering_key) == inbox.ORDERING_KEY_LIMIT
+    assert first.ordering_key.startswith("o/r@refs/heads/") and "sha256:" in first.ordering_key
+    assert first.ordering_key == second.ordering_key
+    assert first.payload()["ref"] == ref  # the ref itself is kept whole, in the body
+
+
+REFS = st.text(max_size=40) | st.text(min_size=500, max_size=3000)
+
+
+@given(repo=st.text(max_size=700), ref=REFS, other=REFS)
+def test_ordering_keys_are_bounded_and_keep_refs_apart(repo, ref, other):
+    keys = [inbox.ordering_key("push", {"ref": r}, repo, None) for r in (ref, other)]
+    assert all(len(key) <= inbox.ORDERING_KEY_LIMIT for key in keys)
+    assert (keys[0] == keys[1]) == (ref == other)
 
 
 def test_body_over_the_limit_is_413(client, ledger_engine):
