@@ -867,15 +867,25 @@ def test_a_commit_without_stamp_variables_does_not_start_the_tool(repo, hook_env
     assert "started" in commit(hook_env, repo, "fix: by an agent", YIELD_AUDITOR_TASK="T", **probe)
 
 
-@pytest.mark.parametrize("name", stamp_variables())
-def test_any_one_stamp_variable_starts_the_tool(tmp_path, name):
-    hook = tmp_path / "prepare-commit-msg"
+@pytest.fixture(scope="module")
+def hook_file(tmp_path_factory) -> Path:
+    hook = tmp_path_factory.mktemp("hook") / "prepare-commit-msg"
     hook.write_text(hook_script("unused"))
-    env = {"PATH": os.environ["PATH"], name: "x", "YIELD_AUDITOR_COMMAND": "echo started #"}
+    return hook
+
+
+@pytest.mark.parametrize("name", stamp_variables())
+@settings(max_examples=10, deadline=None)
+@given(value=st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\0")))
+def test_any_one_stamp_variable_starts_the_tool(hook_file, name, value):
+    """Any non-empty value, shell syntax included, starts it (and is never run as code)."""
+    env = {"PATH": os.environ["PATH"], name: value, "YIELD_AUDITOR_COMMAND": "echo started #"}
     done = subprocess.run(
-        ["sh", str(hook), str(tmp_path / "MSG"), "message"], env=env, capture_output=True
+        ["sh", str(hook_file), str(hook_file.parent / "MSG"), "message"],
+        env=env,
+        capture_output=True,
     )
-    assert (done.returncode, done.stdout) == (0, b"started\n")
+    assert (done.returncode, done.stdout) == (0, b"started\n" if value else b"")
 
 
 def test_stamp_variables_are_every_option_variable():
