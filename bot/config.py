@@ -185,6 +185,11 @@ class Settings(BaseSettings):
     delivery_retention_days: int = Field(
         30, validation_alias=AliasChoices("YIELD_AUDITOR_DELIVERY_RETENTION_DAYS")
     )
+    # The bearer token Prometheus sends to /metrics (docs/deploy.md#metrics); without one,
+    # /metrics answers only this computer.
+    metrics_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("YIELD_AUDITOR_METRICS_TOKEN")
+    )
 
     @classmethod
     def settings_customise_sources(

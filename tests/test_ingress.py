@@ -24,7 +24,7 @@ from bot import inbox, telemetry
 from bot.config import Settings
 from bot.ledger import make_engine, migrate
 from tests import payloads as p
-from tests.test_group_commit import in_threads, incompressible
+from tests.test_group_commit import in_threads, incompressible, read_only
 from webhooks import create_app
 from webhooks.ingress import MAX_BODY_BYTES, STATE_KEY, WEBHOOK_PATH
 from webhooks.router import Changes, Router
@@ -437,6 +437,66 @@ def test_healthz_is_503_without_a_database(url):
     assert response.status_code == 503
     assert response.get_json() == {"status": "unavailable", "database": "unreachable"}
     assert deliver(client).status_code == 503
+
+
+def read_only_url(database_url: str) -> str:
+    """The same database, opened so that it accepts no write (a replica, a read-only file)."""
+    if database_url.startswith("sqlite:///"):
+        return f"sqlite:///file:{database_url.removeprefix('sqlite:///')}?mode=ro&uri=true"
+    return read_only(database_url)
+
+
+def test_healthz_is_503_while_the_database_refuses_writes(database_url, ledger_engine):
+    engine = make_engine(read_only_url(database_url))
+    try:
+        client = make_app(database_url, engine).test_client()
+        response = client.get("/healthz")
+        assert response.status_code == 503
+        assert response.get_json() == {"status": "unavailable", "database": "read-only"}
+        assert deliver(client).status_code == 503  # what the health check foretold
+    finally:
+        engine.dispose()
+
+
+def test_healthz_is_503_until_the_database_is_migrated(database_url):
+    engine = make_engine(database_url)
+    try:
+        client = make_app(database_url, engine).test_client()
+        response = client.get("/healthz")
+        assert response.status_code == 503
+        assert response.get_json() == {"status": "unavailable", "database": "unmigrated"}
+        migrate(engine, "0001")
+        assert client.get("/healthz").get_json()["database"] == "unmigrated"  # behind
+        migrate(engine)
+        assert client.get("/healthz").status_code == 200
+    finally:
+        engine.dispose()
+
+
+def test_metrics_answer_only_this_computer_without_a_token(client):
+    assert client.get("/metrics").status_code == 200
+    proxied = client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
+    elsewhere = client.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    for refused in (proxied, elsewhere):
+        assert refused.status_code == 403
+        assert "YIELD_AUDITOR_METRICS_TOKEN" in refused.get_json()["error"]
+        assert b"installation" not in refused.data
+
+
+def test_metrics_with_a_token_answer_its_bearer_only(database_url, ledger_engine):
+    token = "metrics-token-3f9a1c"
+    settings = Settings(
+        _env_file=None, database_url=database_url, github_webhook_secret=SECRET, metrics_token=token
+    )
+    client = create_app(settings, ledger_engine).test_client()
+    bearer, remote = {"Authorization": f"Bearer {token}"}, {"REMOTE_ADDR": "203.0.113.9"}
+    scraped = client.get("/metrics", headers=bearer, environ_base=remote)
+    assert scraped.status_code == 200 and b"yield_auditor_database_up" in scraped.data
+    for authorization in ("", f"Bearer {token}x", f"Basic {token}", "Bearer ", token):
+        refused = client.get("/metrics", headers={"Authorization": authorization})  # even locally
+        assert refused.status_code == 401, authorization
+        assert refused.headers["WWW-Authenticate"].startswith("Bearer realm=")
+        assert token not in refused.get_data(as_text=True)
 
 
 def test_metrics_expose_counters_and_queue_gauges(client):

@@ -8,6 +8,7 @@ GitHub gives a receiver 10 seconds and never redelivers on its own, so a 2xx her
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -20,11 +21,14 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, abort, current_app, request
 from flask.typing import ResponseReturnValue
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import RequestEntityTooLarge, ServiceUnavailable
+from werkzeug.datastructures import WWWAuthenticate
+from werkzeug.exceptions import RequestEntityTooLarge, ServiceUnavailable, Unauthorized
 
 from bot import inbox, telemetry
-from bot.ledger.db import redact
+from bot.ledger.db import current_revision, head_revision, redact, write_lock
+from webhooks.access import from_this_computer
 
 if TYPE_CHECKING:
     from webhooks.app import AppState
@@ -226,16 +230,59 @@ def _reject(status: int, reason: str, message: str) -> NoReturn:
 
 @blueprint.get("/healthz")
 def healthz() -> ResponseReturnValue:
-    """Healthy means the database answers: without it no delivery can be acknowledged."""
+    """Healthy means a delivery can be stored now: the database answers, is at this release's
+    schema and accepts writes. Why not is logged; the answer names only which of the three."""
+    app_state = state()
     try:
-        with state().engine.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
+        problem = _storage_problem(app_state.engine)
     except (SQLAlchemyError, OSError) as exc:
-        logger.warning("health check failed: %s", _database_error(state(), exc))
-        return {"status": "unavailable", "database": "unreachable"}, 503
+        logger.warning("health check failed: %s", _database_error(app_state, exc))
+        problem = "unreachable"
+    if problem is not None:
+        return {"status": "unavailable", "database": problem}, 503
     return {"status": "ok", "database": "ok"}, 200
+
+
+def _storage_problem(engine: Engine) -> str | None:
+    """Why no delivery could be stored now ("unmigrated", "read-only"), or None. The write
+    probe changes no row and takes no row lock (a migration in progress must not stall it), yet
+    a read-only database refuses it: PostgreSQL checks before it executes an UPDATE, SQLite as
+    it begins the write transaction."""
+    revision, head = current_revision(engine), _head_revision()
+    if revision != head:
+        logger.warning("health check: the database is at %s, this release needs %s", revision, head)
+        return "unmigrated"
+    with write_lock(engine), engine.connect() as connection:
+        try:
+            connection.execute(_WRITE_PROBE)
+        except sa.exc.DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise
+            logger.warning("health check: writes refused: %s", _database_error(state(), exc))
+            return "read-only"
+        finally:
+            connection.rollback()
+    return None
+
+
+_WRITE_PROBE = sa.text("UPDATE alembic_version SET version_num = version_num WHERE 1 = 0")
+_head_revision = functools.cache(head_revision)  # the migration scripts are read once
 
 
 @blueprint.get("/metrics")
 def metrics() -> Response:
+    """Prometheus' scrape: with YIELD_AUDITOR_METRICS_TOKEN set, for its bearer only; without,
+    for this computer only, since the metrics name installations."""
+    token = state().settings.metrics_token
+    expected = token.get_secret_value() if token is not None else ""
+    if expected:
+        scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
+        if not (scheme.lower() == "bearer" and hmac.compare_digest(sent.strip(), expected)):
+            telemetry.record_rejected("metrics")
+            raise Unauthorized(
+                "send the metrics token: 'Authorization: Bearer <YIELD_AUDITOR_METRICS_TOKEN>'",
+                www_authenticate=WWWAuthenticate("bearer", {"realm": "metrics"}),
+            )
+    elif not from_this_computer():
+        abort(403, "set YIELD_AUDITOR_METRICS_TOKEN to scrape the metrics from another computer")
     return Response(generate_latest(state().registry), content_type=CONTENT_TYPE_LATEST)
