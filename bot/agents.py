@@ -20,8 +20,8 @@ at most one piece of evidence per commit.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any, Literal, NamedTuple
 
@@ -80,14 +80,36 @@ class Detection:
 
     @property
     def refused(self) -> tuple[str, ...]:
-        """The identities claimed with another account's GitHub id, for agents the commit is
-        not otherwise credited to: what a report must name rather than drop silently. Each is
-        the claimed name or login when one was refused, else the refused value itself."""
-        claims: dict[str, str] = {}
-        for m in sorted(self.mismatches, key=lambda m: not m.field.endswith((".name", ".login"))):
-            if m.agent not in self.agents:
-                claims.setdefault(m.agent, m.matched)
-        return tuple(dict.fromkeys(claims.values()))
+        """``refused_claims`` of this verdict: what a report must name, not drop silently."""
+        return refused_claims(self.mismatches, self.agents)
+
+    def stored_evidence(self) -> list[dict[str, str]] | None:
+        """The JSON document the ledger keeps with the commit: the evidence, then the refused
+        matches (each with its note); None when there is neither."""
+        found = [asdict(e) for e in (*self.evidence, *self.mismatches)]
+        return found or None
+
+
+def refused_claims(mismatches: Iterable[Evidence], credited: Collection[str]) -> tuple[str, ...]:
+    """The identities claimed with another account's GitHub id, for agents not in ``credited``
+    (those the commit counts for anyway). Each is the claimed name or login when one was
+    refused, else the refused value itself (an e-mail, a trailer)."""
+    claims: dict[str, str] = {}
+    for m in sorted(mismatches, key=lambda m: not m.field.endswith((".name", ".login"))):
+        if m.agent not in credited:
+            claims.setdefault(m.agent, m.matched)
+    return tuple(dict.fromkeys(claims.values()))
+
+
+def stored_refusals(document: Any) -> tuple[str, ...]:
+    """``refused_claims`` of a stored evidence document (``Detection.stored_evidence``)."""
+    entries = [
+        Evidence(**{k: str(e.get(k) or "") for k in Evidence.__slots__})
+        for e in document or ()
+        if isinstance(e, Mapping)
+    ]
+    credited = {e.agent for e in entries if not e.note}
+    return refused_claims([e for e in entries if e.note], credited)
 
 
 # --- agent names ---------------------------------------------------------------------------

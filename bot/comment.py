@@ -20,11 +20,13 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from bot.agents import stored_refusals
 from bot.attribution import Task
 from bot.metrics import summarise
 from bot.pricing import PriceBook
 from bot.records import CommitFacts, Event, PullRequest, UsageLine
 from bot.render import TEMPLATES
+from bot.report import refused_notes
 from bot.stats import CellSummary
 from bot.usage import Usage
 
@@ -268,7 +270,7 @@ def _context(pr, tasks, commits, agent, events, evidence, prices, history, usage
         "rework": _rework(tasks, commits),
         "history": _history(tasks, history, prices.tier_names),
         "evidence": _evidence(agent, evidence),
-        "coverage": _coverage(agent, totals, usage),
+        "coverage": _coverage(agent, totals, usage, [evidence.get(c.sha) for c in commits]),
     }
 
 
@@ -385,17 +387,23 @@ def _evidence(agent: Sequence[CommitFacts], evidence: Mapping[str, Sequence]) ->
             "agent": c.agent or "unknown",
             "items": [
                 {k: e.get(k, "") for k in ("rule", "field", "matched")}
-                for e in list(evidence.get(c.sha) or ())[:5]
-                if isinstance(e, Mapping)
+                for e in _counted(evidence.get(c.sha))[:5]
             ],
         }
         for c in agent
     ]
 
 
-def _coverage(agent, totals, usage) -> dict:
+def _counted(document: Any) -> list[Mapping]:
+    """A stored evidence document's entries, without the refused ones (those with a note)."""
+    return [e for e in document or () if isinstance(e, Mapping) and not e.get("note")]
+
+
+def _coverage(agent, totals, usage, documents: Sequence[Any]) -> dict:
+    """``documents``: the stored evidence of every commit, for the refused identity claims."""
     unpriced = sorted({u.model for c in agent for u in c.usage if u.usd is None})
     return {
+        "refused": refused_notes(stored_refusals(d) for d in documents),
         "without_usage": [c.sha[:7] for c in agent if not c.usage],
         "agent_commits": len(agent),
         "unpriced": unpriced,

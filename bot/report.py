@@ -281,16 +281,18 @@ def _limitations(facts, authored, summary: GroupMetrics, scope: Scope) -> list[s
         notes.append("line survival not measured (--no-survival): commit-level survival used")
     if not any(c.pr_number for c in facts):
         notes.append("no pull requests recognised (merge commits or '(#123)' subjects)")
-    notes.extend(refused_notes(facts))
+    notes.extend(refused_notes(c.refused for c in facts))
     return notes
 
 
-def refused_notes(facts: Iterable[CommitFacts]) -> list[str]:
-    """One note per agent identity that commits claimed with another account's GitHub id:
-    those commits are not counted, and the reader must know rather than never see them."""
-    claims = Counter(claim for c in facts for claim in c.refused)
+def refused_notes(refused: Iterable[Sequence[str]]) -> list[str]:
+    """One note per agent identity that commits claimed with another account's GitHub id
+    (``refused`` holds each commit's claims): those commits are not counted, and the reader
+    must know rather than never see them."""
+    claims = Counter(claim for claims in refused for claim in claims)
     return [
         f"{n} commit{'s' * (n != 1)} claimed {claim} with another account's GitHub id: "
-        "not counted as agent work (declare a team's own agent account in agents.identities)"
+        "not counted as agent work (a team's own agent account can be declared: "
+        "docs/agents.md#declared-agent-identities)"
         for claim, n in sorted(claims.items(), key=lambda kv: (-kv[1], kv[0]))
     ]

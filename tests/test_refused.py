@@ -3,7 +3,6 @@ own agent accounts are declared in the server's settings: end to end on real git
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import pytest
@@ -11,7 +10,6 @@ from click.testing import CliRunner
 
 from bot.cli import main
 from bot.report import refused_notes
-from tests.scenario import commit
 
 ACTION_DEFAULT = ("claude[bot]", "41898282+claude[bot]@users.noreply.github.com")
 SPOOFED = ("claude[bot]", "5555+claude[bot]@users.noreply.github.com")
@@ -45,7 +43,8 @@ def test_refused_identities_are_counted_in_the_limitations(history, monkeypatch)
     assert report["by_agent"] == {"claude-code": 1}  # the action's documented default
     assert (
         "2 commits claimed claude[bot] with another account's GitHub id: not counted as agent "
-        "work (declare a team's own agent account in agents.identities)"
+        "work (a team's own agent account can be declared: docs/agents.md#declared-agent-"
+        "identities)"
     ) in report["limitations"]
     table = " ".join(audit(history, "--no-survival").split())  # as wrapped for the terminal
     assert "2 commits claimed claude[bot] with another account's GitHub id" in table
@@ -58,15 +57,48 @@ def test_a_declared_team_app_is_counted(history):
     assert report["by_agent"] == {"claude-code": 2}
 
 
-def test_refused_notes_name_each_claim_once_per_commit():
+def test_refused_notes_count_commits_per_claim():
     claims = [("claude[bot]", "Copilot"), ("claude[bot]",), ()]
-    facts = [
-        dataclasses.replace(commit(f"s{i}", i, agent=False), refused=c)
-        for i, c in enumerate(claims)
+    tail = "not counted as agent work (a team's own agent account can be declared: "
+    assert refused_notes(claims) == [
+        f"2 commits claimed claude[bot] with another account's GitHub id: {tail}"
+        "docs/agents.md#declared-agent-identities)",
+        f"1 commit claimed Copilot with another account's GitHub id: {tail}"
+        "docs/agents.md#declared-agent-identities)",
     ]
-    assert refused_notes(facts) == [
-        "2 commits claimed claude[bot] with another account's GitHub id: not counted as agent "
-        "work (declare a team's own agent account in agents.identities)",
-        "1 commit claimed Copilot with another account's GitHub id: not counted as agent "
-        "work (declare a team's own agent account in agents.identities)",
+
+
+def test_the_pr_comment_names_refused_claims_and_keeps_them_out_of_the_evidence():
+    """The App stores refused matches with the evidence (``Detection.stored_evidence``); the
+    comment's coverage counts them and its evidence table shows only what counted."""
+    from bot.agents import detect
+    from bot.attribution import attribute
+    from bot.comment import Revision, build_comment
+    from bot.commit import CommitInfo, Identity
+    from bot.pricing import PriceBook
+    from bot.records import MERGED
+    from tests.scenario import at, commit, event, pr
+
+    def document(author: Identity, message: str = "x\n"):
+        return detect(CommitInfo("0" * 40, message, author, author)).stored_evidence()
+
+    spoofed = Identity(*SPOOFED)
+    commits = [
+        commit("b1", 0, pr=2),
+        commit("h1", 40, pr=2, agent=False, subject="chore: tidy"),
     ]
+    evidence = {
+        "b1": document(spoofed, "x\n\nCo-Authored-By: Claude <noreply@anthropic.com>\n"),
+        "h1": document(spoofed),
+    }
+    assert document(Identity("Ada", "ada@example.com")) is None
+    prs, events = [pr(2)], [event(MERGED, 60, 2)]
+    comment = build_comment(
+        prs[0], attribute(commits, prs, events), commits, events, evidence,
+        PriceBook.from_config(None, None), revision=Revision("abc1234", at(90)),
+    )  # fmt: skip
+    assert comment is not None
+    body = " ".join(comment.body.split())
+    assert "1 commit claimed claude\\[bot\\] with another account's GitHub id" in body
+    assert "claude-code.coauthor on trailer:Co-Authored-By" in body
+    assert "claude-code.bot-name on" not in body  # refused, so not shown as evidence

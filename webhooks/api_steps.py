@@ -153,8 +153,8 @@ def write_commits(
         analysis = analyser.analyse(seen.info)
         fact = commit_facts(analysis, repository, seen.parents, seen.files, seen.pr_number)
         facts.append(keep_known(fact, stored.get(seen.info.sha)))
-        if analysis.detection.agent is not None:
-            evidence[seen.info.sha] = [dataclasses.asdict(e) for e in analysis.detection.evidence]
+        if (document := analysis.detection.stored_evidence()) is not None:
+            evidence[seen.info.sha] = document
     return upsert_commits(session, repo_id, facts, evidence)
 
 

@@ -45,7 +45,7 @@ from bot.ledger import (
 )
 from bot.ledger.store import Touched, forget_touched, load_task_scope, touched
 from bot.records import REVERTED, CommitFacts, Event
-from bot.repo_config import RepoConfig
+from bot.repo_config import RepoConfig, agent_rules
 from webhooks.router import Changes
 
 INACTIVE = ("suspended", "deleted")
@@ -151,6 +151,8 @@ def apply_changes(
     writes in its own transactions, between its GitHub calls; the tasks are derived after them
     even when one fails, so that what was written is never left underived.
     """
+    if config is not None:  # the repository's declared agent identities (docs/agents.md)
+        analyser = Analyser(agent_rules(config, analyser.rules), analyser.prices)
     runners = [(name, (api_steps or {}).get(name)) for name in changes.needs_api]
     steps = [runner for _, runner in runners if runner is not None]
     skipped = tuple(name for name, runner in runners if runner is None)
@@ -388,8 +390,8 @@ def _facts(session: Session, repo_id: int, changes: Changes, analyser: Analyser)
         analysis = analyser.analyse(seen.info)
         fact = commit_facts(analysis, changes.repository, seen.parents, seen.files, number)
         facts.append(keep_known(fact, stored.get(seen.info.sha)))
-        if analysis.detection.agent is not None:
-            evidence[seen.info.sha] = _evidence(analysis.detection)
+        if (document := analysis.detection.stored_evidence()) is not None:
+            evidence[seen.info.sha] = document
     return facts, evidence
 
 
@@ -412,10 +414,6 @@ def keep_known(new: CommitFacts, old: CommitFacts | None) -> CommitFacts:
 
 def _richer(new: Identity, old: Identity) -> Identity:
     return old if new.github_id is None and old.github_id is not None else new
-
-
-def _evidence(detection: Any) -> list[dict[str, Any]]:
-    return [dataclasses.asdict(e) for e in detection.evidence]
 
 
 def _with_pr(session: Session, repo_id: int, event: Event) -> Event:
