@@ -675,12 +675,3 @@ def read_file(name: str) -> bytes:
             return handle.read()
     except OSError as error:
         raise click.FileError(name, error.strerror) from error
-
-
-def main() -> None:
-    """``python -m bot.stamp stamp ...``: the command without the full CLI's imports."""
-    click.Group("yield-auditor", commands=[stamp_command])()
-
-
-if __name__ == "__main__":
-    main()

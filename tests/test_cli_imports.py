@@ -65,7 +65,10 @@ def imported(tmp_path: Path, *args: str, stdin: bytes = b"", env: dict | None = 
     return {*done["modules"], *(name.partition(".")[0] for name in done["modules"])}
 
 
-@pytest.mark.parametrize("args", [["--version"], ["--help"], ["stamp", "--help"]])
+@pytest.mark.parametrize(
+    "args",
+    [["--version"], ["--help"], ["stamp", "--help"], ["audit", "--help"], ["trailers", "--help"]],
+)
 def test_version_and_help_import_nothing_heavy(tmp_path, args):
     assert imported(tmp_path, *args) & HEAVY == set()
 

@@ -704,7 +704,7 @@ def last_message(env, repo: Path) -> str:
 
 
 HOOK_COMMANDS = {
-    "bot.stamp": f"{shlex.quote(sys.executable)} -m bot.stamp",
+    "bot": f"{shlex.quote(sys.executable)} -m bot",  # what install_hook falls back to
     "bot.cli": f"{shlex.quote(sys.executable)} -m bot.cli",
 }
 
@@ -712,8 +712,6 @@ HOOK_COMMANDS = {
 @pytest.mark.git
 @pytest.mark.parametrize("module", list(HOOK_COMMANDS))
 def test_end_to_end_commit_carries_the_trailers(repo, hook_env, module):
-    if module == "bot.cli":
-        pytest.importorskip("bot.cli")
     done = install_hook(repo, command=HOOK_COMMANDS[module])
     assert done.path == repo / ".git" / "hooks" / "prepare-commit-msg"
     assert done.path.stat().st_mode & stat.S_IXUSR
@@ -736,7 +734,7 @@ def test_end_to_end_commit_carries_the_trailers(repo, hook_env, module):
 
 @pytest.mark.git
 def test_end_to_end_human_commit_and_broken_tool(repo, hook_env):
-    install_hook(repo, command=HOOK_COMMANDS["bot.stamp"])
+    install_hook(repo, command=HOOK_COMMANDS["bot"])
     commit(hook_env, repo, "docs: by a human")
     assert last_message(hook_env, repo) == "docs: by a human\n\n"
     output = commit(hook_env, repo, "fix: y", YIELD_AUDITOR_TASK="T", YIELD_AUDITOR_COMMAND="false")
@@ -748,7 +746,7 @@ def test_end_to_end_human_commit_and_broken_tool(repo, hook_env):
 
 @pytest.mark.git
 def test_end_to_end_from_log_since_last_commit(repo, hook_env, tmp_path):
-    install_hook(repo, command=HOOK_COMMANDS["bot.stamp"])
+    install_hook(repo, command=HOOK_COMMANDS["bot"])
     commit(hook_env, repo, "first")
     log = tmp_path / "session.jsonl"
     entry = (
@@ -795,7 +793,7 @@ def test_since_last_commit_leaves_the_commits_own_second_to_it(repo, run_git, tm
 
 @pytest.mark.git
 def test_end_to_end_verbose_commit_with_scissors(repo, hook_env):
-    install_hook(repo, command=HOOK_COMMANDS["bot.stamp"])
+    install_hook(repo, command=HOOK_COMMANDS["bot"])
     (repo / "file.txt").write_text("x\n")
     git(hook_env, repo, "add", "file.txt")
     env = {**hook_env, "GIT_EDITOR": "true", "YIELD_AUDITOR_TASK": "T-7"}
@@ -813,13 +811,13 @@ def test_hook_respects_core_hooks_path_and_chains(repo, hook_env, run_git):
     old = hooks / "prepare-commit-msg"
     old.write_text('#!/bin/sh\necho "Old-Hook: ran" >> "$1"\n')
     old.chmod(0o755)
-    done = install_hook(repo, command=HOOK_COMMANDS["bot.stamp"])
+    done = install_hook(repo, command=HOOK_COMMANDS["bot"])
     assert done.path == hooks / "prepare-commit-msg"
     assert done.chained == hooks / ("prepare-commit-msg" + CHAINED_SUFFIX)
     commit(hook_env, repo, "feat: chained\n", YIELD_AUDITOR_TASK="T")
     message = last_message(hook_env, repo)
     assert message == "feat: chained\nOld-Hook: ran\n\nAgent-Trailers: 1\nAgent-Task: T\n\n"
-    again = install_hook(repo, command=HOOK_COMMANDS["bot.stamp"])
+    again = install_hook(repo, command=HOOK_COMMANDS["bot"])
     assert again.updated and again.chained == done.chained
 
 
@@ -828,7 +826,7 @@ def test_a_failing_chained_hook_still_blocks(repo, hook_env):
     hooks = repo / ".git" / "hooks"
     (hooks / "prepare-commit-msg").write_text("#!/bin/sh\nexit 3\n")
     (hooks / "prepare-commit-msg").chmod(0o755)
-    install_hook(repo, command=HOOK_COMMANDS["bot.stamp"])
+    install_hook(repo, command=HOOK_COMMANDS["bot"])
     (repo / "file.txt").write_text("x\n")
     git(hook_env, repo, "add", "file.txt")
     done = subprocess.run(
@@ -860,7 +858,7 @@ def test_hook_script_quotes_the_command():
 @pytest.mark.git
 def test_a_commit_without_stamp_variables_does_not_start_the_tool(repo, hook_env):
     """The hook decides in sh: a person's commit pays for no Python start-up."""
-    install_hook(repo, command=HOOK_COMMANDS["bot.stamp"])
+    install_hook(repo, command=HOOK_COMMANDS["bot"])
     probe = {"YIELD_AUDITOR_COMMAND": "echo started >&2 #"}
     assert "started" not in commit(hook_env, repo, "docs: by a human", **probe)
     assert "started" not in commit(hook_env, repo, "docs: again", YIELD_AUDITOR_TASK="", **probe)
