@@ -28,6 +28,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from bot.agents import AgentIdentity, RuleSet
+from bot.analysis import Analyser
 from bot.pricing import OverrideConfig, PriceBook
 
 CONFIG_PATH = ".github/yield-auditor.yml"
@@ -186,6 +187,14 @@ def price_book(
 def agent_rules(config: RepoConfig, rules: RuleSet) -> RuleSet:
     """The server's rules with the repository's declared agent identities on top."""
     return rules.with_identities(config.agents.identities) if config.agents.identities else rules
+
+
+def analyser_for(config: RepoConfig | None, analyser: Analyser) -> Analyser:
+    """The server's analyser, with the repository's declared agent identities when it has any:
+    every path that analyses a repository's commits goes through here."""
+    if config is None or not config.agents.identities:
+        return analyser
+    return Analyser(agent_rules(config, analyser.rules), analyser.prices)
 
 
 def _without(entries: Mapping[str, Any] | None, drop: Mapping[str, Any]) -> dict[str, Any]:

@@ -4,10 +4,12 @@ own agent accounts are declared in the server's settings: end to end on real git
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
 
+from bot.agents import stored_refusals
 from bot.cli import main
 from bot.report import refused_notes
 
@@ -102,3 +104,44 @@ def test_the_pr_comment_names_refused_claims_and_keeps_them_out_of_the_evidence(
     assert "1 commit claimed claude\\[bot\\] with another account's GitHub id" in body
     assert "claude-code.coauthor on trailer:Co-Authored-By" in body
     assert "claude-code.bot-name on" not in body  # refused, so not shown as evidence
+
+
+def test_the_app_applies_a_repositorys_identities_and_stores_refusals(ledger_engine):
+    """A push through the worker: the repository's declared App counts, a claude[bot] commit
+    with another account's id is stored with its refused match (and its note)."""
+    import sqlalchemy as sa
+    from sqlalchemy.orm import Session
+
+    from bot import inbox
+    from bot.config import Settings
+    from bot.ledger import load_commits, load_evidence
+    from bot.repo_config import RepoConfig
+    from tests import payloads as p
+    from webhooks.worker import Worker
+
+    config = RepoConfig.model_validate(
+        {"agents": {"identities": [{"match": "acme-claude[bot]", "agent": "claude-code"}]}}
+    )
+    at = datetime(2026, 11, 2, tzinfo=UTC)
+    payload = p.push("refs/heads/main", [
+        p.commit("a" * 40, "feat: by the team's app", at, *TEAM_APP),
+        p.commit("b" * 40, "docs: spoofed", at + timedelta(minutes=1), *SPOOFED),
+    ])  # fmt: skip
+    assert inbox.store(ledger_engine, "push-1", "push", json.dumps(payload).encode(), payload)
+    worker = Worker(ledger_engine, Settings(_env_file=None), name="refused-test")
+    worker.repo_config = lambda _delivery: config
+    worker.drain()
+    with Session(ledger_engine) as session:
+        query = sa.text("SELECT id FROM repositories WHERE full_name = :n")
+        repo_id = session.execute(query, {"n": p.REPO}).scalar_one()
+        agents = {c.sha[0]: c.agent for c in load_commits(session, repo_id)}
+        evidence = load_evidence(session, repo_id)
+    assert agents == {"a": "claude-code", "b": None}
+    refused = evidence["b" * 40]
+    assert {e["rule"] for e in refused} == {
+        "claude-code.bot-login",  # the payload's author username
+        "claude-code.bot-email",
+        "claude-code.bot-name",
+    }
+    assert all("5555" in e["note"] for e in refused)
+    assert stored_refusals(refused) == ("claude[bot]",)

@@ -41,6 +41,7 @@ from bot.github.client import GitHubApp, RateLimited, api_calls, rate_limits
 from bot.inbox import Delivery
 from bot.ledger import load_commits, load_evidence, upsert_commits
 from bot.records import CommitFacts, FileChange, PullRequest
+from bot.repo_config import RepoConfig, analyser_for
 from webhooks.apply import ApiStep, LedgerAccess, keep_known
 from webhooks.router import Changes, CommitSeen
 from webhooks.worker import RetryLater
@@ -97,18 +98,29 @@ class Target:
 Step = Callable[[Target, Delivery, Changes], Coverage]
 
 
-def api_steps(app: GitHubApp, analyser: Analyser) -> dict[str, ApiStep]:
-    """The steps for ``Worker(api_steps=...)``, each counting its calls and logging coverage."""
+def api_steps(
+    app: GitHubApp,
+    analyser: Analyser,
+    repo_config: Callable[[Delivery], RepoConfig | None] | None = None,
+) -> dict[str, ApiStep]:
+    """The steps for ``Worker(api_steps=...)``, each counting its calls and logging coverage;
+    ``repo_config`` (the worker's) adds a repository's declared agent identities."""
     steps: dict[str, Step] = {
         COMMITS: pull_request_commits,
         FILES: pull_request_files,
         PUSH_FILES: push_files,
         SURVIVAL: pull_request_survival,
     }
-    return {name: _guarded(app, analyser, name, step) for name, step in steps.items()}
+    return {name: _guarded(app, analyser, name, step, repo_config) for name, step in steps.items()}
 
 
-def _guarded(app: GitHubApp, analyser: Analyser, name: str, step: Step) -> ApiStep:
+def _guarded(
+    app: GitHubApp,
+    analyser: Analyser,
+    name: str,
+    step: Step,
+    repo_config: Callable[[Delivery], RepoConfig | None] | None,
+) -> ApiStep:
     def run(
         ledger: LedgerAccess, repo_id: int | None, delivery: Delivery, changes: Changes
     ) -> None:
@@ -116,7 +128,8 @@ def _guarded(app: GitHubApp, analyser: Analyser, name: str, step: Step) -> ApiSt
             log.info("%s: no installation or repository, nothing fetched", name)
             return
         github = app.installation(delivery.installation_id).get_repo(changes.repository)
-        target = Target(github, changes.repository, ledger, repo_id, analyser)
+        config = repo_config(delivery) if repo_config else None
+        target = Target(github, changes.repository, ledger, repo_id, analyser_for(config, analyser))
         with api_calls() as calls:
             try:
                 with rate_limits():

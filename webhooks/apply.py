@@ -45,7 +45,7 @@ from bot.ledger import (
 )
 from bot.ledger.store import Touched, forget_touched, load_task_scope, touched
 from bot.records import REVERTED, CommitFacts, Event
-from bot.repo_config import RepoConfig, agent_rules
+from bot.repo_config import RepoConfig, analyser_for
 from webhooks.router import Changes
 
 INACTIVE = ("suspended", "deleted")
@@ -151,8 +151,7 @@ def apply_changes(
     writes in its own transactions, between its GitHub calls; the tasks are derived after them
     even when one fails, so that what was written is never left underived.
     """
-    if config is not None:  # the repository's declared agent identities (docs/agents.md)
-        analyser = Analyser(agent_rules(config, analyser.rules), analyser.prices)
+    analyser = analyser_for(config, analyser)  # with the repository's agent identities
     runners = [(name, (api_steps or {}).get(name)) for name in changes.needs_api]
     steps = [runner for _, runner in runners if runner is not None]
     skipped = tuple(name for name, runner in runners if runner is None)

@@ -125,7 +125,7 @@ def build_worker(
         engine,
         settings,
         analyser=analyser,
-        api_steps=api_steps(app, analyser),
+        api_steps=api_steps(app, analyser, comments.config_for),
         comment_step=comments,
         repo_config=comments.config_for,
         **options,
