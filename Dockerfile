@@ -1,6 +1,7 @@
-# syntax=docker/dockerfile:1
 # One image, three roles chosen by its first argument: web (gunicorn, the default), worker and
 # scheduler; also migrate and any other yield-auditor command. See docs/deploy.md#container.
+# No syntax directive: BuildKit would fetch that frontend from Docker Hub, which not every
+# builder reaches (docker/base-image.sh makes the base image from Debian's packages there).
 
 # Builder: the project and its dependencies installed into a virtual environment.
 FROM python:3.11-slim-bookworm AS builder

@@ -30,7 +30,7 @@ lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check bot webhooks tests bench docker
 	$(BIN)/hadolint Dockerfile
-	$(BIN)/shellcheck docker/entrypoint.sh
+	$(BIN)/shellcheck docker/entrypoint.sh docker/base-image.sh .ci/run
 
 bench: $(INSTALLED)
 	$(BIN)/python bench/trailer_throughput.py

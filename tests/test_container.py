@@ -1,6 +1,7 @@
-"""The container image, tested outside Docker (no engine runs on these machines): the
-entrypoint's roles as real processes on SQLite and PostgreSQL, the health check, graceful
-shutdown, the wheel the builder stage makes, and the Dockerfile's and compose file's structure."""
+"""The container image: built and run by Docker's engine on PostgreSQL (where an engine runs;
+.ci/run starts one), and, outside Docker, the entrypoint's roles as real processes on SQLite and
+PostgreSQL, the health check, graceful shutdown, the wheel the builder stage makes, and the
+Dockerfile's and compose file's structure."""
 
 from __future__ import annotations
 
@@ -370,3 +371,88 @@ def test_the_compose_file_runs_three_roles_of_one_image_on_postgres():
 def parse_seconds(text: str) -> int:
     number, unit = re.fullmatch(r"(\d+)([sm])", text).groups()
     return int(number) * (60 if unit == "m" else 1)
+
+
+# --------------------------------------------------------------------------- the image, run
+
+IMAGE = "yield-auditor:test"
+
+
+def docker(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def image() -> str:
+    """The Dockerfile's image, built here (CI starts the engine and makes the base image: .ci/run).
+    Without an engine the test is skipped, except in CI, where it must run."""
+    if shutil.which("docker") is None or docker("info").returncode != 0:
+        reason = "no Docker engine runs here (.ci/run starts one: dockerd --bridge=none)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the image: {reason}", pytrace=False)
+        pytest.skip(reason)
+    base = stages(ROOT / "Dockerfile")[0][0][1].split()[0]
+    if docker("image", "inspect", base).returncode != 0 and shutil.which("debootstrap"):
+        subprocess.run(["bash", str(DOCKER / "base-image.sh"), base], check=True, timeout=1200)
+    # Host networking only, the build's too: apt and pip reach the registries as this host does.
+    built = docker("build", "--network", "host", "--tag", IMAGE, str(ROOT), timeout=1800)
+    assert built.returncode == 0, built.stdout[-4000:] + built.stderr[-4000:]
+    return IMAGE
+
+
+def run_container(image: str, *args: str, env: dict[str, str], name: str) -> list[str]:
+    """``docker run`` on the host's network (no container gets an address of its own), with
+    ``env`` passed by name so that no secret is on a command line."""
+    names = [part for key in env for part in ("--env", key)]
+    return ["docker", "run", "--rm", "--name", name, "--network", "host", *names, image, *args]
+
+
+@pytest.fixture
+def postgres_engine(postgres_url):
+    engine = make_engine(postgres_url)
+    yield engine
+    engine.dispose()
+
+
+def test_the_image_serves_stores_processes_and_runs_as_a_user(image, postgres_url, postgres_engine):
+    """The web role answers /healthz and stores a signed delivery in PostgreSQL, the worker role
+    processes it against the fake GitHub, and neither runs as root."""
+    engine, port = postgres_engine, free_port()
+    base, name = f"http://127.0.0.1:{port}", f"yield-auditor-test-{uuid.uuid4().hex[:12]}"
+    key = generate_private_key()
+    fake = FakeGitHub(app_id=99, private_key=key)
+    agent = Person("Claude", "noreply@anthropic.com", "claude[bot]", 209825114, "Bot")
+    with fake:
+        settings = {
+            "DATABASE_URL": postgres_url, "GITHUB_WEBHOOK_SECRET": SECRET, "GITHUB_APP_ID": "99",
+            "GITHUB_APP_PRIVATE_KEY": key, "GITHUB_API_URL": fake.url, "PORT": str(port),
+            "WEB_CONCURRENCY": "1", "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port}",
+        }  # fmt: skip
+        env = {**os.environ, **settings}
+        fake.add_installation(p.INSTALLATION, "octo-org")
+        fake.add_repo(p.REPO, p.INSTALLATION)
+        message = p.agent_message("Add the parser", "T-1", "economy", "claude-haiku-4-5")
+        sha = fake.add_commit(p.REPO, message, author=agent, files=[added_file("a.py", "x = 1")])
+        fake.add_pull(p.REPO, 7, head_ref="feature", commits=[sha])
+        command = run_container(image, "web", env=settings, name=name)
+        web = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        output = Output(web)
+        try:
+            wait_until_up(base, web, timeout=120)
+            assert current_revision(engine) == head_revision()  # the web role migrated
+            assert docker("exec", name, "id", "-u").stdout.strip() == "10001"
+            payload = p.pull_request("opened", 7, head_ref="feature", head_sha=sha, at=T0)
+            assert deliver(base, "pull_request", payload, "image-1").status_code == 202
+            assert inbox.get(engine, "image-1").status == "received"
+        finally:
+            code = stop(web)
+        assert code == 0, output.text
+        worker = subprocess.run(
+            run_container(image, "worker", "--once", env=settings, name=f"{name}-worker"),
+            env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+    assert worker.returncode == 0, worker.stdout + worker.stderr
+    assert inbox.get(engine, "image-1").status == "done", worker.stderr
+    user = docker("image", "inspect", "--format", "{{.Config.User}}", image).stdout.strip()
+    assert user == "10001:10001"
+    assert SECRET not in output.text + worker.stdout + worker.stderr
