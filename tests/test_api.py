@@ -430,10 +430,31 @@ def test_without_credentials_only_the_document_answers(app):
         (SUMMARY, {"to": "2026-W60"}, "to: "),
         (SUMMARY, {"to": "2025-W53"}, "to: 2025-W53 is not an ISO week"),
         (f"{INSTALLATION}/recommendations", {"weeks": "2"}, "weeks: unknown parameter"),
+        # The calendar's edges (issue 16): each overflowed date arithmetic or a SQL integer.
+        (SUMMARY, {"to": "0001-W01"}, "to: "),
+        (MATRIX, {"to": "9999-W52"}, "to: "),
+        (TASKS, {"until": "9999-12-31"}, "until: "),
+        (f"{PULLS}.csv", {"since": "0001-01-01"}, "since: "),
+        (TASKS, {"page": str(2**63)}, "page: "),
+        (PULLS, {"page": str(10**6 + 1)}, "page: "),
     ],
 )
 def test_an_invalid_parameter_is_a_400_naming_it(client, template, params, error):
     assert error in fetch(client, template, params, status=400).json["error"]
+
+
+@pytest.mark.parametrize("number", [2**31, 2**63, 10**30])
+def test_a_pull_request_number_past_the_ledgers_integers_is_a_400(client, number):
+    answer = client.get(url(PULL, number=number))
+    assert answer.status_code == 400
+    assert answer.json == {"error": "number: must be a whole number from 0 to 2147483647"}
+
+
+def test_a_nul_character_anywhere_is_a_400_not_a_database_error(client):
+    for path in (url(TASK, key="pr%00"), url(TASKS) + "?repository=a%00b"):
+        answer = client.get(path)
+        assert answer.status_code == 400, path
+        assert "NUL" in answer.json["error"]
 
 
 def test_a_repeated_parameter_is_refused(client):

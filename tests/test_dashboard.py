@@ -218,6 +218,27 @@ def test_a_chosen_window_is_shown_and_bad_parameters_are_refused(client):
         assert client.get(f"{BASE}/pulls?{bad}").status_code == 400, bad
 
 
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("/?to=0001-W01", "to: must be an ISO week like 2026-W47 of the years 1000 to 2999"),
+        ("/matrix?to=9999-W52", "to: must be an ISO week"),
+        ("/calibration?to=9999-W52", "to: must be an ISO week"),
+        ("/repositories?to=0001-W01", "to: must be an ISO week"),
+        ("/tasks?until=9999-12-31", "until must be a date like 2026-11-30, from 1000-01-01"),
+        ("/pulls?since=0001-01-01", "since must be a date like 2026-11-30, from 1000-01-01"),
+        (f"/tasks?page={2**63}", "page must be a whole number from 1 to 1000000"),
+        (f"/pulls/{REPO}/{2**63}", "a pull request number is at most 2147483647"),
+        (f"/tasks/{REPO}/pr%00", "contains a NUL character"),
+    ],
+)
+def test_the_calendars_edges_are_a_400_page_saying_why(client, path, reason):
+    """Each of these overflowed date arithmetic or a SQL integer (issue 16): a 500."""
+    answer = client.get(BASE + path)
+    assert answer.status_code == 400 and answer.content_type.startswith("text/html")
+    assert reason in parse(answer.get_data(as_text=True)).text()
+
+
 # --------------------------------------------------------------------------- the drill-down
 
 

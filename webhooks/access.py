@@ -229,6 +229,7 @@ def init_access(app: Flask, settings: Settings, engine: Engine) -> CSRFProtect:
             _only_this_computer()
         if request.blueprint == INGRESS or request.endpoint == "static":
             return  # signed deliveries, health, metrics and static files need no caller
+        _refuse_nul()
         authorization = request.headers.get("Authorization")
         if authorization is not None and request.path.startswith(API_V1_PREFIX):
             g.caller = _token_caller(engine, authorization)
@@ -284,6 +285,16 @@ def _configure_session(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_hours),
     )
+
+
+def _refuse_nul() -> None:
+    """400 for a NUL character in the path, the query or a form: never meaningful, and
+    PostgreSQL refuses it in text (a 500 at the first query otherwise)."""
+    values = [request.path, *request.args.keys(), *request.args.values()]
+    if request.method not in SAFE_METHODS:
+        values += [*request.form.keys(), *request.form.values()]
+    if any("\0" in value for value in values):
+        abort(400, "the address or a parameter contains a NUL character")
 
 
 def _only_this_computer() -> None:

@@ -59,13 +59,17 @@ class PathParameter:
 
 
 PATH_PARAMETERS = {
-    "installation_id": PathParameter("int", {"type": "integer", "minimum": 0},
+    "installation_id": PathParameter("int", {"type": "integer", "minimum": 0,
+                                             "maximum": m.MAX_INSTALLATION_ID},
                                      "The GitHub App installation's id."),
-    "owner": PathParameter("string", {"type": "string"}, "The repository's owner."),
-    "repo": PathParameter("string", {"type": "string"}, "The repository's name."),
-    "number": PathParameter("int", {"type": "integer", "minimum": 0},
+    "owner": PathParameter("string", {"type": "string", "pattern": m.TEXT_PATTERN},
+                           "The repository's owner."),
+    "repo": PathParameter("string", {"type": "string", "pattern": m.TEXT_PATTERN},
+                          "The repository's name."),
+    "number": PathParameter("int", {"type": "integer", "minimum": 0,
+                                    "maximum": m.MAX_PR_NUMBER},
                             "The pull request's number."),
-    "key": PathParameter("path", {"type": "string"},
+    "key": PathParameter("path", {"type": "string", "pattern": m.TEXT_PATTERN},
                          'The task\'s key, e.g. "pr:12" or "branch:fix/login" (slashes allowed).'),
 }  # fmt: skip
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -114,6 +118,7 @@ def endpoint(
 
         @functools.wraps(view)
         def guarded(**kwargs: Any) -> Response:
+            check_path(kwargs)
             if declared.names_installation:
                 require_installation(kwargs["installation_id"])
             elif not public:
@@ -128,6 +133,16 @@ def endpoint(
         return view
 
     return register
+
+
+def check_path(values: dict[str, Any]) -> None:
+    """400 for a number in the path outside its schema's bounds (the database's column would
+    overflow), before anything is looked up."""
+    for name, value in values.items():
+        schema = PATH_PARAMETERS[name].schema
+        if isinstance(value, int) and not schema["minimum"] <= value <= schema["maximum"]:
+            abort(400, f"{name}: must be a whole number from {schema['minimum']} to "
+                       f"{schema['maximum']}")  # fmt: skip
 
 
 def parse_query(model: type[Q]) -> Q:
@@ -251,8 +266,8 @@ def _dataset(installation_id: int) -> explore.Dataset:
 
 def _window(dataset: explore.Dataset, to: str | None, weeks: int) -> explore.Window:
     try:
-        return explore.window(dataset, to, weeks, now())
-    except ValueError as exc:  # a week of the pattern that does not exist, e.g. 2025-W53
+        return m.bounded_window(dataset, to, weeks, now())
+    except ValueError as exc:  # a week that does not exist (2025-W53), a window before 1000
         abort(400, f"to: {exc}")
 
 

@@ -11,6 +11,7 @@ ledger's exact Decimal sums. A share is a number from 0 to 1, or null when it ca
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, Literal
@@ -26,6 +27,7 @@ from pydantic import (
 
 from bot import explore
 from bot.attribution import Attempt, Spend, Task
+from bot.channels.content import clean
 from bot.digest import DatedTask
 from bot.digest_model import Advice, Cell
 from bot.metrics import GroupMetrics
@@ -34,6 +36,15 @@ from bot.stats import INTERVAL, Rate, rate
 CENT_FRACTION = Decimal("0.00000001")
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 25
+MAX_PAGE = 10**6  # a page number past this is refused: (page - 1) * per_page must fit SQL's OFFSET
+# The years a date or week parameter may name: the calendar's own edges (years 1 and 9999) would
+# overflow the date arithmetic of a window or of an inclusive ``until``.
+FIRST_YEAR, LAST_YEAR = 1000, 2999
+FIRST_DATE, LAST_DATE = date(FIRST_YEAR, 1, 1), date(LAST_YEAR, 12, 31)
+MAX_PR_NUMBER = 2**31 - 1  # the ledger's pull request numbers are SQL INTEGERs
+MAX_INSTALLATION_ID = 2**63 - 1  # and its installation ids BIGINTs
+WEEK_PATTERN = r"^[12][0-9]{3}-W(0[1-9]|[1-4][0-9]|5[0-3])$"
+TEXT_PATTERN = r"^[^\x00]*$"  # no NUL: never meaningful, and PostgreSQL refuses it in text
 
 
 def money_text(value: Decimal) -> str:
@@ -59,10 +70,32 @@ Money = Annotated[
 ]
 Share = Annotated[float, Field(ge=0, le=1)]
 Instant = Annotated[datetime, AfterValidator(_utc)]
-# An ISO week of the years 1000 to 2999 (so a window of weeks before it stays within dates).
-Week = Annotated[
-    str, Field(pattern=r"^[12][0-9]{3}-W(0[1-9]|[1-4][0-9]|5[0-3])$", examples=["2026-W46"])
+# An ISO week of the years FIRST_YEAR to LAST_YEAR, as a parameter; a window of weeks ending with
+# it may start a little earlier (``WeekLabel``, in answers).
+Week = Annotated[str, Field(pattern=WEEK_PATTERN, examples=["2026-W46"])]
+WeekLabel = Annotated[str, Field(examples=["2026-W46"])]
+Text = Annotated[str, Field(pattern=TEXT_PATTERN)]
+# A date of those years (a pattern says so in the OpenAPI document: JSON Schema has no date range).
+Day = Annotated[
+    date,
+    Field(ge=FIRST_DATE, le=LAST_DATE),
+    WithJsonSchema(
+        {"type": "string", "format": "date", "pattern": r"^[12][0-9]{3}-[0-9]{2}-[0-9]{2}$"}
+    ),
 ]
+
+
+def bounded_window(
+    dataset: explore.Dataset, to: str | None, weeks: int, now: datetime
+) -> explore.Window:
+    """``explore.window``, or ValueError (the reason, for a 400) when ``to`` is not a week of the
+    years FIRST_YEAR to LAST_YEAR (the calendar's edges would overflow) or does not exist."""
+    if to is not None and not re.fullmatch(WEEK_PATTERN, to):
+        raise ValueError(
+            f"must be an ISO week like 2026-W47 of the years {FIRST_YEAR} to {LAST_YEAR}, "
+            f"not {clean(to, 40)!r}"
+        )
+    return explore.window(dataset, to, weeks, now)
 
 
 # --------------------------------------------------------------------------- query parameters
@@ -75,7 +108,7 @@ class Query(BaseModel):
 
 
 class Paging(Query):
-    page: int = Field(1, ge=1, description="Page number, from 1.")
+    page: int = Field(1, ge=1, le=MAX_PAGE, description=f"Page number, 1 to {MAX_PAGE}.")
     per_page: int = Field(
         DEFAULT_PER_PAGE, ge=1, le=MAX_PER_PAGE, description="Items per page, 1 to 100."
     )
@@ -101,17 +134,21 @@ class RepositoryQuery(WindowQuery, Paging):
 class Filters(Query):
     """``bot.explore.TaskFilter``: each given parameter narrows the list."""
 
-    repository: str | None = Field(None, description="owner/name")
-    tier: str | None = Field(None, description='A tier; "unknown" for tasks without one.')
-    task_class: str | None = None
-    agent: str | None = Field(None, description='An agent; "unknown" for unrecognised ones.')
-    model: str | None = Field(None, description='A model; "unknown" for unrecognised ones.')
+    repository: Text | None = Field(None, description="owner/name")
+    tier: Text | None = Field(None, description='A tier; "unknown" for tasks without one.')
+    task_class: Text | None = None
+    agent: Text | None = Field(None, description='An agent; "unknown" for unrecognised ones.')
+    model: Text | None = Field(None, description='A model; "unknown" for unrecognised ones.')
     outcome: Literal[explore.OUTCOMES] | None = None  # type: ignore[valid-type]
-    since: date | None = Field(
-        None, description="First UTC date (inclusive) a task finished, or a pull request opened."
+    since: Day | None = Field(
+        None,
+        description="First UTC date (inclusive) a task finished, or a pull request opened "
+        f"({FIRST_DATE} to {LAST_DATE}).",
     )
-    until: date | None = Field(
-        None, description="Last UTC date (inclusive) a task finished, or a pull request opened."
+    until: Day | None = Field(
+        None,
+        description="Last UTC date (inclusive) a task finished, or a pull request opened "
+        f"({FIRST_DATE} to {LAST_DATE}).",
     )
 
     def task_filter(self) -> explore.TaskFilter:
@@ -209,8 +246,8 @@ class WindowFigures(Figures):
 class WindowOut(BaseModel):
     """ISO weeks; a task counts in the week it finished in. ``end`` is exclusive."""
 
-    first_week: Week
-    last_week: Week
+    first_week: WeekLabel
+    last_week: WeekLabel
     weeks: int
     start: Instant
     end: Instant
@@ -251,7 +288,7 @@ class InstallationPage(PageOf):
 
 
 class _Week(BaseModel):
-    week: Week
+    week: WeekLabel
 
 
 class WeekFigures(WindowFigures, _Week):

@@ -48,6 +48,7 @@ from webhooks.access import (
     require_caller,
     require_installation,
 )
+from webhooks.api_models import FIRST_DATE, LAST_DATE, MAX_PAGE, MAX_PR_NUMBER, bounded_window
 from webhooks.ingress import state as app_state
 
 blueprint = Blueprint("dashboard", __name__)
@@ -56,7 +57,6 @@ FILTERS = ("repository", "tier", "task_class", "agent", "model", "outcome", "sin
 WINDOW_ARGS = ("weeks", "to")
 PER_PAGE, MAX_PER_PAGE = 25, 100
 ERROR_SHOWN = 2000  # characters of a failed delivery's error shown on the operations page
-_WEEK_RE = re.compile(r"\d{4}-W\d{2}")
 _REPO_RE = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 METRICS_DOC = f"{DOCS_URL}/metrics.md"
 
@@ -127,6 +127,8 @@ def pulls(installation_id: int):
 @blueprint.get("/installations/<int:installation_id>/pulls/<owner>/<repo>/<int:number>")
 def pull(installation_id: int, owner: str, repo: str, number: int):
     require_installation(installation_id)
+    if number > MAX_PR_NUMBER:
+        abort(400, f"a pull request number is at most {MAX_PR_NUMBER}, not {number}")
     dataset = _dataset(installation_id)
     found = explore.pull(dataset, f"{owner}/{repo}", number)
     if found is None:
@@ -214,12 +216,10 @@ def _window(dataset: explore.Dataset) -> explore.Window:
     """``weeks`` (1..104, default 12) ending with ``to`` (YYYY-Www; default: the data's)."""
     weeks = _int_arg("weeks", explore.DEFAULT_WEEKS, 1, explore.MAX_WEEKS)
     to = request.args.get("to", "").strip() or None
-    if to is not None and not _WEEK_RE.fullmatch(to):
-        abort(400, f"to must be an ISO week like 2026-W47, not {to[:40]!r}")
     try:
-        return explore.window(dataset, to, weeks, datetime.now(UTC))
+        return bounded_window(dataset, to, weeks, datetime.now(UTC))
     except ValueError as error:
-        abort(400, str(error))
+        abort(400, f"to: {error}")
 
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
@@ -233,10 +233,16 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
 
 def _date_arg(name: str) -> date | None:
     raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
     try:
-        return date.fromisoformat(raw) if raw else None
+        day = date.fromisoformat(raw)
     except ValueError:
-        abort(400, f"{name} must be a date like 2026-11-30, not {raw[:40]!r}")
+        day = None
+    if day is None or not FIRST_DATE <= day <= LAST_DATE:
+        abort(400, f"{name} must be a date like 2026-11-30, from {FIRST_DATE} to {LAST_DATE}, "
+                   f"not {raw[:40]!r}")  # fmt: skip
+    return day
 
 
 def _task_filter() -> explore.TaskFilter:
@@ -257,7 +263,7 @@ def _active_filters() -> dict[str, str]:
 
 def _paginate(lister, dataset: explore.Dataset) -> explore.Page:
     """The page the query asks for, of ``explore.pull_page`` or ``explore.task_page``."""
-    return lister(dataset, _task_filter(), _int_arg("page", 1, 1, 10**6),
+    return lister(dataset, _task_filter(), _int_arg("page", 1, 1, MAX_PAGE),
                   _int_arg("per_page", PER_PAGE, 1, MAX_PER_PAGE))  # fmt: skip
 
 
