@@ -591,14 +591,15 @@ JSON_VALUES = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children),
     max_leaves=12,
 )
+LONG_TEXT = st.text(min_size=600, max_size=3000)  # past what an index row holds
 GITHUB_SHAPED = st.fixed_dictionaries(
     {},
     optional={
         "action": JSON_VALUES,
         "installation": st.fixed_dictionaries({"id": JSON_VALUES}),
-        "repository": st.fixed_dictionaries({"full_name": JSON_VALUES}),
+        "repository": st.fixed_dictionaries({"full_name": JSON_VALUES | LONG_TEXT}),
         "pull_request": st.fixed_dictionaries({"number": JSON_VALUES}),
-        "ref": JSON_VALUES,
+        "ref": JSON_VALUES | LONG_TEXT,
         "zen": JSON_VALUES,
     },
 )
