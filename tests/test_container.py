@@ -222,6 +222,7 @@ def test_with_migrations_off_a_role_refuses_a_database_behind(database_url, engi
 
 
 def test_other_commands_pass_through(database_url, tmp_path):
+    assert run_role("migrate", env=role_env(database_url), cwd=tmp_path).returncode == 0
     listed = run_role("inbox", "list", "--json", env=role_env(database_url), cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
     assert json.loads(listed.stdout) == []

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 
 from bot import inbox
@@ -103,11 +104,16 @@ def test_serve_receives_processes_and_stops_cleanly(tmp_path):
             engine.dispose()
         metrics = httpx.get(f"{base}/metrics", timeout=5).text
         assert "yield_auditor_queue_depth 0.0" in metrics
+        httpx.get(f"{base}/setup?token=setup-secret-token", timeout=5)
+        httpx.get(f"{base}/login/callback?code=oauth-code-value&state=oauth-state", timeout=5)
     finally:
         code = stop(server)
     output = server.stdout.read().decode()
     assert code == 0, output
     assert SECRET not in output
+    assert "GET /setup HTTP/1.1" in output and "GET /login/callback HTTP/1.1" in output
+    for secret in ("setup-secret-token", "oauth-code-value", "oauth-state"):
+        assert secret not in output  # query strings stay out of the access log
 
 
 def test_gunicorn_and_a_worker_process_on_the_production_database(postgres_url, tmp_path):
@@ -181,6 +187,23 @@ def test_inbox_retry_refuses_unknown_ids_and_bad_usage(stored):
     assert unknown.exit_code == 1 and "no such delivery: nope" in unknown.output
     both = runner.invoke(main, ["inbox", "retry", "one", "--failed", "--db", url])
     assert both.exit_code == 2 and "not both or neither" in both.output
+
+
+def test_inbox_commands_never_create_a_ledger(database_url):
+    """A mistyped --db gets an error naming it: no empty database is created or migrated."""
+    runner = CliRunner()
+    for args in (["inbox", "list"], ["inbox", "retry", "--failed"]):
+        refused = runner.invoke(main, [*args, "--db", database_url])
+        assert refused.exit_code == 1, refused.output
+        assert "no such file" in refused.output or "holds no ledger" in refused.output
+    if database_url.startswith("sqlite"):
+        assert not Path(sa.make_url(database_url).database).exists()
+        return
+    engine = make_engine(database_url)
+    try:
+        assert sa.inspect(engine).get_table_names() == []
+    finally:
+        engine.dispose()
 
 
 def test_the_scheduler_process_runs_and_stops_cleanly(tmp_path):

@@ -20,11 +20,13 @@ def _database_option(function):
 
 
 def _engine(url: str | None):
-    from bot.ledger import make_engine, migrate
+    """An engine on the existing ledger; these commands never create or migrate one."""
+    from bot.ledger.db import LedgerUnavailable, open_ledger
 
-    engine = make_engine(url or Settings().database_url)
-    migrate(engine)
-    return engine
+    try:
+        return open_ledger(url or Settings().database_url)
+    except LedgerUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @click.command("serve")

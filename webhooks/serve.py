@@ -11,20 +11,22 @@ import signal
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from prometheus_client import start_http_server
 from sqlalchemy.engine import Engine
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from bot import inbox, telemetry
 from bot.analysis import Analyser
 from bot.config import Settings
 from bot.digest_schedule import add_digest_job
 from bot.github.client import GitHubApp, configured
-from bot.ledger import current_revision, display_url, head_revision, make_engine, migrate
+from bot.ledger import display_url, make_engine, migrate
+from bot.ledger.db import LedgerUnavailable, require_head
 from webhooks.access import is_loopback_host
 from webhooks.api_steps import api_steps, redeliver_failed
 from webhooks.app import create_app
@@ -53,7 +55,7 @@ def serve(host: str, port: int, url: str | None = None) -> None:
     stop = threading.Event()
     threads = [threading.Thread(target=worker.run, args=(stop,), name="worker", daemon=True)]
     scheduler = start_scheduler(engine, worker.github, settings)
-    server = make_server(host, port, app, threaded=True)
+    server = make_server(host, port, app, threaded=True, request_handler=PathOnlyAccessLog)
     _on_signals(lambda: (stop.set(), server.shutdown()))
     for thread in threads:
         thread.start()
@@ -68,6 +70,18 @@ def serve(host: str, port: int, url: str | None = None) -> None:
         for thread in threads:
             thread.join(timeout=30)
         engine.dispose()
+
+
+class PathOnlyAccessLog(WSGIRequestHandler):
+    """Access lines without the query string, as docker/gunicorn.conf.py's format: it can carry
+    an OAuth ``code`` and ``state`` or the setup page's ``token``."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        try:
+            line = f"{self.command} {urlsplit(self.path).path} {self.request_version}"
+        except AttributeError:  # the request line could not be parsed: show none of it
+            line = "(unparsable request line)"
+        self.log("info", '"%s" %s %s', line.translate(self._control_char_table), code, size)
 
 
 def _announce_setup(app, host: str, port: int) -> None:
@@ -203,12 +217,10 @@ def prepared_engine(settings: Settings) -> Engine:
 
 
 def _require_head(engine: Engine) -> None:
-    at, head = current_revision(engine), head_revision()
-    if at != head:
-        raise SystemExit(
-            f"the database {display_url(engine.url)} is at revision {at or 'none'}, this release "
-            f"needs {head}: run `yield-auditor migrate` (YIELD_AUDITOR_MIGRATE_ON_START=false)"
-        )
+    try:
+        require_head(engine)
+    except LedgerUnavailable as exc:
+        raise SystemExit(f"{exc} (YIELD_AUDITOR_MIGRATE_ON_START=false)") from None
 
 
 def _on_signals(callback) -> None:

@@ -155,6 +155,44 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+class LedgerUnavailable(Exception):
+    """The database holds no ledger at this release's schema; the message says what to do."""
+
+
+def open_ledger(url: str | URL) -> Engine:
+    """An engine on an existing ledger at this release's schema, for the commands that read
+    or change what is there (``inbox``, ``digest``): a mistyped URL gets an error, never a
+    new empty database, and nothing waits behind a running worker to migrate."""
+    parsed = database_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = parsed.database or ""
+        if path in ("", ":memory:") or not Path(path).is_file():
+            raise LedgerUnavailable(f"no ledger at {display_url(parsed)}: no such file")
+    engine = make_engine(parsed)
+    try:
+        require_head(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+def require_head(engine: Engine) -> None:
+    """Raise ``LedgerUnavailable`` unless the database is at this release's schema."""
+    shown = display_url(engine.url)
+    try:
+        at = current_revision(engine)
+    except sa.exc.OperationalError as exc:
+        detail = redact(str(exc.orig).strip(), engine.url)
+        raise LedgerUnavailable(f"cannot open {shown}: {detail}") from None
+    head = head_revision()
+    if at != head:
+        state = "holds no ledger (check the URL)" if at is None else f"is at revision {at}"
+        raise LedgerUnavailable(
+            f"the database {shown} {state}, this release needs {head}: run `yield-auditor migrate`"
+        )
+
+
 def migrate(target: Engine | str | URL, revision: str = "head") -> str | None:
     """Upgrade the database to ``revision`` (the newest by default); returns the revision reached.
 
