@@ -30,6 +30,7 @@ from bot.usage import Usage
 
 __all__ = (
     "DEFAULT_TIER_BANDS",
+    "FAST_MODE_MULTIPLIERS",
     "DEFAULT_TIER_NAMES",
     "MIN_COVERAGE",
     "OverrideConfig",
@@ -52,6 +53,16 @@ DEFAULT_TIER_BANDS = (Decimal(6), Decimal(20))
 """Upper bounds (exclusive, USD per million output tokens) of every tier but the last."""
 
 PriceSource = Literal["genai-prices", "override", "unpriced"]
+
+FAST_MODE_MULTIPLIERS: Mapping[str, Decimal] = {
+    "claude-opus-4-6": Decimal(6),
+    "claude-opus-4-7": Decimal(6),
+    "claude-opus-4-8": Decimal(2),
+}
+"""Anthropic's fast mode (``speed=fast``): a multiple of every token rate of the model, long
+context and cache rates included (web searches are not tokens). genai-prices has no speed, only
+OpenRouter's ``-fast`` variants, which these match; ``price_overrides.fast_mode`` adds or
+overrides entries. A fast line of any other model is unpriced, never priced at standard rates."""
 
 _MTOK = 1_000_000
 
@@ -204,6 +215,16 @@ class _Coef:
     reasoning: Decimal = Decimal(0)  # surcharge on the reasoning subset of output (rarely non-zero)
     fixed: Decimal = Decimal(0)  # USD per request
     web_search: Decimal = Decimal(0)  # USD per web search (not per million)
+
+    def times(self, multiplier: Decimal) -> _Coef:
+        """Every token rate times ``multiplier`` (fast mode); per-request and search fees stay."""
+        if multiplier == 1:
+            return self
+        m = multiplier
+        return _Coef(
+            self.input * m, self.output * m, self.cache_read * m, self.cache_write * m,
+            self.cache_write_1h * m, self.reasoning * m, self.fixed, self.web_search,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -423,6 +444,17 @@ class _OverrideRule(_Strict):
 class OverrideConfig(_Strict):
     models: dict[str, list[_OverrideRule]] = {}
     provider_multipliers: dict[str, Decimal] = {}
+    fast_mode: dict[str, Decimal] = {}
+
+    @field_validator("fast_mode")
+    @classmethod
+    def _fast_mode(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        for pattern, multiplier in value.items():
+            if not pattern.strip():
+                raise ValueError("empty model pattern")
+            if not (Decimal(1) <= multiplier <= Decimal(100)):
+                raise ValueError(f"{pattern!r}: fast-mode multiplier {multiplier} not in [1, 100]")
+        return value
 
     @field_validator("models", mode="before")
     @classmethod
@@ -610,6 +642,7 @@ class PriceBook:
         self._rules = _Patterns({k: tuple(v) for k, v in self._overrides.models.items()})
         self._tier_map = _Patterns(self._tiers.models)
         self._multipliers = self._overrides.provider_multipliers
+        self._fast = (_Patterns(self._overrides.fast_mode), _Patterns(FAST_MODE_MULTIPLIERS))
         self._rules_for = lru_cache(maxsize=16384)(self._rules_for_uncached)
         self._tier_for = lru_cache(maxsize=65536)(self._tier_uncached)
 
@@ -642,24 +675,39 @@ class PriceBook:
         provider_id = known.provider.id if known else ref.provider
         model_id = known.model.id if known else None
         tier = self._tier_for(ref, ts.date())
+        speed = self._speed(ref, usage.speed)
         if min(usage.input, usage.output, usage.cache_read, usage.cache_write) < 0:
             usd, source, note = None, "unpriced", "negative token count"
+        elif isinstance(speed, str):
+            usd, source, note = None, "unpriced", speed
         elif (override := self._override(ref, ts.date())) is not None:
             pattern, rule = override
             model_id = model_id or ref.model
-            usd = _cost(rule.coef(), usage, max(usage.requests, 1))
-            source, note = "override", f"override {pattern!r}"
+            usd = _cost(rule.coef().times(speed), usage, max(usage.requests, 1))
+            source, note = "override", _join(f"override {pattern!r}", _speed_note(speed))
         elif known is None:
             usd, source, note = None, "unpriced", str(found)
         else:
-            usd, note = self._list_cost(usage, ref, known, ts)
+            usd, note = self._list_cost(usage, ref, known, ts, speed)
             source = "unpriced" if usd is None else "genai-prices"
         return PricedUsage(usage, ref, usd, source, provider_id, model_id, tier, note)
 
+    def _speed(self, ref: ModelRef, speed: str) -> Decimal | str:
+        """The rate multiplier of a line's speed, or why there is none (the line is unpriced)."""
+        if not speed:
+            return Decimal(1)
+        if speed != "fast":
+            return f"unknown speed {speed!r}: no price for it"
+        for table in self._fast:  # the configuration first, any match in it beats the defaults
+            found = table.matches(_candidates(ref))
+            if found:
+                return found[0][1]
+        return f"no fast-mode price for {ref.raw!r}; set price_overrides.fast_mode"
+
     def _list_cost(
-        self, usage: Usage, ref: ModelRef, known: _Found, ts: datetime
+        self, usage: Usage, ref: ModelRef, known: _Found, ts: datetime, speed: Decimal
     ) -> tuple[Decimal | None, str]:
-        """List-price dollars (per-request tiers, provider multiplier) and an audit note."""
+        """List-price dollars (per-request tiers, fast mode, provider multiplier) and a note."""
         table = _table_at(ref, known, ts)
         if isinstance(table, str):
             return None, table
@@ -667,8 +715,8 @@ class PriceBook:
         coef, long_context = table.for_usage(usage.total_input, requests)
         if isinstance(coef, str):
             return None, coef
-        usd = _cost(coef, usage, requests)
-        notes = [known.note] if known.note else []
+        usd = _cost(coef.times(speed), usage, requests)
+        notes = [n for n in (known.note, _speed_note(speed)) if n]
         if long_context:
             notes.append(
                 f"long-context rates ({usage.total_input // requests} input tokens/request)"
@@ -745,6 +793,14 @@ class PriceBook:
             if value < bound:
                 return name
         return cfg.names[-1]
+
+
+def _speed_note(multiplier: Decimal) -> str:
+    return f"fast mode: x{multiplier} rates" if multiplier != 1 else ""
+
+
+def _join(*notes: str) -> str:
+    return "; ".join(n for n in notes if n)
 
 
 def _candidates(ref: ModelRef) -> tuple[tuple[str, ...], tuple[str, ...]]:

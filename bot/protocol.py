@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from bot.usage import Usage
+from bot.usage import Usage, read_speed
 
 VERSION = 1
 TASK_CLASSES = ("bugfix", "feature", "refactor", "test", "docs", "config", "chore", "other")
@@ -222,6 +222,7 @@ _USAGE_FIELDS = {
     "reasoning": "reasoning",
     "requests": "requests",
     "web_searches": "web_searches",
+    "long_context": "long_context",
 }
 
 
@@ -264,6 +265,8 @@ def parse_usage(text: str, warnings: list[str]) -> Usage | None:
     for key, value in parse_pairs(text, warnings, K_USAGE):
         if key == "model":
             values["model"] = value
+        elif key == "speed":
+            values["speed"] = read_speed(value)
         elif key in _USAGE_FIELDS:
             number = _int(value, warnings, f"{K_USAGE} {key}")
             if number is not None:
@@ -362,6 +365,8 @@ def _usage_pairs(usage: Usage) -> list[tuple[str, str]]:
     for key, attr in _USAGE_FIELDS.items():
         if getattr(usage, attr):
             pairs.append((key, str(getattr(usage, attr))))
+    if usage.speed:
+        pairs.append(("speed", usage.speed))
     if usage.cost is not None:
         pairs.append(("cost", str(usage.cost)))
     return pairs + list(usage.extra)

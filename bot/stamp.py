@@ -127,7 +127,7 @@ def _has_content(record: ProtocolRecord) -> bool:
 
 
 def _merged(record: ProtocolRecord) -> ProtocolRecord:
-    """One ``Agent-Usage`` line per model, as the protocol asks."""
+    """One ``Agent-Usage`` line per model and rates, as the protocol asks."""
     return dc_replace(record, usage=tuple(merge_by_model(record.usage)))
 
 
@@ -216,12 +216,15 @@ def _plan(
 ) -> tuple[list[tuple[str, str]], set[int], list[str]]:
     """Which new lines to add and which existing entries they replace."""
     add: list[tuple[str, str]] = []
+    present: dict[tuple[str, str], list[int]] = {}  # new lines already there, and where
     remove: set[int] = set()
     warnings: list[str] = []
     for key, value in lines:
         lower = key.lower()
         same = [i for i, e in enumerate(entries) if e.key is not None and e.key.lower() == lower]
-        if any(_same_value(key, entries[i].value, value) for i in same):
+        equal = [i for i in same if _same_value(key, entries[i].value, value)]
+        if equal:
+            present[(key, value)] = equal
             continue
         conflicts = _conflicts(lower, value, same, entries)
         if conflicts and not replace_conflicts:
@@ -230,7 +233,9 @@ def _plan(
             continue
         remove.update(conflicts)
         add.append((key, value))
-    return add, remove, warnings
+    # A line found present is added again when another line of its model replaced it.
+    gone = {line for line, where in present.items() if remove.issuperset(where)}
+    return [line for line in lines if line in gone or line in add], remove, warnings
 
 
 def _conflicts(lower: str, value: str, same: list[int], entries: list[_Entry]) -> list[int]:
@@ -241,6 +246,8 @@ def _conflicts(lower: str, value: str, same: list[int], entries: list[_Entry]) -
 
 
 def _usage_model(value: str) -> str | None:
+    """The model of an ``Agent-Usage`` value: any line of it conflicts with any other, since
+    each line of a model (one per rates) comes from the same log and a mix would count twice."""
     usage = parse_usage(value, [])
     return usage.model if usage is not None else None
 
@@ -641,13 +648,10 @@ def _time(repo: str, value) -> datetime | None:
 
 
 def _combine_usage(given: list[Usage], logged: list[Usage]) -> list[Usage]:
-    """``--usage`` lines win over the log's line for the same model."""
+    """``--usage`` lines win over the log's lines for the same model."""
     models = {u.model for u in given}
-    for usage in logged:
-        if usage.model in models:
-            click.echo(
-                f"yield-auditor stamp: --usage for {usage.model} overrides the log", err=True
-            )
+    for model in dict.fromkeys(u.model for u in logged if u.model in models):
+        click.echo(f"yield-auditor stamp: --usage for {model} overrides the log", err=True)
     return given + [u for u in logged if u.model not in models]
 
 

@@ -5,7 +5,9 @@ cache writes (as Anthropic reports them); ``output`` counts all billed output to
 reasoning tokens; ``reasoning`` is the informational subset of ``output`` spent on reasoning;
 ``cache_write_1h`` is the subset of ``cache_write`` written with a one-hour lifetime (Anthropic
 bills it at 2x input rather than 1.25x); ``web_searches`` counts the provider's server-side web
-searches, billed per search beside the tokens. OpenAI and OpenTelemetry count cached tokens inside
+searches, billed per search beside the tokens. ``speed`` and ``long_context`` say which rates the
+tokens were billed at (Anthropic's fast mode; requests above a long-context threshold), so lines
+that differ in them are never summed. OpenAI and OpenTelemetry count cached tokens inside
 their input totals, so they are converted here. The converters take what an API or a log says:
 a count that is not a non-negative integer counts as 0, and subsets are capped at their totals,
 so a converted line is never negative and never holds more input than the source reported.
@@ -13,9 +15,15 @@ so a converted line is never negative and never holds more input than the source
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
+
+LONG_CONTEXT_THRESHOLDS = (200_000, 272_000)
+"""Total input per request above which providers bill a whole request at long-context rates:
+Anthropic and Gemini at 200k, OpenAI at 272k. A log's requests are split at these, so each line
+lies on one side of each threshold and pricing it by its average request is exact."""
 
 COUNT_FIELDS = (
     "input",
@@ -44,6 +52,13 @@ class Usage:
     web_searches: int = 0
     cost: Decimal | None = None
     extra: tuple[tuple[str, str], ...] = ()
+    speed: str = ""  # "" is the standard speed; "fast" is Anthropic's fast mode
+    long_context: int = 0  # every request of the line had more total input than this
+
+    @property
+    def line_key(self) -> tuple[str, str, int]:
+        """What one trailer line stands for: a model billed at one set of rates."""
+        return self.model, self.speed, self.long_context
 
     @property
     def total_input(self) -> int:
@@ -55,8 +70,8 @@ class Usage:
         return self.total_input + self.output
 
     def __add__(self, other: Usage) -> Usage:
-        if other.model != self.model:
-            raise ValueError(f"cannot add usage of {other.model!r} to {self.model!r}")
+        if other.line_key != self.line_key:
+            raise ValueError(f"cannot add usage of {other.line_key!r} to {self.line_key!r}")
         cost = None if self.cost is None or other.cost is None else self.cost + other.cost
         return replace(
             self,
@@ -66,11 +81,22 @@ class Usage:
 
 
 def merge_by_model(usages: Iterable[Usage]) -> list[Usage]:
-    """Sum usage per model, keeping first-seen order (one trailer line per model)."""
-    merged: dict[str, Usage] = {}
+    """Sum usage per model and rates (``line_key``), keeping first-seen order (one trailer line
+    each)."""
+    merged: dict[tuple[str, str, int], Usage] = {}
     for u in usages:
-        merged[u.model] = merged[u.model] + u if u.model in merged else u
+        key = u.line_key
+        merged[key] = merged[key] + u if key in merged else u
     return list(merged.values())
+
+
+def banded(usage: Usage) -> Usage:
+    """One request's usage marked with the highest ``LONG_CONTEXT_THRESHOLDS`` it exceeds."""
+    above = [t for t in LONG_CONTEXT_THRESHOLDS if usage.total_input > t]
+    return replace(usage, long_context=above[-1]) if above else usage
+
+
+_SPEED = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 
 
 def count(value: object) -> int:
@@ -87,7 +113,7 @@ def _get(mapping: object, key: str) -> object:
 def from_anthropic(model: str, usage: Mapping[str, object], requests: int = 1) -> Usage:
     """Anthropic ``message.usage``: ``input_tokens`` already excludes cache tokens; the
     ``cache_creation`` breakdown says how many writes were for an hour, ``server_tool_use`` how
-    many web searches the API ran."""
+    many web searches the API ran, ``speed`` whether it ran in fast mode."""
     cache_write = count(usage.get("cache_creation_input_tokens"))
     one_hour = count(_get(usage.get("cache_creation"), "ephemeral_1h_input_tokens"))
     return Usage(
@@ -99,7 +125,19 @@ def from_anthropic(model: str, usage: Mapping[str, object], requests: int = 1) -
         cache_write_1h=min(one_hour, cache_write),
         requests=requests,
         web_searches=count(_get(usage.get("server_tool_use"), "web_search_requests")),
+        speed=read_speed(usage.get("speed")),
     )
+
+
+def read_speed(value: object) -> str:
+    """A reported speed as a trailer value: ``""`` for the standard speed (or none given), else
+    the name lower-cased (``fast``); a name that cannot be a plain word is kept as ``unknown``,
+    so it is still never priced at the standard rate."""
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str) or not _SPEED.fullmatch(value.lower()):
+        return "unknown"
+    return "" if value.lower() == "standard" else value.lower()
 
 
 def _first(usage: Mapping[str, object], *keys: str) -> int:

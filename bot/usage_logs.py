@@ -4,13 +4,17 @@ Supported logs (docs/stamp.md lists where each agent writes them):
 
 - **Claude Code** session transcripts (``~/.claude/projects/<project>/<session>.jsonl``).
   One API response is written as one entry per content block, each repeating the usage, so
-  entries are de-duplicated by ``message.id`` + ``requestId`` across every file read in one
-  call (a resumed session copies earlier entries into its new file). Of the copies, the one with
-  the most ``output_tokens`` wins: streamed copies carry a placeholder output count and only
-  the last one the real count. ``requests`` is the number of unique responses. API error entries
-  and ``<synthetic>`` models are skipped; a response without a model name counts as
-  ``unknown``. ``usage.cache_creation.ephemeral_1h_input_tokens`` (the one-hour cache writes)
-  and ``usage.server_tool_use.web_search_requests`` are passed on to ``from_anthropic``.
+  entries are de-duplicated by ``message.id`` (``requestId`` where there is none) across every
+  file read in one call: a resumed session copies earlier entries into its new file, and a
+  subagent or side-question file replays a response under a new ``requestId``. Of the copies,
+  the one with the most ``output_tokens`` wins: streamed copies carry a placeholder output count
+  and only the last one the real count. ``requests`` is the number of unique responses. API
+  error entries and ``<synthetic>`` models are skipped; any other line carrying a
+  ``message.usage`` that is not an assistant entry is skipped and counted in the warnings. A
+  response without a model name counts as ``unknown``.
+  ``usage.cache_creation.ephemeral_1h_input_tokens`` (the one-hour cache writes),
+  ``usage.server_tool_use.web_search_requests`` and ``usage.speed`` (``fast`` mode) are passed on
+  to ``from_anthropic``.
   Reading a session file also reads its subagents' transcripts,
   ``<session>/subagents/**/*.jsonl`` beside it.
 - **Codex** rollout files (``~/.codex/sessions/YYYY/MM/DD/rollout-*.jsonl``). The model comes from
@@ -38,6 +42,10 @@ are large). A missing or ``null`` count is 0 without a warning (the Anthropic AP
 cache counts as nullable), except in a Codex cumulative total: there ``null``, or a missing
 ``input_tokens`` or ``output_tokens``, makes the total invalid.
 
+Every request is kept apart until its long-context band is known (``bot.usage.banded``): a
+request above a threshold is billed at long-context rates as a whole, so its tokens go on their
+own line per model rather than into an average that would hide it.
+
 ``since``/``until`` keep only usage whose own timestamp lies in ``[since, until)``, so a commit
 can be stamped with the usage spent since the previous commit. A naive ``datetime`` is UTC.
 """
@@ -53,7 +61,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from bot.usage import Usage, from_anthropic, from_openai, merge_by_model
+from bot.usage import Usage, banded, from_anthropic, from_openai, merge_by_model
 
 KINDS = ("claude-code", "codex", "aider")
 MAX_WARNINGS = 50
@@ -170,7 +178,7 @@ def _combine(readers: dict[str, _Reader], notes: _Notes) -> UsageLog:
     usages: list[Usage] = []
     for reader in readers.values():
         usages.extend(reader.usages())
-    log.usages = merge_by_model(usages)
+    log.usages = merge_by_model(map(banded, usages))
     agents = [r for r in readers.values() if r.seen]
     if len(agents) == 1:
         log.agent, log.agent_version = agents[0].agent, agents[0].version
@@ -410,11 +418,12 @@ class _ClaudeReader(_Reader):
 
     def entry(self, obj: dict, path: Path) -> None:
         message = obj.get("message")
-        if obj.get("type") != "assistant" or obj.get("isApiErrorMessage") is True:
-            return
         if not isinstance(message, dict) or not isinstance(message.get("usage"), dict):
             return
-        if message.get("model") == "<synthetic>":
+        if obj.get("type") != "assistant":
+            self.notes.count("Claude Code line(s) with usage but not an assistant entry, skipped")
+            return
+        if obj.get("isApiErrorMessage") is True or message.get("model") == "<synthetic>":
             return
         self.version = _text(obj.get("version")) or self.version
         model = self._model(message.get("model"))
@@ -446,16 +455,19 @@ class _ClaudeReader(_Reader):
             nested = usage.get(group)
             if isinstance(nested, dict):
                 counts[group] = {name: _count(nested.get(name), self.notes)}
+        counts["speed"] = usage.get("speed")
         return counts
 
     def _key(self, message_id, request_id) -> object:
-        """The de-duplication key: the ids that are strings (others are tallied, not hashed)."""
-        ids = tuple(v if isinstance(v, str) else None for v in (message_id, request_id))
+        """The de-duplication key: the message id, else the request id (ids that are not strings
+        are tallied, not hashed). A replay keeps the message id under a new request id."""
         if any(v is not None and not isinstance(v, str) for v in (message_id, request_id)):
             self.notes.count("Claude Code id(s) that were not strings, ignored")
-        if ids == (None, None):
-            return object()  # no id: nothing to de-duplicate against
-        return ids
+        if isinstance(message_id, str):
+            return "message", message_id
+        if isinstance(request_id, str):
+            return "request", request_id
+        return object()  # no id: nothing to de-duplicate against
 
     def usages(self) -> list[Usage]:
         result = []
@@ -464,7 +476,7 @@ class _ClaudeReader(_Reader):
                 usage = from_anthropic(response.model, response.usage, requests=1)
                 result.append(replace(usage, cost=response.cost))
         self.report_undated()
-        return merge_by_model(result)
+        return result
 
 
 class _CodexReader(_Reader):
@@ -529,7 +541,7 @@ class _CodexReader(_Reader):
         if self.unknown_model:
             self.notes.add(f"codex usage before any turn_context is recorded as {UNKNOWN_MODEL!r}")
         self.report_undated()
-        return merge_by_model(self.found)
+        return self.found
 
 
 @dataclass(slots=True)
@@ -633,7 +645,7 @@ class _AiderReader(_Reader):
         for model in sorted(self.redacted):
             self.notes.add(f"aider redacted the model name {model!r} (a model it does not know)")
         self.report_undated()
-        return merge_by_model(self.found)
+        return self.found
 
 
 _READERS: dict[str, type[_Reader]] = {

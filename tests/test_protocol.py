@@ -72,8 +72,10 @@ usages = st.builds(
     cost=st.none() | st.decimals(min_value=0, max_value=10**6, allow_nan=False, places=6),
     extra=extras(
         {"model", "in", "out", "cache_read", "cache_write", "cache_write_1h", "reasoning",
-         "requests", "web_searches", "cost"}
+         "requests", "web_searches", "cost", "speed", "long_context"}
     ).map(tuple),
+    speed=st.sampled_from(["", "fast", "unknown"]),
+    long_context=st.sampled_from([0, 200_000, 272_000]),
 ).flatmap(  # the one-hour writes are a part of all cache writes
     lambda u: st.integers(0, u.cache_write).map(lambda h: dataclasses.replace(u, cache_write_1h=h))
 )  # fmt: skip
@@ -354,6 +356,27 @@ def test_merge_by_model_sums_and_keeps_order():
     assert merge_by_model([a1, Usage("a", input=1)])[0].cost is None
     with pytest.raises(ValueError):
         a1 + b
+
+
+def test_merge_keeps_lines_of_other_rates_apart():
+    fast, long = Usage("a", input=1, speed="fast"), Usage("a", input=2, long_context=200_000)
+    assert merge_by_model([Usage("a", input=3), fast, long, fast]) == [
+        Usage("a", input=3),
+        Usage("a", input=2, speed="fast"),
+        long,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("reported", "speed"),
+    [(None, ""), ("standard", ""), ("Standard", ""), ("fast", "fast"), ("FAST", "fast"),
+     ("", ""), (6, "unknown"), ("x" * 40, "unknown"), ("fast mode", "unknown")],
+)  # fmt: skip
+def test_speed_is_a_plain_word_and_never_silently_standard(reported, speed):
+    usage = from_anthropic("m", {"input_tokens": 1, "speed": reported})
+    assert usage.speed == speed
+    record, _ = parse_record(format_record(ProtocolRecord(usage=(usage,))))
+    assert record.usage[0].speed == speed
 
 
 def test_printable_alphabet_needs_no_quotes():

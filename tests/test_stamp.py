@@ -248,6 +248,22 @@ def test_replace_swaps_conflicting_lines():
     )
 
 
+def test_a_models_lines_of_other_rates_conflict_with_its_existing_line():
+    """The agent's own line of a model covers all its requests: a long-context line added
+    beside it would count those twice."""
+    message = "t\n\nAgent-Usage: model=m; in=1\n"
+    lines = (Usage("m", input=1), Usage("m", input=2, long_context=200_000))
+    result = stamp(message, ProtocolRecord(usage=lines))
+    assert result.message == message and len(result.warnings) == 1
+    replaced = stamp(message, ProtocolRecord(usage=lines), replace=True).message
+    assert replaced.endswith(
+        "\nAgent-Trailers: 1\nAgent-Usage: model=m; in=1\n"
+        "Agent-Usage: model=m; in=2; long_context=200000\n"
+    )
+    assert "Agent-Usage: model=m; in=1\nAgent-Trailers" not in replaced
+    assert stamp(replaced, ProtocolRecord(usage=lines)).added == ()
+
+
 def test_same_values_in_other_spellings_are_not_added_again():
     message = (
         "t\n\nagent-task-class: Bugfix\nAGENT-USAGE:model=gpt-5.2 ;requests=1; in=5;out=7\n"
