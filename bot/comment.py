@@ -76,16 +76,24 @@ def md(value: Any, limit: int = MAX_VALUE) -> Md:
 
     Control and format characters (bidi overrides, zero-width tricks) are dropped, whitespace
     is collapsed, the text is capped at ``limit``; HTML is entity-escaped, Markdown punctuation
-    backslash-escaped, and a zero-width space after ``@``, ``#``, ``www`` and a ``:`` before
-    ``/`` stops mentions, issue references and autolinks.
+    backslash-escaped, and a zero-width space breaks each of GitHub's autolinked references
+    (``_AUTOLINKS``): mentions, ``#123``, ``owner/repo#123``, ``GH-123``, commit SHAs
+    (``sha``, ``user@sha``, ``owner/repo@sha``) and URLs.
     """
     text = " ".join("".join(map(_visible, str(value))).split())
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = _MD_SPECIAL.sub(r"\\\1", text)
-    text = re.sub(r"(?i)(www)(?=\.)|:(?=/)", "\\g<0>\u200b", text)
-    return Md(re.sub(r"[@#]", "\\g<0>\u200b", text))
+    return Md(_AUTOLINKS.sub("\\g<0>\u200b", text))
+
+
+# Where GitHub would start an autolinked reference (docs.github.com, "Autolinked references and
+# URLs"): after ``@`` (mentions, user@sha), ``#`` (#123, owner/repo#123), ``GH-`` (GH-123),
+# ``www`` or a ``:`` before ``/`` (URLs), and every six hex digits (a SHA is linked from 7 digits
+# on, so no run of 7 is left whole). A repository's custom autolinks (JIRA-123) only link out:
+# they notify nobody, and their prefixes cannot be known here.
+_AUTOLINKS = re.compile(r"[@#]|(?i:gh-|www(?=\.))|:(?=/)|[0-9A-Fa-f]{6}(?=[0-9A-Fa-f])")
 
 
 def _visible(ch: str) -> str:

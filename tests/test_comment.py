@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -207,6 +208,28 @@ def test_escaping_neutralises_markdown_and_pings():
     assert md("<b>&") == "&lt;b&gt;&amp;"
     assert md("[x](y)") == "\\[x\\]\\(y\\)"
     assert len(md("x" * 1000)) == 160
+
+
+# GitHub's autolinked references (docs.github.com, "Autolinked references and URLs"): mentions
+# and user@sha, #123 and owner/repo#123, GH-123, commit SHAs from 7 hex digits, URLs.
+AUTOLINK = re.compile(r"@\w|#[0-9]|(?i:gh)-[0-9]|[0-9A-Fa-f]{7}|://|(?i:www)\.")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["GH-123", "gh-7", "closes GH-42", "acme/app#12", "a5c3785", "jlord@a5c3785ed8d6a35868",
+     "jlord/sheetsee.js@a5c3785ed8d6a35868bc169f07e40e889087fd2e", "DEADBEEFCAFE",
+     "https://evil.example", "www.evil.example", "@octocat"],
+)  # fmt: skip
+def test_no_autolinked_reference_survives_escaping(text):
+    assert AUTOLINK.search(text)
+    assert not AUTOLINK.search(md(text))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="GHgh-#@/:.wW0123456789abcdefxyz _", max_size=80) | st.text(max_size=80))
+def test_escaped_text_never_holds_an_autolinked_reference(text):
+    assert not AUTOLINK.search(md(text, limit=1000))
 
 
 # --------------------------------------------------------------------------- size
