@@ -16,6 +16,8 @@ from bot.analysis import Analyser
 from bot.config import Settings
 from bot.github.client import GitHubApp
 from bot.github.fake import (
+    DELAY,
+    ERROR,
     SECONDARY,
     FakeGitHub,
     FileDiff,
@@ -44,17 +46,20 @@ def fake(app_key: str) -> Iterator[FakeGitHub]:
         yield server
 
 
-@pytest.fixture
-def app(fake: FakeGitHub, app_key: str) -> Iterator[GitHubApp]:
+def make_app(fake: FakeGitHub, app_key: str, **options) -> GitHubApp:
     settings = Settings(
         _env_file=None,
         github_app_id=APP_ID,
         github_app_private_key=app_key,
         github_api_url=fake.url,
     )
-    github_app = GitHubApp(
-        settings, backoff_factor=0, seconds_between_requests=0, seconds_between_writes=0
-    )
+    quick = {"backoff_factor": 0, "seconds_between_requests": 0, "seconds_between_writes": 0}
+    return GitHubApp(settings, **quick, **options)
+
+
+@pytest.fixture
+def app(fake: FakeGitHub, app_key: str) -> Iterator[GitHubApp]:
+    github_app = make_app(fake, app_key)
     yield github_app
     github_app.close()
 
@@ -238,3 +243,17 @@ def test_redeliver_failed_asks_once_for_each_guid_never_delivered(fake, app):
     attempts = fake.calls("POST", "/app/hook/deliveries/*/attempts")
     assert [a.path for a in attempts] == [f"/app/hook/deliveries/{newest}/attempts"]
     assert fake.deliveries()[-1].guid == "lost" and fake.deliveries()[-1].redelivery
+
+
+def test_a_redelivery_request_without_a_clear_answer_is_not_sent_again(fake, app_key):
+    app = make_app(fake, app_key, timeout=1)
+    slow = fake.add_delivery("slow", "push", status_code=502)
+    flaky = fake.add_delivery("flaky", "push", status_code=502, ago=timedelta(hours=1))
+    fine = fake.add_delivery("fine", "push", status_code=502, ago=timedelta(hours=2))
+    fake.fail("POST", f"/app/hook/deliveries/{slow}/attempts", DELAY, seconds=1.5)
+    fake.fail("POST", f"/app/hook/deliveries/{flaky}/attempts", ERROR, status=502)
+    done = redeliver_failed(app)
+    assert done.unanswered == ("slow", "flaky") and done.requested == ("fine",)
+    attempts = sorted(a.path for a in fake.calls("POST", "/app/hook/deliveries/*/attempts"))
+    assert attempts == sorted(f"/app/hook/deliveries/{i}/attempts" for i in (slow, flaky, fine))
+    app.close()

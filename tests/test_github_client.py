@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import requests
+from github import GithubException
 
 from bot import telemetry
 from bot.config import Settings
@@ -18,6 +20,7 @@ from bot.github.client import (
     configured,
     rate_limits,
     retry_at,
+    uncertain,
 )
 from bot.github.fake import DELAY, ERROR, PRIMARY, SECONDARY, FakeGitHub
 
@@ -25,6 +28,7 @@ APP_ID = 42
 INSTALLATION = 7
 REPO = "octo-org/service"
 PULL = f"/repos/{REPO}/pulls/1"
+COMMENTS = f"/repos/{REPO}/issues/1/comments"
 
 
 @pytest.fixture
@@ -118,6 +122,50 @@ def test_a_timeout_is_retried(fake, app_key):
     fake.fail("GET", PULL, DELAY, seconds=1.5)
     assert get_pull(app) == "Pull request 1"
     assert len(fake.calls("GET", PULL)) == 2
+    app.close()
+
+
+def create_comment(app: GitHubApp) -> None:
+    app.installation(INSTALLATION).get_repo(REPO).get_issue(1).create_comment("cost")
+
+
+def test_a_create_that_times_out_is_never_sent_again(fake, app_key):
+    app = make_app(fake, app_key, timeout=1)
+    fake.fail("POST", COMMENTS, DELAY, seconds=1.5)  # GitHub creates it; the client gave up
+    with pytest.raises(requests.Timeout) as failed:
+        create_comment(app)
+    assert uncertain(failed.value) and len(fake.calls("POST", COMMENTS)) == 1
+    app.close()
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_a_create_answered_5xx_is_never_sent_again(fake, app, status):
+    fake.fail("POST", COMMENTS, ERROR, status=status)
+    with pytest.raises(GithubException) as failed:
+        create_comment(app)
+    assert failed.value.status == status and uncertain(failed.value)
+    assert len(fake.calls("POST", COMMENTS)) == 1
+
+
+def test_a_rate_limited_create_is_not_waited_for_in_the_request(fake, app):
+    fake.fail("POST", COMMENTS, SECONDARY, status=429, seconds=1)
+    with pytest.raises(RateLimited), rate_limits():
+        create_comment(app)  # refused, so certain: the worker runs it again at retry_at
+    assert len(fake.calls("POST", COMMENTS)) == 1
+
+
+@pytest.mark.parametrize("status", [401, 403, 404, 422])
+def test_a_refusal_is_certain(status):
+    assert not uncertain(GithubException(status, {"message": "no"}, {}))
+
+
+def test_an_edit_that_times_out_is_sent_again(fake, app_key):
+    app = make_app(fake, app_key, timeout=1)
+    comment_id = fake.add_comment(REPO, 1, "old")
+    comment = app.installation(INSTALLATION).get_repo(REPO).get_issue(1).get_comment(comment_id)
+    fake.fail("PATCH", f"/repos/{REPO}/issues/comments/*", DELAY, seconds=1.5)
+    comment.edit("new")  # the same whole body again: repeating it changes nothing
+    assert len(fake.calls("PATCH")) == 2 and fake.comments(REPO, 1)[0].body == "new"
     app.close()
 
 

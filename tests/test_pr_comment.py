@@ -15,6 +15,7 @@ from bot import inbox
 from bot.config import Settings
 from bot.demo_story import GRACE, HAIKU, OPUS, REPO, Story, added, agent_message, play
 from bot.github.fake import FakeGitHub
+from bot.github.fake_history import add_check_run
 from webhooks.serve import build_worker
 
 QUICK = {"seconds_between_requests": None, "seconds_between_writes": None, "backoff_factor": 0}
@@ -58,8 +59,8 @@ def story(engine, fake):
     return told
 
 
-def worker(engine, settings, name="w"):
-    return build_worker(engine, settings, github_options=QUICK, name=name)
+def worker(engine, settings, name="w", **github_options):
+    return build_worker(engine, settings, github_options={**QUICK, **github_options}, name=name)
 
 
 def bodies(fake, number):
@@ -124,8 +125,79 @@ def test_server_errors_and_timeouts_end_in_one_correct_comment(engine, settings,
     fake.fail("GET", "/repos/*/issues/*/comments", "delay", seconds=0.2)
     play(fake, Sender(engine))
     worker(engine, settings).drain()
-    for number in range(1, 6):
-        assert len(bodies(fake, number)) == 1
+    (postponed,) = [d for d in waiting(engine) if d.error]  # the others of PR 1 wait behind
+    assert "create uncertain" in postponed.error  # the 502: maybe done, so looked for later
+    assert [len(bodies(fake, n)) for n in range(1, 6)] == [0, 1, 1, 1, 1]
+    later(engine, settings)
+    assert [len(bodies(fake, n)) for n in range(1, 6)] == [1] * 5
+    assert len(fake.calls("POST", "/repos/*/issues/1/comments")) == 2  # the 502, then one
+
+
+# --------------------------------------------------------------------------- uncertain writes
+
+COMMENTS = "/repos/*/issues/*/comments"
+TIMEOUT = {"timeout": 2}  # seconds: a DELAY longer is a request GitHub does, unanswered
+
+
+def waiting(engine) -> list[inbox.Delivery]:
+    return [d for d in inbox.list_deliveries(engine, limit=None) if d.status == "received"]
+
+
+def later(engine, settings, **options) -> None:
+    """Run the postponed deliveries as if their time had come."""
+    inbox.requeue(engine, [d.guid for d in waiting(engine)])
+    worker(engine, settings, **options).drain()
+
+
+def settled(fake) -> None:
+    """Wait until the fake has answered every request (a delayed create lands)."""
+    for _ in range(100):
+        if all(c.status for c in fake.calls()):
+            return
+        threading.Event().wait(0.05)
+    raise AssertionError("the fake still works on a request")
+
+
+def test_a_create_that_timed_out_but_landed_is_adopted_not_sent_again(
+    engine, settings, fake, story
+):
+    fake.fail("POST", COMMENTS, "delay", seconds=2.5)  # done at 2.5 s, the client gave up at 2
+    fake.fail("GET", COMMENTS, "delay", seconds=1.2, times=2)  # listed again after it landed
+    story_pull_request(story, 1, 0)
+    worker(engine, settings, **TIMEOUT).drain()
+    assert waiting(engine) == []  # found when listed again: nothing postponed
+    (comment,) = fake.comments(REPO, 1)
+    assert "PERF-1" in comment.body and comment.user.login.endswith("[bot]")
+    assert len(fake.calls("POST", COMMENTS)) == 1
+
+
+def test_a_create_not_listed_yet_is_looked_for_later_not_sent_again(engine, settings, fake, story):
+    fake.fail("POST", COMMENTS, "delay", seconds=3)
+    story_pull_request(story, 1, 0)
+    worker(engine, settings, **TIMEOUT).drain()
+    (postponed,) = waiting(engine)
+    assert postponed.available_at > datetime.now(UTC) and "uncertain" in postponed.error
+    settled(fake)
+    later(engine, settings, **TIMEOUT)
+    assert waiting(engine) == [] and len(fake.comments(REPO, 1)) == 1
+    assert len(fake.calls("POST", COMMENTS)) == 1
+    story.push("perf/search", agent_message("More", "PERF-1", "perf", 1, "frontier", OPUS, 1, 1),
+               [added("search.py", 1)], number=1)  # fmt: skip
+    worker(engine, settings, **TIMEOUT).drain()
+    (comment,) = fake.comments(REPO, 1)  # the adopted comment is the one kept up to date
+    assert OPUS in comment.body
+
+
+def test_an_edit_that_times_out_is_sent_again(engine, settings, fake, story):
+    story_pull_request(story, 1, 0)
+    worker(engine, settings, **TIMEOUT).drain()
+    fake.fail("PATCH", "/repos/*/issues/comments/*", "delay", seconds=3)
+    story.push("perf/search", agent_message("More", "PERF-1", "perf", 1, "frontier", OPUS, 1, 1),
+               [added("search.py", 1)], number=1)  # fmt: skip
+    worker(engine, settings, **TIMEOUT).drain()
+    assert {d.status for d in inbox.list_deliveries(engine, limit=None)} <= {"done", "ignored"}
+    (comment,) = fake.comments(REPO, 1)
+    assert OPUS in comment.body and len(fake.calls("PATCH")) == 2
 
 
 @pytest.mark.parametrize("kind", ["secondary", "primary"])
@@ -244,6 +316,40 @@ def test_the_check_run_and_budget_gate(engine, settings, fake, story):
     (run,) = [r for r in fake.check_runs(REPO) if r["head_sha"] == head]  # one per head
     assert run["name"] == "Token yield" and run["conclusion"] == "failure"
     assert run["status"] == "completed"
+
+
+CHECKED = "check_run:\n  enabled: true\n"
+OVER_BUDGET = "budget:\n  max_cost_usd: 0.001\n  action: fail\n"
+
+
+def test_another_apps_run_of_the_same_name_is_never_touched(engine, settings, fake, story):
+    fake.set_content(REPO, ".github/yield-auditor.yml", CHECKED)
+    story_pull_request(story, 1, 0)
+    head = fake.pull(REPO, 1).commits[-1]
+    other = add_check_run(fake, REPO, head, "Token yield", "success")  # a CI job of that name
+    (before,) = fake.check_runs(REPO)
+    worker(engine, settings).drain()
+    fake.set_content(REPO, ".github/yield-auditor.yml", CHECKED + OVER_BUDGET)
+    inbox.requeue(engine, [d.guid for d in inbox.list_deliveries(engine, limit=None)])
+    worker(engine, settings).drain()  # our run's conclusion changes: edited, and only ours
+    assert {d.status for d in inbox.list_deliveries(engine, limit=None)} <= {"done", "ignored"}
+    theirs, ours = sorted(fake.check_runs(REPO), key=lambda r: r["id"] != other)
+    assert theirs == before and fake.calls("PATCH", f"/repos/*/check-runs/{other}") == []
+    assert ours["conclusion"] == "failure" and ours["head_sha"] == head
+    assert len(fake.calls("PATCH", "/repos/*/check-runs/*")) == 1
+
+
+def test_a_check_run_create_left_uncertain_is_not_sent_twice(engine, settings, fake, story):
+    fake.set_content(REPO, ".github/yield-auditor.yml", CHECKED)
+    fake.fail("POST", "/repos/*/check-runs", "delay", seconds=3)
+    story_pull_request(story, 1, 0)
+    worker(engine, settings, **TIMEOUT).drain()
+    (postponed,) = [d for d in waiting(engine) if d.error]
+    assert "check run: create uncertain" in postponed.error
+    settled(fake)
+    later(engine, settings, **TIMEOUT)
+    assert waiting(engine) == [] and len(fake.check_runs(REPO)) == 1
+    assert len(fake.calls("POST", "/repos/*/check-runs")) == 1 and len(bodies(fake, 1)) == 1
 
 
 def test_demo_exits_zero_and_prints_the_comments():

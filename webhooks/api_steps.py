@@ -32,12 +32,13 @@ from github.HookDelivery import HookDeliverySummary
 from github.NamedUser import NamedUser
 from github.PaginatedList import PaginatedList
 from github.Repository import Repository
+from requests import RequestException
 from sqlalchemy.orm import Session
 
 from bot.analysis import Analyser
 from bot.commit import CommitInfo, Identity
 from bot.facts import commit_facts
-from bot.github.client import GitHubApp, RateLimited, api_calls, rate_limits
+from bot.github.client import GitHubApp, RateLimited, api_calls, rate_limits, uncertain
 from bot.inbox import Delivery
 from bot.ledger import load_commits, load_evidence, upsert_commits
 from bot.records import CommitFacts, FileChange, PullRequest
@@ -361,11 +362,13 @@ class MergedDiff:
 
 @dataclass(frozen=True, slots=True)
 class Redelivered:
-    """What ``redeliver_failed`` did: deliveries read, GUIDs asked again, GUIDs it could not."""
+    """What ``redeliver_failed`` did: deliveries read, GUIDs asked again, GUIDs it could not,
+    and GUIDs whose request got no clear answer (the next run sees whether they were)."""
 
     seen: int
     requested: tuple[str, ...]
     refused: tuple[str, ...]
+    unanswered: tuple[str, ...] = ()
 
 
 def redeliver_failed(
@@ -375,12 +378,14 @@ def redeliver_failed(
 
     GitHub never redelivers on its own. A GUID counts as delivered when any of its attempts got
     a 2xx (``status`` "OK"); otherwise its newest failed attempt is redelivered. The list is
-    read newest first (100 per request, as the App: JWT) and stops at ``since``.
+    read newest first (100 per request, as the App: JWT) and stops at ``since``. A request is
+    sent once (a POST): one without a clear answer is not repeated, and the next run, an hour
+    later, finds it delivered or asks again.
     """
     cutoff = (now or datetime.now(UTC)) - since
     requester = app.integration.requester
     listing = PaginatedList(HookDeliverySummary, requester, DELIVERIES, {"per_page": 100})
-    requested, refused = [], []
+    requested, refused, unanswered = [], [], []
     with rate_limits():
         seen, undelivered = _undelivered(listing, cutoff)
         for guid, delivery_id in undelivered.items():
@@ -388,14 +393,17 @@ def redeliver_failed(
                 requester.requestJsonAndCheck(
                     "POST", f"/app/hook/deliveries/{delivery_id}/attempts"
                 )
+            except RequestException as exc:  # no answer: a timeout, the connection lost
+                log.warning("redelivery of %s: no answer (%s)", guid, type(exc).__name__)
+                unanswered.append(guid)
             except GithubException as exc:
                 if exc.status in (403, 429):
                     raise  # a rate limit: rate_limits() says when to run again
-                log.warning("redelivery of %s refused: %s", guid, exc.status)
-                refused.append(guid)
+                log.warning("redelivery of %s: GitHub answered %s", guid, exc.status)
+                (unanswered if uncertain(exc) else refused).append(guid)
             else:
                 requested.append(guid)
-    return Redelivered(seen, tuple(requested), tuple(refused))
+    return Redelivered(seen, tuple(requested), tuple(refused), tuple(unanswered))
 
 
 def _undelivered(listing: Iterable[Any], cutoff: datetime) -> tuple[int, dict[str, int]]:

@@ -3,8 +3,11 @@
 The comment is found by its hidden marker among our bot's comments; its revision (head sha and
 event time) keeps an older job from overwriting a newer one. Deliveries of one pull request
 are processed one at a time (``bot.inbox``), and should a race ever create two comments, the
-oldest is kept and the others deleted. Optional: the "Token yield" check run with the same
-summary and the budget gate. See docs/comment.md.
+oldest is kept and the others deleted. A create is sent once: when its answer leaves unknown
+whether it was done (a timeout, a 5xx), the comment is looked for by marker and adopted, or,
+not listed yet, looked for again later (``UNCERTAIN_WAIT``) rather than posted twice. Optional:
+the "Token yield" check run with the same summary and the budget gate; only our App's runs are
+ever edited. See docs/comment.md.
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from github import GithubException
+from github.CheckRun import CheckRun
 from github.IssueComment import IssueComment
 from github.Repository import Repository
 from sqlalchemy.orm import Session
@@ -37,7 +42,7 @@ from bot.comment import (
     wanted,
 )
 from bot.config import Settings
-from bot.github.client import GitHubApp, RateLimited, rate_limits
+from bot.github.client import GitHubApp, RateLimited, rate_limits, uncertain
 from bot.inbox import Delivery
 from bot.ledger import (
     StoredComment,
@@ -59,6 +64,11 @@ log = logging.getLogger(__name__)
 CHECK_NAME = "Token yield"
 MARKER_START = "<!-- yield-auditor:pr-comment"
 CONFIG_TTL_SECONDS = 300  # a repository's configuration is read again after this
+# GitHub ends a request after 10 s ("Troubleshooting the REST API": timeouts): a create left
+# uncertain and not listed yet is looked for again once it surely landed or never will.
+UNCERTAIN_WAIT = timedelta(seconds=60)
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -229,11 +239,14 @@ class CommentStep:
         if not ours:
             if not wanted(comment, config.config.comment, exists=False):
                 return None
-            issue.create_comment(comment.body)
-            ours = self._ours(issue.get_comments())  # a racing worker may have posted too
+            created = _create_once(lambda: issue.create_comment(comment.body), "cost comment")
+            # listed again: a racing worker may have posted too, or the uncertain create landed
+            ours = self._ours(issue.get_comments()) or ([created] if created else [])
+            if not ours:
+                raise _unsettled("cost comment")
         keep, extra = ours[0], ours[1:]
         for duplicate in extra:
-            duplicate.delete()
+            _delete(duplicate)
         stored = parse_marker(keep.body)
         newer = stored is not None and is_newer(stored, comment.revision)
         if not newer and not same_content(keep.body, comment.body):
@@ -263,13 +276,51 @@ class CommentStep:
         title, summary, text, conclusion = check_run_output(comment, config.config.budget)
         output = {"title": title, "summary": summary, "text": text}
         head = comment.revision.head_sha
-        existing = next(iter(repo.get_commit(head).get_check_runs(check_name=CHECK_NAME)), None)
+        existing = self._our_check_run(repo, head)
         if existing is None:
-            repo.create_check_run(
-                CHECK_NAME, head, status="completed", conclusion=conclusion, output=output
+            created = _create_once(
+                lambda: repo.create_check_run(
+                    CHECK_NAME, head, status="completed", conclusion=conclusion, output=output
+                ),
+                "check run",
             )
+            if created is None and self._our_check_run(repo, head) is None:
+                raise _unsettled("check run")
         elif existing.output.summary != summary or existing.conclusion != conclusion:
             existing.edit(status="completed", conclusion=conclusion, output=output)
+
+    def _our_check_run(self, repo: Repository, head: str) -> CheckRun | None:
+        """Our App's run of ``CHECK_NAME`` on ``head``; another app's run of that name (a CI job
+        called "Token yield", say) is never ours to edit."""
+        runs = repo.get_commit(head).get_check_runs(check_name=CHECK_NAME)
+        return next((run for run in runs if run.app.id == self.app.app_id), None)
+
+
+def _create_once(create: Callable[[], T], what: str) -> T | None:
+    """Send a create once; None when its answer leaves unknown whether GitHub did it (the
+    caller then looks for it before creating again: never twice)."""
+    try:
+        return create()
+    except Exception as exc:
+        if not uncertain(exc):
+            raise
+        log.warning("%s: create uncertain (%s), looking for it", what, type(exc).__name__)
+        return None
+
+
+def _unsettled(what: str) -> RetryLater:
+    """Run the delivery again once an uncertain create, not listed yet, has surely settled."""
+    at = datetime.now(UTC) + UNCERTAIN_WAIT
+    return RetryLater(f"{what}: create uncertain and not listed yet, looked for later", at)
+
+
+def _delete(comment: IssueComment) -> None:
+    """Delete our duplicate; already gone is fine (a retried DELETE whose first was done)."""
+    try:
+        comment.delete()
+    except GithubException as exc:
+        if exc.status != 404:
+            raise
 
 
 def content_hash(body: str) -> str:

@@ -10,6 +10,10 @@
   without either: GitHub says to wait at least a minute then). ``rate_limits()`` turns the
   rate-limit errors PyGithub raises itself (a 429 without ``retry-after``, say) into the same.
   The worker re-queues the delivery for ``retry_at``.
+- A POST is never sent twice by the client: it creates something each time (a comment, a check
+  run), and a timeout or a 5xx leaves unknown whether GitHub did. ``uncertain(exc)`` tells the
+  caller, which looks for what it created before creating again (``webhooks.pr_comment``).
+  Reads, PATCHes (whole fields: the same result when repeated) and DELETEs are retried.
 - Every HTTP request is counted, per installation (``bot.telemetry.record_api_call``, the
   ``yield_auditor_github_api_calls`` metric) and per block of code (``api_calls()``): PyGithub
   asks the ``Auth`` object for credentials once per request, and ``BoundedRetry.increment`` runs
@@ -26,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import requests
 from github import Auth, Github, GithubIntegration
 from github.GithubException import (
     GithubException,
@@ -44,6 +49,8 @@ RETRIES = 3
 BACKOFF_FACTOR = 0.5  # 0 s, 1 s, 2 s between retries of a 5xx or a timeout
 TIMEOUT_SECONDS = 15
 PER_PAGE = 100
+# Not POST: repeating a create after a timeout or a 5xx could create twice.
+RETRIED_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE", "TRACE"})
 
 
 class RateLimited(Exception):
@@ -138,7 +145,9 @@ class BoundedRetry(GithubRetry):
 
     ``GithubRetry`` caps the primary-limit and secondary-limit backoffs it computes, but urllib3
     still sleeps whatever ``retry-after`` says (403, 429, 503); this caps that too. It also counts
-    each retry as one more request of ``installation_id``.
+    each retry as one more request of ``installation_id``. Only ``RETRIED_METHODS`` are
+    retried once sent: a POST that timed out, lost its connection or got a 5xx raises, and a
+    rate-limited one raises too (``rate_limits`` turns it into ``RateLimited``).
     """
 
     def __init__(self, installation_id: int | None = None, **kwargs: Any) -> None:
@@ -146,6 +155,7 @@ class BoundedRetry(GithubRetry):
         kwargs.setdefault("backoff_factor", BACKOFF_FACTOR)
         kwargs.setdefault("max_rate_limit_wait", MAX_WAIT_SECONDS)
         kwargs.setdefault("secondary_rate_wait", SECONDARY_WAIT_SECONDS)
+        kwargs.setdefault("allowed_methods", RETRIED_METHODS)
         super().__init__(**kwargs)
         self.installation_id = installation_id
 
@@ -176,6 +186,15 @@ class BoundedRetry(GithubRetry):
             raise RateLimited(
                 f"GitHub answered {response.status}: wait until {until:%H:%M:%S}", until
             )
+
+
+def uncertain(exc: BaseException) -> bool:
+    """Whether a write that raised ``exc`` may still have been done: GitHub's answer never came
+    whole (a timeout, the connection lost once sent or mid-answer) or was a 5xx, which GitHub
+    gives for a request it timed out on after starting it."""
+    if isinstance(exc, GithubException):
+        return exc.status >= 500
+    return isinstance(exc, requests.RequestException)
 
 
 @contextmanager
