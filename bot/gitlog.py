@@ -472,51 +472,116 @@ def numstat_for(
     line counts only for some commits (the agents') reads the log with ``numstat=False``
     and asks here. Merge commits, commits without changes and unknown hashes (git skips them
     silently) get ``()``. A commit whose objects are missing (a damaged repository, a partial
-    clone: nothing is fetched) is ``unreadable``; git stops there, and the rest are diffed by
-    a new run. Each hash is followed by a line git echoes (``#``), so the output says which
-    commits git finished.
+    clone: nothing is fetched) is ``unreadable``. In a partial clone those are found first
+    (``_lacking``), since git takes a second or more to fail on each.
     """
     wanted = list(dict.fromkeys(sha.lower() for sha in shas))
     for sha in wanted:
         if len(sha) not in (40, 64) or not _HEX.issuperset(sha):
             raise ValueError(f"not a full commit hash: {sha!r}")
-    args = ["diff-tree", "--stdin", "-z", "--numstat", "--root", "--no-ext-diff", "--no-textconv"]
-    args.append("-M" if renames else "--no-renames")
     env_ = _git_env(env)
-    files: dict[str, tuple[FileChange, ...]] = {}
+    lacking = _lacking(repo, wanted, env_) if wanted and _is_partial(repo, env_) else []
+    skip = set(lacking)
+    args = ["--numstat", "--no-ext-diff", "--no-textconv", "-M" if renames else "--no-renames"]
+    files, unreadable = _diff_tree(repo, args, [s for s in wanted if s not in skip], env_)
+    return Diffs(files, tuple(lacking) + unreadable)
+
+
+def _diff_tree(
+    repo: Path | str, args: list[str], wanted: list[str], env: Mapping[str, str]
+) -> tuple[dict[str, tuple], tuple[str, ...]]:
+    """``git diff-tree --stdin -z --root <args>`` over ``wanted``: each commit's entries, and
+    the commits git could not read. Each hash is followed by a line git echoes (``#``), so
+    the output says which commits git finished; at one it cannot read, git stops, and a new
+    run takes the rest."""
+    args = ["diff-tree", "--stdin", "-z", "--root", *args]
+    done: dict[str, tuple] = {}
     unreadable: list[str] = []
     while wanted:
-        result = _git(repo, args, env_, "".join(f"{sha}\n#\n" for sha in wanted).encode())
+        result = _git(repo, args, env, "".join(f"{sha}\n#\n" for sha in wanted).encode())
         out = result.stdout.decode("utf-8", "surrogateescape")
-        done = _parse_diffs(out.split("\0"), wanted)
-        files.update(done)
-        wanted = wanted[len(done) :]
+        finished = _parse_diffs(out.split("\0"), wanted)
+        done.update(finished)
+        wanted = wanted[len(finished) :]
         if result.returncode != 0:
             if not wanted or not _OBJECT_ID.search(result.stderr):
                 raise GitLogError(_failure(args, result))
             unreadable.append(wanted.pop(0))
-    return Diffs(files, tuple(unreadable))
+    return done, tuple(unreadable)
 
 
-def _parse_diffs(parts: list[str], wanted: list[str]) -> dict[str, tuple[FileChange, ...]]:
-    """The file lists of the leading ``wanted`` commits that ``parts`` (``diff-tree --stdin
-    -z --numstat`` fields, each commit closed by the echoed ``#``) finishes, in order.
+def _is_partial(repo: Path | str, env: Mapping[str, str]) -> bool:
+    """A partial clone has a promisor remote (``clone --filter`` makes ``origin`` one)."""
+    out = _git(repo, ["config", "--get-regexp", r"^remote\..*\.promisor$"], env).stdout
+    values = [line.partition(" ")[2] for line in out.decode("utf-8", "replace").splitlines()]
+    return any(v.lower() in ("true", "yes", "on", "1") for v in values)
 
-    A commit's output is its hash (absent when nothing changed) then its entries; an entry's
-    first field always holds a tab, so a field opening with ``#\n`` there is the echo."""
-    result: dict[str, tuple[FileChange, ...]] = {}
-    files: list[FileChange] = []
+
+def _lacking(repo: Path | str, wanted: list[str], env: Mapping[str, str]) -> list[str]:
+    """The ``wanted`` commits whose diffs need an object a partial clone does not hold.
+
+    ``rev-list --missing=print`` lists what is missing without fetching; a commit is out if
+    its root tree or its first parent's is missing, or if a blob its diff names (``--raw``,
+    which reads trees, not blobs) is."""
+    stdin = "".join(f"{sha}\n" for sha in wanted).encode()
+    listed = _run(repo, ["rev-list", "--objects", "--missing=print", "--stdin"], env, stdin)
+    lines = listed.decode("ascii", "replace").split("\n")
+    missing = {line[1:] for line in lines if line[:1] == "?"}
+    if not missing:
+        return []
+    trees = _trees(repo, wanted, env)
+    trees.update(_trees(repo, [p for _, p in trees.values() if p and p not in trees], env))
+    out = [
+        sha
+        for sha in wanted
+        if trees.get(sha, ("", ""))[0] in missing
+        or trees.get(trees.get(sha, ("", ""))[1], ("", ""))[0] in missing
+    ]
+    out_set = set(out)
+    rest = [sha for sha in wanted if sha not in out_set]
+    blobs, unreadable = _diff_tree(repo, ["-r", "--raw", "--no-renames"], rest, env)
+    return out + list(unreadable) + [s for s in rest if not missing.isdisjoint(blobs.get(s, ()))]
+
+
+def _trees(repo: Path | str, shas: list[str], env: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    """commit -> (its root tree, its first parent or ""), read from the commits alone."""
+    if not shas:
+        return {}
+    stdin = "".join(f"{sha}\n" for sha in shas).encode()
+    args = ["log", "--no-walk=unsorted", "--stdin", "--format=%H %T %P"]
+    result = {}
+    for line in _run(repo, args, env, stdin).decode("ascii", "replace").split("\n"):
+        fields = line.split(" ")
+        if len(fields) >= 2:
+            result[fields[0]] = (fields[1], fields[2] if len(fields) > 2 else "")
+    return result
+
+
+def _parse_diffs(parts: list[str], wanted: list[str]) -> dict[str, tuple]:
+    """The entries of the leading ``wanted`` commits that ``parts`` (``diff-tree --stdin -z``
+    fields, each commit closed by the echoed ``#``) finishes, in order: ``FileChange``s for
+    ``--numstat``, the object ids an entry names for ``--raw``.
+
+    A commit's output is its hash (absent when nothing changed) then its entries. An entry's
+    first field holds a tab (numstat) or opens with ``:`` (raw), and a hash neither, so a
+    field opening with ``#\n`` where an entry or hash may start is the echo."""
+    result: dict[str, tuple] = {}
+    entries: list = []
     k = 0  # the commit being read
     i, n = 0, len(parts)
     while i < n and k < len(wanted):
         entry = parts[i]
         i += 1
         while entry.startswith("#\n") and k < len(wanted):  # the echo: a commit is complete
-            result[wanted[k]] = tuple(files)
-            files = []
+            result[wanted[k]] = tuple(entries)
+            entries = []
             k += 1
             entry = entry[2:]
         if not entry:
+            continue
+        if entry[0] == ":":  # raw: ":<mode> <mode> <id> <id> <status>", then the path
+            entries.extend(entry.split(" ")[2:4])
+            i += 1
             continue
         tab = entry.find("\t")
         if tab < 0 or k == len(wanted):  # the commit's hash
@@ -530,7 +595,7 @@ def _parse_diffs(parts: list[str], wanted: list[str]) -> dict[str, tuple[FileCha
                 break
             path = parts[i + 1]
             i += 2
-        files.append(_file_change(entry, tab, tab2, path))
+        entries.append(_file_change(entry, tab, tab2, path))
     return result
 
 

@@ -304,20 +304,32 @@ def test_numstat_for_skips_a_commit_whose_blob_is_missing(repo: Repo, tmp_path: 
 
 
 def test_numstat_for_never_fetches_into_a_partial_clone(repo: Repo, tmp_path: Path) -> None:
-    repo.commit("one", files={"a": "1\n"})
-    repo.commit("two", files={"a": "1\n2\n", "b": "b\n"})
-    repo.commit("three", files={"c": "c\n"})
+    """What is missing is found up front: git takes a second or more to fail on each commit,
+    so a diff-tree run per missing object would turn an audit into hours."""
+    one = repo.commit("one", files={"a": "a\n", "b": "b\n"})
+    two = repo.commit("two", files={"b": "b\nb\n"})
+    three = repo.commit("three", files={"c": "c\n"})
     repo.git("config", "uploadpack.allowFilter", "true")
-    for spec in ("blob:none", "tree:0"):
-        clone = tmp_path / spec.replace(":", "-")
-        repo.git("clone", "-q", f"--filter={spec}", "--no-checkout", f"file://{repo.path}",
-                 str(clone), cwd=tmp_path)  # fmt: skip
+    trace = tmp_path / "trace"
+    for spec, checkout, readable in [
+        ("blob:none", "--no-checkout", {}),
+        ("tree:0", "--no-checkout", {}),
+        ("blob:none", "--checkout", {three: (FileChange("c", 1, 0),)}),  # HEAD's blobs: a, b, c
+    ]:
+        clone = tmp_path / f"{spec.replace(':', '-')}{checkout}"
+        repo.git("clone", "-q", f"--filter={spec}", checkout, f"file://{repo.path}", str(clone),
+                 cwd=tmp_path)  # fmt: skip
         objects = repo.git("count-objects", "-v", cwd=clone)
         commits = list(iter_commits(clone, numstat=False, env=repo.env))
-        assert [c.subject for c in commits] == ["three", "two", "one"]
-        diffs = numstat_for(clone, [c.sha for c in commits], env=repo.env)
-        assert set(diffs.unreadable) == {c.sha for c in commits} and diffs.files == {}
+        assert [c.sha for c in commits] == [three, two, one]
+        env = {**repo.env, "GIT_TRACE": str(trace)}
+        trace.write_text("")
+        diffs = numstat_for(clone, [three, two, one], env=env)
+        assert diffs.files == readable
+        assert set(diffs.unreadable) == {three, two, one} - set(readable)
         assert repo.git("count-objects", "-v", cwd=clone) == objects  # nothing fetched
+        runs = trace.read_text().count("built-in: git diff-tree")
+        assert runs <= 2, runs  # one --raw, one --numstat: none per missing object
 
 
 def test_shallow_commits(repo: Repo, tmp_path: Path) -> None:
