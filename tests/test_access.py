@@ -27,6 +27,7 @@ from bot.ledger import make_engine, migrate, upsert_installation
 from bot.tokens import create_token, revoke_token
 from webhooks.access import (
     LOCAL,
+    SECURE_COOKIE_NAME,
     SESSION_USER,
     TOKEN,
     USER,
@@ -35,6 +36,7 @@ from webhooks.access import (
     require_caller,
     require_installation,
     safe_next,
+    session_version,
 )
 from webhooks.app import create_app
 from webhooks.ingress import WEBHOOK_PATH
@@ -435,6 +437,31 @@ def test_logout_needs_csrf(client, fake):
     assert done.status_code == 303 and done.headers["Location"] == "/login"
     assert session_of(client) == {}
     assert client.get(f"/installations/{ACME}/probe").status_code == 302
+
+
+def test_logout_ends_every_copy_of_the_session(fake, ledger_engine):
+    """A cookie copied before /logout (another browser's, or a stolen one) no longer signs in;
+    signing in again works, and other users' sessions are untouched. SQLite and PostgreSQL."""
+    app = build(github_settings(fake), ledger_engine)
+    browser, copy, laptop, bob = (app.test_client() for _ in range(4))
+    for client, login in ((browser, "ada"), (laptop, "ada"), (bob, "bob")):
+        sign_in_with_github(client, fake, login)
+    stolen = browser.get_cookie(SECURE_COOKIE_NAME).value
+    copy.set_cookie(SECURE_COOKIE_NAME, stolen)
+    page, api = f"/installations/{ACME}/probe", f"/api/v1/installations/{ACME}/probe"
+    assert copy.get(page).get_json()["login"] == "ada"
+
+    assert browser.post("/logout", data={"csrf_token": csrf_token(browser)}).status_code == 303
+    for client in (copy, laptop):
+        answer = client.get(page)
+        assert answer.status_code == 302 and answer.headers["Location"].startswith("/login")
+    copy.set_cookie(SECURE_COOKIE_NAME, stolen)  # signed out above: the cookie was cleared
+    assert copy.get(api).status_code == 401
+    assert bob.get(f"/installations/{GLOBEX}/probe").get_json()["login"] == "bob"
+
+    sign_in_with_github(browser, fake, "ada")
+    assert browser.get(page).get_json()["login"] == "ada"
+    assert session_version(ledger_engine, 101) == 1 and session_version(ledger_engine, 102) == 0
 
 
 def test_the_sign_in_form_needs_csrf(client):

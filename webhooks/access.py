@@ -22,20 +22,23 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import Flask, Response, abort, g, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from bot.config import Settings
+from bot.ledger.schema import SessionVersionRow
+from bot.ledger.store import dialect_insert
 
 log = logging.getLogger(__name__)
 
@@ -60,22 +63,65 @@ class Caller:
     installations: frozenset[int]
     admin_of: frozenset[int]
     token_id: int | None = None
+    user_id: int | None = None  # GitHub's id of a signed-in user
 
     def sees(self, installation_id: int) -> bool:
         return installation_id in self.installations
 
 
 def session_user(
-    login: str, user_id: int, installations: set[int], admin_of: set[int], expires: float
+    login: str,
+    user_id: int,
+    installations: set[int],
+    admin_of: set[int],
+    expires: float,
+    version: int = 0,
 ) -> dict:
-    """What the session cookie holds for a signed-in user (never their GitHub token)."""
+    """What the session cookie holds for a signed-in user (never their GitHub token);
+    ``version`` is the user's ``session_version`` at sign-in."""
     return {
         "login": login,
         "id": user_id,
         "installations": sorted(installations),
         "admin_of": sorted(admin_of & installations),
         "expires": expires,
+        "version": version,
     }
+
+
+def session_version(engine: Engine, user_id: int) -> int:
+    """The user's session version: a cookie of another version no longer signs in."""
+    table = SessionVersionRow.__table__
+    query = sa.select(table.c.version).where(table.c.user_id == user_id)
+    with _database(engine) as connection:
+        return connection.execute(query).scalar() or 0
+
+
+def end_sessions(engine: Engine, user_id: int) -> None:
+    """Sign ``user_id`` out of every session (``/logout``): their version moves on, so every
+    cookie issued before, this one and any copy of it, stops authenticating."""
+    table = SessionVersionRow.__table__
+    now = datetime.now(UTC)
+    statement = dialect_insert(engine.dialect.name, table).values(
+        user_id=user_id, version=1, signed_out_at=now
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.user_id],
+        set_={"version": table.c.version + 1, "signed_out_at": now},
+    )
+    with _database(engine, write=True) as connection:
+        connection.execute(statement)
+
+
+@contextmanager
+def _database(engine: Engine, write: bool = False) -> Iterator[Connection]:
+    """A connection (a transaction when ``write``); 503 when the database is unavailable."""
+    try:
+        with engine.begin() if write else engine.connect() as connection:
+            yield connection
+    except SQLAlchemyError as exc:
+        log.error("the database is unavailable (%s)", type(exc).__name__)
+        abort(503, "the database is unavailable; try again later")
 
 
 def current_caller() -> Caller | None:
@@ -236,7 +282,7 @@ def init_access(app: Flask, settings: Settings, engine: Engine) -> CSRFProtect:
             if request.method not in SAFE_METHODS:
                 abort(403, "API tokens are read-only")
             return  # so CSRFProtect, which checks unsafe methods only, has nothing to check
-        g.caller = _local_caller(engine) if settings.local_mode else _session_caller()
+        g.caller = _local_caller(engine) if settings.local_mode else _session_caller(engine)
         if app.secret_key is None and request.method in app.config["WTF_CSRF_METHODS"]:
             raise CSRFError("sessions are off (YIELD_AUDITOR_SECRET_KEY is not set).")
 
@@ -331,29 +377,26 @@ def _token_caller(engine: Engine, authorization: str) -> Caller:
     return Caller(TOKEN, info.name, only, frozenset(), token_id=info.id)
 
 
-def _session_caller() -> Caller | None:
+def _session_caller(engine: Engine) -> Caller | None:
     data = session.get(SESSION_USER)
     if data is None:
         return None
     try:
         login, expires = str(data["login"]), float(data["expires"])
+        user_id, version = int(data["id"]), int(data.get("version", 0))
         installations = frozenset(int(i) for i in data["installations"])
         admin_of = frozenset(int(i) for i in data["admin_of"]) & installations
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):
         expires = 0.0
-    if expires <= time.time():
-        session.clear()  # expired (or not ours): signed out
+    if expires <= time.time() or version != session_version(engine, user_id):
+        session.clear()  # expired, signed out since (or not ours)
         return None
-    return Caller(USER, login, installations, admin_of)
+    return Caller(USER, login, installations, admin_of, user_id=user_id)
 
 
 def _local_caller(engine: Engine) -> Caller:
-    try:
-        with engine.connect() as connection:
-            ids = frozenset(connection.execute(sa.text("SELECT id FROM installations")).scalars())
-    except SQLAlchemyError as exc:
-        log.error("local mode: the database is unavailable (%s)", type(exc).__name__)
-        abort(503, "the database is unavailable; try again later")
+    with _database(engine) as connection:
+        ids = frozenset(connection.execute(sa.text("SELECT id FROM installations")).scalars())
     return Caller(LOCAL, None, ids, ids)
 
 

@@ -28,7 +28,15 @@ from github import Auth, Github, GithubException
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Settings
-from webhooks.access import SESSION_USER, USER, current_caller, render_error, safe_next
+from webhooks.access import (
+    SESSION_USER,
+    USER,
+    current_caller,
+    end_sessions,
+    render_error,
+    safe_next,
+    session_version,
+)
 from webhooks.access import session_user as session_user_data
 from webhooks.ingress import state
 
@@ -120,6 +128,7 @@ def callback() -> ResponseReturnValue:
     except SignInError as exc:
         return render_error(exc.status, exc.title, exc.message)
     installations = _fit(user.installations)
+    version = session_version(state().engine, user.id)
     session.clear()
     session[SESSION_USER] = session_user_data(
         user.login,
@@ -127,6 +136,7 @@ def callback() -> ResponseReturnValue:
         set(installations),
         set(user.admin_of),
         time.time() + settings.session_hours * 3600,
+        version,
     )
     session.permanent = True
     log.info(
@@ -140,7 +150,11 @@ def callback() -> ResponseReturnValue:
 
 @blueprint.post("/logout")
 def logout() -> ResponseReturnValue:
-    """Sign out (CSRF-checked, so another site cannot sign you out)."""
+    """Sign out of every session of this user (CSRF-checked, so another site cannot sign you
+    out): a copy of the cookie stops authenticating too (``end_sessions``)."""
+    caller = current_caller()
+    if caller is not None and caller.user_id is not None:
+        end_sessions(state().engine, caller.user_id)
     session.clear()
     if state().settings.local_mode:
         return redirect("/", 303)

@@ -498,6 +498,20 @@ class BackfillProgressRow(SQLModel, table=True):
     finished_at: datetime | None = _col(UTCDateTime(), nullable=True)  # the last complete run
 
 
+class SessionVersionRow(SQLModel, table=True):
+    """A signed-in user's session version (``webhooks.access``): a session cookie records the
+    version at sign-in and stops authenticating once ``/logout`` has moved it on, so a copied
+    cookie dies with the session it was copied from. No row is version 0."""
+
+    __tablename__ = "session_versions"
+
+    user_id: int = Field(
+        sa_column=sa.Column(sa.BigInteger(), primary_key=True, autoincrement=False)
+    )
+    version: int = _col(sa.Integer(), nullable=False)
+    signed_out_at: datetime = _col(UTCDateTime(), nullable=False)
+
+
 TABLES: tuple[sa.Table, ...] = tuple(
     model.__table__  # type: ignore[attr-defined]
     for model in (
@@ -516,6 +530,7 @@ TABLES: tuple[sa.Table, ...] = tuple(
         DigestSendRow,
         ApiTokenRow,
         BackfillProgressRow,
+        SessionVersionRow,
     )
 )
 TABLE_NAMES = frozenset(t.name for t in TABLES)
