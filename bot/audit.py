@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -134,22 +135,26 @@ def _with_files(
 
     Only tasks read them (complexity, inferred class, survival), so only the commits of the
     tasks, found by attributing without them, are diffed: git's diffs are most of the cost
-    of reading a history. The ledger (``--db``) keeps every commit's files."""
-    if options.db:
-        shas = [c.sha for c in facts if len(c.parents) <= 1]
-    else:
-        tasks = attribute(facts, derived.prs, derived.events, params)
-        shas = [sha for t in tasks for a in t.attempts for sha in a.commits]
+    of reading a history. The agents' own commits are diffed on another core meanwhile. The
+    ledger (``--db``) keeps every commit's files."""
     cut = shallow_commits(options.repo)  # diffed against nothing, they would add every file
-    diffs = numstat_for(options.repo, (sha for sha in shas if sha not in cut))
-    unknown = len(diffs.unreadable) + sum(1 for sha in set(shas) if sha in cut)
+    shas = {c.sha for c in facts if len(c.parents) <= 1 and (options.db or c.is_agent_work)}
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        first = pool.submit(numstat_for, options.repo, [s for s in shas if s not in cut])
+        rest: set[str] = set()
+        if not options.db:
+            tasks = attribute(facts, derived.prs, derived.events, params)
+            rest = {sha for t in tasks for a in t.attempts for sha in a.commits} - shas
+        diffs = [numstat_for(options.repo, [s for s in rest if s not in cut]), first.result()]
+    shas |= rest
+    unknown = sum(len(d.unreadable) for d in diffs) + len(shas & cut)
     if unknown:
         notes.append(
             f"line counts unknown for {unknown} commits whose objects this clone lacks "
             "(shallow or partial clone, or missing objects); they count 0 lines"
         )
-    files = diffs.files
-    return [replace(c, files=files[c.sha]) if files.get(c.sha) else c for c in facts]
+    files = {sha: f for d in diffs for sha, f in d.files.items() if f}
+    return [replace(c, files=files[c.sha]) if c.sha in files else c for c in facts]
 
 
 def _read(options: AuditOptions, progress: Callable[[int], None] | None) -> list[GitCommit]:
