@@ -16,6 +16,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot import gitlog
 from bot.commit import Identity
@@ -277,6 +279,70 @@ def test_numstat_for_chosen_commits_matches_the_log(repo: Repo) -> None:
         numstat_for(repo.path, ["HEAD"], env=repo.env)
     unknown = "0" * 40  # git skips it
     assert numstat_for(repo.path, [unknown], env=repo.env) == Diffs({unknown: ()})
+
+
+_NAME = st.text(alphabet="ab#:\t\n é-", min_size=1, max_size=6).filter(
+    lambda part: part not in (".", "..", ".git")
+)
+
+
+def _quoted(path: str) -> str:
+    """A path as fast-import reads it: C-style quoted."""
+    escaped = path.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + escaped.replace("\t", "\\t").replace("\n", "\\n") + '"'
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    edits=st.lists(
+        st.lists(
+            st.tuples(
+                st.sampled_from(["M", "M", "D", "R"]),
+                st.lists(_NAME, min_size=1, max_size=2).map("/".join),
+                st.integers(0, 30),
+            ),
+            min_size=1,
+            max_size=4,
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_numstat_for_agrees_with_the_log_on_any_paths(
+    tmp_path_factory: pytest.TempPathFactory, git_env: dict[str, str], edits
+) -> None:
+    """Whatever the paths hold (tabs, newlines, '#', spaces), the echo framing never slips."""
+    stream, present = [], {}
+    for n, commit in enumerate(edits, 1):
+        lines = [f"commit refs/heads/main\nmark :{n}\ncommitter A <a@x> {n} +0000\ndata 1\nc"]
+        lines += [f"from :{n - 1}"] if n > 1 else []
+        for op, path, size in commit:
+            if op == "M" and not any(p.startswith(path + "/") or path.startswith(p + "/")
+                                     for p in present if p != path):  # fmt: skip
+                body = "".join(f"{path} {i} {size}\n" for i in range(size))
+                lines.append(f"M 100644 inline {_quoted(path)}\ndata {len(body.encode())}\n{body}")
+                present[path] = size
+            elif op in "DR" and present:
+                old = sorted(present)[size % len(present)]
+                if (
+                    op == "D"
+                    or path in present
+                    or any(p.startswith(path + "/") or path.startswith(p + "/") for p in present)
+                ):
+                    lines.append(f"D {_quoted(old)}")
+                    del present[old]
+                else:
+                    lines.append(f"R {_quoted(old)} {_quoted(path)}")
+                    present[path] = present.pop(old)
+        stream.append("\n".join(lines) + "\n")
+    path = tmp_path_factory.mktemp("paths")
+    fast_import(path, git_env, "".join(stream).encode())
+    commits = list(iter_commits(path, rev="main", env=git_env))
+    assert numstat_for(path, [c.sha for c in commits], env=git_env) == Diffs(
+        {c.sha: c.files for c in commits}
+    )
 
 
 def _delete_object(repo: Path, sha: str) -> None:
