@@ -147,6 +147,11 @@ def _with_files(
             rest = {sha for t in tasks for a in t.attempts for sha in a.commits} - shas
         diffs = [numstat_for(options.repo, [s for s in rest if s not in cut]), first.result()]
     shas |= rest
+    if cut:
+        notes.append(
+            f"shallow clone: the history stops at {len(cut)} commits whose parents this clone "
+            "lacks; earlier commits and pull requests are not audited"
+        )
     unknown = sum(len(d.unreadable) for d in diffs) + len(shas & cut)
     if unknown:
         notes.append(

@@ -226,6 +226,7 @@ def test_shallow_clone_does_not_count_the_cut_commit_as_adding_everything(tmp_pa
     report = run_audit(AuditOptions(clone), Analyser())
     assert report["commits_scanned"] == 1 and len(_notes(report)) == 1
     assert "2 commits" not in _notes(report)[0] and "1 commits" in _notes(report)[0]
+    assert "shallow clone: the history stops at 1 commits" in " ".join(report["limitations"])
 
 
 @pytest.mark.parametrize("spec", ["blob:none", "tree:0"])
