@@ -45,6 +45,16 @@ timed deliveries) and how long the queue took to drain after the load, for the l
 ``create_app`` under ``make_server(threaded=True)``, no worker thread): the ingress alone.
 --rounds 1 measures each app once, as before rounds existed. About 8 minutes with the defaults
 (3.5 with --rounds 1); PostgreSQL is left out, with a note, when its server cannot be reached.
+
+With ``--github-delay SECONDS`` (e.g. 15) it measures instead what GitHub's slowness does to the
+acknowledgements: ``serve`` (web server and worker thread in one process) on each database, with
+the App configured against the project's fake GitHub (bot/github/fake.py), which answers every
+listing of a pull request's comments that many seconds late. Three pull requests are opened, and
+once the worker's first comment call is waiting on GitHub, --slow-requests deliveries are sent
+one after another and ``inbox list`` is run; p50/p99/max of their acknowledgements are reported,
+next to the same run with GitHub answering at once (delay 0, the baseline of the same run: a
+ratio, since absolute figures on a shared machine are noisy), and whether the slow call was still
+unanswered when the last acknowledgement came (the measurement overlapped it).
 """
 
 from __future__ import annotations
@@ -784,6 +794,112 @@ def run_round(name: str, server: str, ctx: dict[str, Any], bare: Rounds, ours: R
             db.dispose()
 
 
+# --------------------------------------------------------------------------- slow GitHub
+
+
+SLOW_CALL = "/repos/*/issues/*/comments"  # the cost comment's listing, the worker's first call
+
+
+@dataclass
+class SlowRun:
+    database: str
+    delay: float
+    latencies: list[float]
+    inbox_list: float  # seconds ``inbox list`` took
+    overlapped: bool  # the slow call was still unanswered after the last acknowledgement
+
+
+def run_slow_github(args: argparse.Namespace) -> int:
+    """Acknowledgement latency of ``serve`` while its worker waits on a slow GitHub."""
+    tmp = Path(tempfile.mkdtemp(prefix="ya-slow-github-"))
+    deliveries = build_deliveries(args.slow_requests)
+    if "postgresql" in args.databases and (error := unreachable(args.postgres)):
+        print(f"PostgreSQL left out: {error}", file=sys.stderr)
+        args.databases.remove("postgresql")
+    runs = []
+    for name in args.databases:
+        for delay in (0.0, args.github_delay):
+            db = sqlite_database(tmp, f"slow-{delay:g}") if name == "sqlite" else (
+                postgresql_database(args.postgres))  # fmt: skip
+            print(f"serve / {name}: GitHub {delay:g} s late ...", file=sys.stderr, flush=True)
+            try:
+                runs.append(slow_round(db, delay, deliveries, tmp))
+            finally:
+                if db.dispose is not None:
+                    db.dispose()
+    print(
+        f"\nserve (embedded worker), {args.slow_requests} deliveries sent one at a time while "
+        "the worker waits on GitHub's comment listing; ms, load-sensitive: compare the ratio"
+    )
+    print(f"{'database':<11}{'GitHub late':>12}{'p50':>9}{'p99':>9}{'max':>9}{'p99 / base':>12}"
+          f"{'inbox list':>12}{'overlap':>9}")  # fmt: skip
+    for run in runs:
+        base = next(r for r in runs if r.database == run.database and r.delay == 0)
+        p99, base_p99 = (nearest_rank(sorted(r.latencies), 0.99) for r in (run, base))
+        ordered, overlap = sorted(run.latencies), "yes" if run.overlapped else "no"
+        print(f"{run.database:<11}{run.delay:>11g}s{nearest_rank(ordered, 0.5) * 1000:>9.1f}"
+              f"{p99 * 1000:>9.1f}{ordered[-1] * 1000:>9.1f}{p99 / base_p99:>11.1f}x"
+              f"{run.inbox_list * 1000:>10.0f}ms{overlap:>9}")  # fmt: skip
+    print(f"server logs: {tmp}", file=sys.stderr)
+    return 0 if all(r.overlapped for r in runs if r.delay) else 1
+
+
+def slow_round(db: Database, delay: float, deliveries: list, tmp: Path) -> SlowRun:
+    """One ``serve`` on ``db`` against a fake GitHub ``delay`` seconds late on comments."""
+    import httpx
+
+    from bot.demo_story import HAIKU, Story, added, agent_message
+    from bot.github.fake import FakeGitHub
+
+    with FakeGitHub(app_id=4242) as fake:
+        port, log = free_port(), tmp / f"slow-{db.name}-{delay:g}.log"
+        env = {**environment(db.url), "GITHUB_APP_ID": str(fake.app_id),
+               "GITHUB_APP_PRIVATE_KEY": fake.private_key, "GITHUB_API_URL": fake.url}  # fmt: skip
+        server = start([sys.executable, "-m", "bot", "serve", "--port", str(port)], tmp, env, log)
+        try:
+            wait_until_up(port, [server], log)
+            if delay:
+                fake.fail("GET", SLOW_CALL, "delay", seconds=delay, times=100)
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+                story = Story(fake, lambda event, payload: _post(client, event, payload))
+                story.setup()
+                for number in (1, 2, 3):
+                    text = agent_message(f"Change {number}", f"T-{number}", "perf", number,
+                                         "economy", HAIKU, 9000, 900)  # fmt: skip
+                    story.push(f"b{number}", text, [added(f"f{number}.py", 5)])
+                    story.open(number, f"b{number}", f"Change {number}")
+                while not fake.calls("GET", SLOW_CALL):
+                    time.sleep(0.01)
+                latencies = [_timed(client, *delivery) for delivery in deliveries]
+            began = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "bot", "inbox", "list", "--limit", "5"],
+                           env=env, cwd=tmp, check=True, capture_output=True)  # fmt: skip
+            listing = time.perf_counter() - began
+            overlapped = fake.calls("GET", SLOW_CALL)[0].status == 0
+            with fake.state.lock:
+                fake.state.faults.clear()
+        finally:
+            stop([server])
+    return SlowRun(db.name, delay, latencies, listing, overlapped)
+
+
+def _post(client: Any, event: str, payload: dict[str, Any]) -> None:
+    from tests import payloads as p
+
+    body = json.dumps(payload).encode()
+    _timed(client, event, body, p.sign(body, SECRET))
+
+
+def _timed(client: Any, event: str, body: bytes, signature: str) -> float:
+    headers = {"X-GitHub-Event": event, "X-GitHub-Delivery": str(uuid.uuid4()),
+               "X-Hub-Signature-256": signature, "Content-Type": "application/json"}  # fmt: skip
+    began = time.perf_counter()
+    response = client.post(PATH, content=body, headers=headers)
+    if response.status_code != 202:
+        raise SystemExit(f"the ingress answered {response.status_code}: {response.text[:200]}")
+    return time.perf_counter() - began
+
+
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=5000, help="timed requests per app")
@@ -801,6 +917,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--drain-timeout", type=float, default=20, help="seconds after the load")
     parser.add_argument("--no-workers", action="store_true", help="the ingress alone")
     parser.add_argument("--rounds", type=int, default=3, help="bare, ours pairs per config")
+    parser.add_argument("--github-delay", type=float, help="seconds: the slow-GitHub mode")
+    parser.add_argument("--slow-requests", type=int, default=200, help="its deliveries")
     args = parser.parse_args(argv)
     args.databases = [d for d in args.databases.split(",") if d]
     args.servers = [s for s in args.servers.split(",") if s]
@@ -818,4 +936,5 @@ if __name__ == "__main__":
         results = asyncio.run(generate(json.loads(sys.argv[2])))
         Path(sys.argv[3]).write_text(json.dumps(results))
     else:
-        sys.exit(main(parse(sys.argv[1:])))
+        parsed = parse(sys.argv[1:])
+        sys.exit(run_slow_github(parsed) if parsed.github_delay else main(parsed))
