@@ -457,6 +457,25 @@ def test_every_page_is_escaped_accessible_and_needs_no_inline_style_or_script(ap
 # --------------------------------------------------------------------------- the way in
 
 
+def test_a_huge_trailer_or_title_is_cut_on_every_page(ledger_engine):
+    """A 1 MB pull request title and long trailers (anyone who can push writes them) made the
+    list pages megabytes long for everyone: each value is shown cut, with an ellipsis, and long
+    ones are left out of the filter form's options. (Trailers stay under PostgreSQL's index
+    entry limit here: the ledger could not store 1 MB of them.)"""
+    huge, long = "Z" * 1_000_000, "Z" * 600
+    commits = [commit("h1", 0, pr=31, task="BIG-1", task_class=long, tier=long, model=long)]
+    week = (commits, [pr(31, title=huge)], [event(MERGED, 10, 31)])
+    seed(ledger_engine, weeks=(week,))
+    client = create_app(make_settings(), ledger_engine).test_client()
+    sign_in(client, installations=(INSTALLATION,))
+    tasks = get(client, f"{BASE}/tasks")
+    task_page = next(h for h in hrefs(tasks) if "BIG-1" in h)
+    for path in (f"{BASE}/tasks", f"{BASE}/pulls", f"{BASE}/pulls/{REPO}/31", task_page):
+        body = client.get(path).get_data(as_text=True)
+        assert len(body) < 100_000, path
+        assert "Z" * 199 + "…" in body and "Z" * 200 not in body, path
+
+
 def test_the_home_page_lists_several_installations_and_skips_a_single_one(app, client):
     answer = client.get("/")
     assert answer.status_code == 302 and answer.location.endswith(f"{BASE}/")

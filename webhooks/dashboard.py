@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from bot import DOCS_URL, explore
 from bot.attribution import BUCKETS, Spend, Task
+from bot.channels.content import clean
 from bot.charts import (
     Bucket,
     HeatCell,
@@ -57,6 +58,8 @@ FILTERS = ("repository", "tier", "task_class", "agent", "model", "outcome", "sin
 WINDOW_ARGS = ("weeks", "to")
 PER_PAGE, MAX_PER_PAGE = 25, 100
 ERROR_SHOWN = 2000  # characters of a failed delivery's error shown on the operations page
+SHOWN = 200  # characters of one untrusted value (a title, a trailer's) shown on a page
+MAX_CHOICES = 200  # options of one filter of the list forms
 _REPO_RE = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 METRICS_DOC = f"{DOCS_URL}/metrics.md"
 
@@ -93,6 +96,7 @@ def matrix(installation_id: int):
     links = {(c.tier, c.task_class): url_for(".tasks", installation_id=installation_id,
                                              tier=c.tier, task_class=c.task_class,
                                              since=since.isoformat(), until=until.isoformat())
+             if len(c.tier) <= SHOWN and len(c.task_class) <= SHOWN else None
              for c in found.cells}  # fmt: skip
     cells = [HeatCell(c.tier, c.task_class, c.first_pass_yield,
                       f"{fmt_share(c.first_pass_yield)} (n={c.tasks})", cell_detail(c),
@@ -120,7 +124,7 @@ def pulls(installation_id: int):
     csv = f"/api/v1/installations/{installation_id}/pulls.csv"
     active = _active_filters()
     return _render("pulls", dataset, "pulls", page=page, rows=[pull_line(r) for r in page.items],
-                   choices=explore.choices(dataset), active=active,
+                   choices=_choices(dataset), active=active,
                    csv_url=_with_query(csv, active))  # fmt: skip
 
 
@@ -147,7 +151,7 @@ def tasks(installation_id: int):
     page = _paginate(explore.task_page, dataset)
     rows = [task_line(installation_id, d) for d in page.items]
     return _render("tasks", dataset, "tasks", page=page, rows=rows,
-                   choices=explore.choices(dataset), active=_active_filters())  # fmt: skip
+                   choices=_choices(dataset), active=_active_filters())  # fmt: skip
 
 
 @blueprint.get("/installations/<int:installation_id>/tasks/<owner>/<repo>/<path:key>")
@@ -254,6 +258,14 @@ def _task_filter() -> explore.TaskFilter:
     if since and until and since > until:
         abort(400, "since must not be after until")
     return explore.TaskFilter(**text, since=since, until=until)
+
+
+def _choices(dataset: explore.Dataset) -> dict[str, tuple[str, ...]]:
+    """The filter form's options: at most MAX_CHOICES each, none longer than SHOWN (an option's
+    value is the whole value: a few huge trailers would make every list page huge). Those left
+    out can still be filtered on from the address."""
+    return {name: tuple(v for v in values if len(v) <= SHOWN)[:MAX_CHOICES]
+            for name, values in explore.choices(dataset).items()}  # fmt: skip
 
 
 def _active_filters() -> dict[str, str]:
@@ -397,9 +409,9 @@ def task_line(installation_id: int, d: DatedTask) -> dict:
 def cell_detail(c: Cell) -> str:
     """A matrix cell's tooltip: first-pass yield with its interval, token yield, cost."""
     interval = f" (95% interval {fmt_share(c.interval[0])} to {fmt_share(c.interval[1])})"
-    return (f"{c.tier} x {c.task_class}: first-pass yield {fmt_share(c.first_pass_yield)}"
-            f"{interval if c.interval else ''}, n={c.tasks}; token yield "
-            f"{fmt_share(c.token_yield)}; cost per shipped task "
+    return (f"{short(c.tier)} x {short(c.task_class)}: first-pass yield "
+            f"{fmt_share(c.first_pass_yield)}{interval if c.interval else ''}, n={c.tasks}; "
+            f"token yield {fmt_share(c.token_yield)}; cost per shipped task "
             f"{per_shipped(c.cost_per_shipped_task, c.shipped_tasks)}")  # fmt: skip
 
 
@@ -504,3 +516,10 @@ blueprint.add_app_template_global(_task_name, "task_name")
 blueprint.add_app_template_filter(lambda m: fmt_usd(spend(m)), "spend")
 blueprint.add_app_template_global(per_shipped, "per_shipped")
 blueprint.add_app_template_filter(fmt_share, "share")
+
+
+@blueprint.app_template_filter()
+def short(value: Any) -> str:
+    """An untrusted value (a title, a trailer's) as one line of at most SHOWN characters, cut
+    with an ellipsis: a 1 MB trailer must not make every page listing it 1 MB. None is ""."""
+    return "" if value is None else clean(value, SHOWN)
