@@ -6,17 +6,20 @@ integers past BIGINT and NUL characters in text, so some 500s only show there)."
 from __future__ import annotations
 
 import re
+import time
 from urllib.parse import quote, urlencode
 
 import pytest
-from access_helpers import csrf_token, make_settings, sign_in
+from access_helpers import csrf_token, make_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scenario import INSTALLATION, seed
 from werkzeug.routing import IntegerConverter, PathConverter, Rule
 
 from bot.ledger import make_engine
+from webhooks.access import SESSION_USER, session_user, session_version
 from webhooks.app import create_app
+from webhooks.ingress import STATE_KEY
 from webhooks.ingress import blueprint as ingress_blueprint
 
 
@@ -29,6 +32,7 @@ def _rules() -> list[Rule]:
 
 
 RULES = _rules()
+USER_ID = 1001
 PARAMETERS = ("weeks", "to", "page", "per_page", "repository", "tier", "task_class", "agent",
               "model", "outcome", "since", "until", "next", "state", "code", "error", "token",
               "organization", "guid")  # fmt: skip
@@ -87,8 +91,13 @@ def _path(rule: Rule, segments: dict[str, str]) -> str:
 
 def call(client, method: str, path: str, given_fields: list[tuple[str, str]]):
     """``method`` on ``path`` as a signed-in administrator: fields in the query of a GET, in
-    the form (with a valid CSRF token) otherwise."""
-    sign_in(client, login="grace", installations=(INSTALLATION,), admin_of=(INSTALLATION,))
+    the form (with a valid CSRF token) otherwise. Signed in afresh each time, at the current
+    session version (a drawn POST /logout moves it on)."""
+    version = session_version(client.application.extensions[STATE_KEY].engine, USER_ID)
+    with client.session_transaction() as session:
+        session[SESSION_USER] = session_user(
+            "grace", USER_ID, {INSTALLATION}, {INSTALLATION}, time.time() + 3600, version
+        )
     if method == "GET":
         return client.get(f"{path}?{urlencode(given_fields)}")
     form = [*given_fields, ("csrf_token", csrf_token(client))]
