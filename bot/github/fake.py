@@ -189,8 +189,13 @@ class FakeGitHub:
         user: Person = DEFAULT_PERSON,
         files: Sequence[FileDiff] | None = None,
     ) -> None:
-        """Add an open pull request; ``files`` None serves its commits' files as its diff."""
+        """Add an open pull request; ``files`` None serves its commits' files as its diff.
+
+        A pull request is an issue to GitHub: its number must not be an issue's.
+        """
         with self.state.lock:
+            if (repo, number) in self.state.issues:
+                raise ValueError(f"{repo} has an issue #{number}: pull requests share its numbers")
             self.state.pulls[(repo, number)] = Pull(
                 number,
                 self.state.next_id(),
@@ -222,9 +227,7 @@ class FakeGitHub:
         return comment.id
 
     def comments(self, repo: str, issue: int) -> list[Comment]:
-        with self.state.lock:
-            found = [c for c in self.state.comments.values() if (c.repo, c.issue) == (repo, issue)]
-        return sorted(found, key=lambda c: c.id)
+        return self.state.comments_on(repo, issue)
 
     def issues(self, repo: str) -> list[Issue]:
         """The issues of ``repo``, by number."""

@@ -71,38 +71,105 @@ def fail(status: int, message: str) -> NoReturn:
 
 
 def user_json(person: Person | None) -> dict[str, Any] | None:
+    """A simple user (``simple-user``), or None for a git identity without an account."""
     if person is None or person.login is None:
         return None
-    url = f"{base()}/users/{person.login}"
+    return account_json(person.login, person.id or 0, person.type)
+
+
+def account_json(login: str, account_id: int, kind: str = "User") -> dict[str, Any]:
+    url = f"{base()}/users/{login}"
     return {
-        "login": person.login,
-        "id": person.id or 0,
-        "node_id": f"U_{person.id}",
-        "avatar_url": f"{base()}/avatars/{person.login}",
+        "login": login,
+        "id": account_id,
+        "node_id": f"U_{account_id}",
+        "avatar_url": f"{base()}/avatars/{login}",
         "gravatar_id": "",
         "url": url,
-        "html_url": f"{base()}/{person.login}",
-        "type": person.type,
+        "html_url": f"{base()}/{login}",
+        "followers_url": f"{url}/followers",
+        "following_url": f"{url}/following{{/other_user}}",
+        "gists_url": f"{url}/gists{{/gist_id}}",
+        "starred_url": f"{url}/starred{{/owner}}{{/repo}}",
+        "subscriptions_url": f"{url}/subscriptions",
+        "organizations_url": f"{url}/orgs",
+        "repos_url": f"{url}/repos",
+        "events_url": f"{url}/events{{/privacy}}",
+        "received_events_url": f"{url}/received_events",
+        "type": kind,
         "site_admin": False,
     }
 
 
+# The ``{name}`` URL templates of a repository (``repository``), and its plain URL suffixes.
+REPO_TEMPLATES = {
+    "archive_url": "/{archive_format}{/ref}",
+    "assignees_url": "/assignees{/user}",
+    "blobs_url": "/git/blobs{/sha}",
+    "branches_url": "/branches{/branch}",
+    "collaborators_url": "/collaborators{/collaborator}",
+    "comments_url": "/comments{/number}",
+    "commits_url": "/commits{/sha}",
+    "compare_url": "/compare/{base}...{head}",
+    "contents_url": "/contents/{+path}",
+    "git_commits_url": "/git/commits{/sha}",
+    "git_refs_url": "/git/refs{/sha}",
+    "git_tags_url": "/git/tags{/sha}",
+    "issue_comment_url": "/issues/comments{/number}",
+    "issue_events_url": "/issues/events{/number}",
+    "issues_url": "/issues{/number}",
+    "keys_url": "/keys{/key_id}",
+    "labels_url": "/labels{/name}",
+    "milestones_url": "/milestones{/number}",
+    "notifications_url": "/notifications{?since,all,participating}",
+    "pulls_url": "/pulls{/number}",
+    "releases_url": "/releases{/id}",
+    "statuses_url": "/statuses/{sha}",
+    "trees_url": "/git/trees{/sha}",
+}
+REPO_LINKS = ("contributors", "deployments", "downloads", "events", "forks", "hooks", "languages")
+REPO_LINKS += ("merges", "stargazers", "subscribers", "subscription", "tags", "teams")
+
+
 def repo_json(repo: Repo) -> dict[str, Any]:
-    owner = repo.full_name.split("/")[0]
+    """A repository as ``GET /repos/{owner}/{repo}`` gives it (``full-repository``)."""
+    owner, name = repo.full_name.split("/")
     url = f"{base()}/repos/{repo.full_name}"
+    html = f"{base()}/{repo.full_name}"
+    host = request.host.split(":")[0]
+    created = "2026-01-01T00:00:00Z"
     return {
         "id": repo.id,
         "node_id": f"R_{repo.id}",
-        "name": repo.full_name.split("/")[1],
+        "name": name,
         "full_name": repo.full_name,
         "private": repo.private,
-        "owner": user_json(Person(owner, "", owner, repo.id + 1, "Organization")),
-        "html_url": f"{base()}/{repo.full_name}",
+        "visibility": "private" if repo.private else "public",
+        "owner": account_json(owner, repo.id + 1, "Organization"),
+        "html_url": html,
+        "description": None,
+        "fork": False,
         "url": url,
-        "pulls_url": f"{url}/pulls{{/number}}",
-        "commits_url": f"{url}/commits{{/sha}}",
-        "contents_url": f"{url}/contents/{{+path}}",
+        **{key: f"{url}{suffix}" for key, suffix in REPO_TEMPLATES.items()},
+        **{f"{key}_url": f"{url}/{key}" for key in REPO_LINKS},
+        "git_url": f"git://{host}/{repo.full_name}.git",
+        "ssh_url": f"git@{host}:{repo.full_name}.git",
+        "clone_url": f"{html}.git",
+        "svn_url": html,
+        "mirror_url": None,
+        "homepage": None,
+        "language": None,
+        "size": 0,
         "default_branch": repo.default_branch,
+        **dict.fromkeys(("forks", "forks_count", "open_issues", "open_issues_count"), 0),
+        **dict.fromkeys(("stargazers_count", "watchers", "watchers_count"), 0),
+        **dict.fromkeys(("network_count", "subscribers_count"), 0),
+        **dict.fromkeys(("has_issues", "has_projects", "has_wiki", "has_downloads"), True),
+        **dict.fromkeys(("has_pages", "has_discussions", "archived", "disabled"), False),
+        "license": None,
+        "pushed_at": created,
+        "created_at": created,
+        "updated_at": created,
     }
 
 
@@ -146,7 +213,13 @@ def commit_json(repo: str, commit: Commit) -> dict[str, Any]:
             "message": commit.message,
             "tree": {"sha": commit.sha[::-1], "url": f"{base()}/repos/{repo}/git/trees/x"},
             "comment_count": 0,
-            "verification": {"verified": False, "reason": "unsigned", "signature": None},
+            "verification": {
+                "verified": False,
+                "reason": "unsigned",
+                "signature": None,
+                "payload": None,
+                "verified_at": None,
+            },
         },
         "author": user_json(commit.author),
         "committer": user_json(commit.committer),
@@ -162,31 +235,51 @@ def commit_json(repo: str, commit: Commit) -> dict[str, Any]:
 
 
 def pull_json(state: State, repo: str, pull: Pull) -> dict[str, Any]:
+    """A pull request as ``GET /pulls/{n}`` gives it (``pull-request``)."""
     url = f"{base()}/repos/{repo}/pulls/{pull.number}"
     issue = f"{base()}/repos/{repo}/issues/{pull.number}"
+    html = f"{base()}/{repo}/pull/{pull.number}"
     head = pull.commits[-1] if pull.commits else pull.base_sha
     additions = deletions = 0
     files = state.pull_files(pull, repo)
     for diff in files:
         added, deleted = diff.counts()
         additions, deletions = additions + added, deletions + deleted
+    links = {
+        "self": url,
+        "html": html,
+        "issue": issue,
+        "comments": f"{issue}/comments",
+        "review_comments": f"{url}/comments",
+        "review_comment": f"{base()}/repos/{repo}/pulls/comments{{/number}}",
+        "commits": f"{url}/commits",
+        "statuses": f"{base()}/repos/{repo}/statuses/{head}",
+    }
     return {
         "url": url,
         "id": pull.id,
         "node_id": f"PR_{pull.id}",
-        "html_url": f"{base()}/{repo}/pull/{pull.number}",
+        "html_url": html,
+        "diff_url": f"{html}.diff",
+        "patch_url": f"{html}.patch",
         "issue_url": issue,
-        "commits_url": f"{url}/commits",
-        "review_comments_url": f"{url}/comments",
-        "comments_url": f"{issue}/comments",
-        "statuses_url": f"{base()}/repos/{repo}/statuses/{head}",
+        "commits_url": links["commits"],
+        "review_comments_url": links["review_comments"],
+        "review_comment_url": links["review_comment"],
+        "comments_url": links["comments"],
+        "statuses_url": links["statuses"],
         "number": pull.number,
         "state": pull.state,
         "locked": False,
         "title": pull.title,
         "user": user_json(pull.user),
-        "body": None,
-        "labels": [{"id": i, "name": name} for i, name in enumerate(pull.labels, 1)],
+        "body": pull.body,
+        "labels": [label_json(repo, i, name) for i, name in enumerate(pull.labels, 1)],
+        "milestone": None,
+        "assignee": None,
+        "assignees": [],
+        "requested_reviewers": [],
+        "requested_teams": [],
         "created_at": stamp(pull.created_at),
         "updated_at": stamp(pull.updated_at),
         "closed_at": stamp(pull.closed_at),
@@ -195,7 +288,18 @@ def pull_json(state: State, repo: str, pull: Pull) -> dict[str, Any]:
         "draft": False,
         "head": ref_json(state, repo, pull.head_ref, head),
         "base": ref_json(state, repo, pull.base_ref, pull.base_sha),
+        "_links": {name: {"href": href} for name, href in links.items()},
+        "author_association": "CONTRIBUTOR",
+        "auto_merge": None,
+        "active_lock_reason": None,
         "merged": pull.merged,
+        "mergeable": None if pull.merged else True,
+        "rebaseable": None if pull.merged else True,
+        "mergeable_state": "unknown" if pull.merged else "clean",
+        "merged_by": user_json(pull.user) if pull.merged else None,
+        "maintainer_can_modify": False,
+        "comments": len(state.comments_on(repo, pull.number)),
+        "review_comments": 0,
         "commits": len(pull.commits),
         "additions": additions,
         "deletions": deletions,
@@ -203,24 +307,39 @@ def pull_json(state: State, repo: str, pull: Pull) -> dict[str, Any]:
     }
 
 
+def label_json(repo: str, label_id: int, name: str) -> dict[str, Any]:
+    url = f"{base()}/repos/{repo}/labels/{name}"
+    return {
+        "id": label_id,
+        "node_id": f"LA_{label_id}",
+        "url": url,
+        "name": name,
+        "description": "",
+        "color": "ededed",
+        "default": False,
+    }
+
+
 def ref_json(state: State, repo: str, ref: str, sha: str) -> dict[str, Any]:
     owner = repo.split("/")[0]
+    stored = state.repos[repo]
     return {
         "label": f"{owner}:{ref}",
         "ref": ref,
         "sha": sha,
-        "user": user_json(Person(owner, "", owner, 1, "Organization")),
-        "repo": repo_json(state.repos[repo]),
+        "user": account_json(owner, stored.id + 1, "Organization"),
+        "repo": repo_json(stored),
     }
 
 
-def comment_json(comment: Comment) -> dict[str, Any]:
+def comment_json(state: State, comment: Comment) -> dict[str, Any]:
     url = f"{base()}/repos/{comment.repo}/issues/comments/{comment.id}"
+    kind = "pull" if (comment.repo, comment.issue) in state.pulls else "issues"
     return {
         "id": comment.id,
         "node_id": f"IC_{comment.id}",
         "url": url,
-        "html_url": f"{base()}/{comment.repo}/pull/{comment.issue}#issuecomment-{comment.id}",
+        "html_url": f"{base()}/{comment.repo}/{kind}/{comment.issue}#issuecomment-{comment.id}",
         "issue_url": f"{base()}/repos/{comment.repo}/issues/{comment.issue}",
         "body": comment.body,
         "user": user_json(comment.user),
@@ -246,30 +365,55 @@ def check_run_json(state: State, repo: str, run: dict[str, Any]) -> dict[str, An
         "started_at": run.get("started_at"),
         "completed_at": run.get("completed_at"),
         "output": {
-            **output,
+            **{k: output[k] for k in ("title", "summary", "text")},
             "annotations_count": 0,
             "annotations_url": f"{url}/annotations",
         },
         "name": run["name"],
         "check_suite": {"id": run["id"] + 1},
-        "app": run.get("app") or app_json(state),  # another app's run: its own app
+        "app": integration_json(run_app(state, run)),
         "pull_requests": [],
     }
 
 
-def app_json(state: State) -> dict[str, Any]:
+def run_app(state: State, run: dict[str, Any]) -> dict[str, Any]:
+    """The app that made ``run``: the one named in it (another app's run), else the fake's."""
+    return run.get("app") or {"id": state.app_id, "slug": state.slug, "name": state.slug}
+
+
+def integration_json(app: dict[str, Any]) -> dict[str, Any]:
+    """An app (``integration``) from its ``id``, ``slug``, ``name`` and optional ``owner``."""
+    owner = app.get("owner") or {}
+    created = "2026-01-01T00:00:00Z"
     return {
+        "id": app["id"],
+        "slug": app["slug"],
+        "node_id": f"A_{app['id']}",
+        "client_id": f"Iv1.{app['id']:016x}",
+        "owner": account_json(
+            owner.get("login", f"{app['slug']}-owner"),
+            owner.get("id", app["id"] + 1),
+            owner.get("type", "Organization"),
+        ),
+        "name": app["name"],
+        "description": app.get("description"),
+        "external_url": base(),
+        "html_url": f"{base()}/apps/{app['slug']}",
+        "created_at": created,
+        "updated_at": created,
+        "permissions": app.get("permissions", {"checks": "write", "metadata": "read"}),
+        "events": app.get("events", ["check_run"]),
+    }
+
+
+def app_json(state: State) -> dict[str, Any]:
+    """The fake's own App, as ``GET /app`` gives it to the App."""
+    own = {
         "id": state.app_id,
         "slug": state.slug,
-        "node_id": f"A_{state.app_id}",
-        "client_id": f"Iv1.{state.app_id:016x}",
-        "owner": user_json(Person("owner", "", "yield-auditor-owner", 1, "Organization")),
         "name": state.slug,
         "description": "Fake GitHub App",
-        "external_url": base(),
-        "html_url": f"{base()}/apps/{state.slug}",
-        "created_at": "2026-01-01T00:00:00Z",
-        "updated_at": "2026-01-01T00:00:00Z",
+        "owner": {"login": "yield-auditor-owner", "id": 1},
         "permissions": {
             "checks": "write",
             "contents": "read",
@@ -277,6 +421,10 @@ def app_json(state: State) -> dict[str, Any]:
             "pull_requests": "write",
         },
         "events": ["pull_request", "pull_request_review", "check_run", "push"],
+    }
+    return {
+        **integration_json(own),
+        "client_id": state.oauth_client_id,
         "installations_count": len(state.installations),
     }
 
@@ -303,8 +451,10 @@ def content_json(repo: str, path: str, ref: str, data: bytes) -> dict[str, Any]:
     }
 
 
-def delivery_json(delivery: Delivery) -> dict[str, Any]:
-    return {
+def delivery_json(delivery: Delivery, detail: bool = False) -> dict[str, Any]:
+    """A delivery as listed (``hook-delivery-item``) or, with ``detail``, as ``GET
+    /app/hook/deliveries/{id}`` gives it, with the request and response GitHub kept."""
+    document = {
         "id": delivery.id,
         "guid": delivery.guid,
         "delivered_at": stamp(delivery.delivered_at),
@@ -319,6 +469,11 @@ def delivery_json(delivery: Delivery) -> dict[str, Any]:
         "throttled_at": None,
         "url": f"{base()}/app/hook/deliveries/{delivery.id}",
     }
+    if detail:
+        headers = {"X-GitHub-Delivery": delivery.guid, "X-GitHub-Event": delivery.event}
+        document["request"] = {"headers": headers, "payload": None}
+        document["response"] = {"headers": {}, "payload": None}
+    return document
 
 
 # --------------------------------------------------------------------------- pagination
@@ -326,17 +481,19 @@ def delivery_json(delivery: Delivery) -> dict[str, Any]:
 
 def page(items: Sequence[Any], default: int = 30, largest: int = 100) -> tuple[list, dict]:
     """One page of ``items`` by ``page``/``per_page``, with GitHub's ``Link`` header."""
-    per_page = min(max(_int_arg("per_page", default), 1), largest)
-    number = max(_int_arg("page", 1), 1)
+    per_page = min(max(int_arg("per_page", default), 1), largest)
+    number = max(int_arg("page", 1), 1)
     last = max((len(items) + per_page - 1) // per_page, 1)
     chunk = list(items[(number - 1) * per_page : number * per_page])
-    links = {"first": 1, "last": last}
+    links = {}  # in GitHub's order: no prev and first on page 1, no next and last on the last
     if number > 1:
-        links["prev"] = number - 1
+        links["prev"] = min(number - 1, last)
     if number < last:
-        links["next"] = number + 1
+        links.update(next=number + 1, last=last)
+    if number > 1:
+        links["first"] = 1
     header = ", ".join(f'<{_page_url(n)}>; rel="{rel}"' for rel, n in links.items())
-    return chunk, ({"Link": header} if last > 1 else {})
+    return chunk, ({"Link": header} if links else {})
 
 
 def _page_url(number: int) -> str:
@@ -344,7 +501,7 @@ def _page_url(number: int) -> str:
     return f"{base()}{request.path}?{urlencode(args)}"
 
 
-def _int_arg(name: str, default: int) -> int:
+def int_arg(name: str, default: int) -> int:
     try:
         return int(request.args.get(name, default))
     except ValueError:
@@ -430,10 +587,14 @@ def arrive(state: State) -> int:
         return len(state.requests) - 1
 
 
-def answer(state: State, index: int, response: Response) -> None:
-    """Complete the request's record and add the rate-limit headers GitHub always sends."""
+def answer(state: State, index: int, response: Response, fault: str | None = None) -> None:
+    """Complete the request's record (``fault``: the kind that answered it) and add the
+    rate-limit headers GitHub always sends."""
+    document = response.get_json(silent=True) if response.is_json else None
     with state.lock:
-        state.requests[index] = replace(state.requests[index], status=response.status_code)
+        state.requests[index] = replace(
+            state.requests[index], status=response.status_code, response=document, fault=fault
+        )
         if response.headers.get("x-ratelimit-remaining") != "0":
             state.rate_used += 1
         remaining = max(state.rate_limit - state.rate_used, 0)

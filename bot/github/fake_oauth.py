@@ -21,8 +21,8 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from flask import Flask, Response, redirect, request
 from markupsafe import escape
 
-from bot.github.fake_api import app_json, base, fail, json_response, page, user_json
-from bot.github.fake_state import OAuthCode, Person, State, User, now
+from bot.github.fake_api import account_json, app_json, base, fail, json_response, page
+from bot.github.fake_state import OAuthCode, State, User, now
 
 CODE_TTL = timedelta(minutes=10)
 USER_TOKEN_TTL = timedelta(hours=8)
@@ -114,12 +114,14 @@ def register_oauth(app: Flask, state: State) -> None:
     @app.get("/user")
     def oauth_get_user() -> Response:
         user = _authenticated_user(state)
+        profile = dict.fromkeys(("company", "email", "bio", "blog", "location", "hireable"))
+        counts = ("followers", "following", "public_gists", "public_repos")
         return json_response(
             {
-                **(user_json(Person(user.login, "", user.login, user.id, "User")) or {}),
+                **account_json(user.login, user.id),
+                **profile,
+                **dict.fromkeys(counts, 0),
                 "name": user.name,
-                "company": None,
-                "email": None,
                 "created_at": "2020-01-01T00:00:00Z",
                 "updated_at": "2026-01-01T00:00:00Z",
             }
@@ -146,7 +148,8 @@ def register_oauth(app: Flask, state: State) -> None:
         if found is None:
             fail(404, "Not Found")
         role, member_state = found
-        account_id = _org_id(state, org)
+        org_url = f"{base()}/orgs/{org}"
+        org_links = ("repos", "events", "hooks", "issues", "members", "public_members")
         return json_response(
             {
                 "url": f"{base()}/orgs/{org}/memberships/{user.login}",
@@ -154,10 +157,15 @@ def register_oauth(app: Flask, state: State) -> None:
                 "role": role,
                 "organization_url": f"{base()}/orgs/{org}",
                 "organization": {
-                    **(user_json(Person(org, "", org, account_id, "Organization")) or {}),
+                    "login": org,
+                    "id": _org_id(state, org),
+                    "node_id": f"O_{_org_id(state, org)}",
+                    "url": org_url,
+                    **{f"{link}_url": f"{org_url}/{link}" for link in org_links},
+                    "avatar_url": f"{base()}/avatars/{org}",
                     "description": None,
                 },
-                "user": user_json(Person(user.login, "", user.login, user.id, "User")),
+                "user": account_json(user.login, user.id),
             }
         )
 
@@ -182,7 +190,7 @@ def installation_json(state: State, installation_id: int, account: str) -> dict[
     return {
         "id": installation_id,
         "client_id": state.oauth_client_id,
-        "account": user_json(Person(account, "", account, account_id, kind)),
+        "account": account_json(account, account_id, kind),
         "repository_selection": "all",
         "access_tokens_url": f"{base()}/app/installations/{installation_id}/access_tokens",
         "repositories_url": f"{base()}/installation/repositories",

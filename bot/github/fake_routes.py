@@ -21,11 +21,14 @@ from bot.github.fake_api import (
     fault_response,
     file_json,
     installation_for,
+    int_arg,
     json_response,
+    label_json,
     new_token,
     page,
     pull_json,
     repo_json,
+    run_app,
     stamp,
     user_json,
     verify_jwt,
@@ -49,11 +52,13 @@ def create_app(state: State, public_key: Any) -> Flask:
     def arrived() -> Response | None:
         g.record = arrive(state)
         fault = state.take_fault(request.method, request.path)
-        return None if fault is None else fault_response(state, fault)
+        answered = None if fault is None else fault_response(state, fault)
+        g.fault = None if answered is None else fault.kind
+        return answered
 
     @app.after_request
     def answered(response: Response) -> Response:
-        answer(state, g.record, response)
+        answer(state, g.record, response, g.get("fault"))
         return response
 
     state.public_key = public_key
@@ -125,7 +130,7 @@ def _app_routes(app: Flask, state: State, app_auth: Callable[[], None]) -> None:
     @app.get("/app/hook/deliveries/<int:delivery_id>")
     def get_delivery(delivery_id: int) -> Response:
         app_auth()
-        return json_response(delivery_json(_delivery(state, delivery_id)))
+        return json_response(delivery_json(_delivery(state, delivery_id), detail=True))
 
     @app.post("/app/hook/deliveries/<int:delivery_id>/attempts")
     def redeliver(delivery_id: int) -> Response:
@@ -234,27 +239,22 @@ def _body_text(key: str) -> str:
 def _comment_routes(app: Flask, state: State) -> None:
     @app.get(f"{REPO}/issues/<int:number>/comments")
     def list_comments(owner: str, name: str, number: int) -> Response:
-        repo = installation_for(state, f"{owner}/{name}").full_name
-        with state.lock:
-            found = sorted(
-                (c for c in state.comments.values() if c.repo == repo and c.issue == number),
-                key=lambda c: c.id,
-            )
-        chunk, headers = page(found)
-        return json_response([comment_json(c) for c in chunk], headers=headers)
+        repo, _ = _issue(state, owner, name, number)
+        chunk, headers = page(state.comments_on(repo, number))
+        return json_response([comment_json(state, c) for c in chunk], headers=headers)
 
     @app.post(f"{REPO}/issues/<int:number>/comments")
     def create_comment(owner: str, name: str, number: int) -> Response:
-        repo = installation_for(state, f"{owner}/{name}").full_name
+        repo, _ = _issue(state, owner, name, number)
         body = _body_text("body")
         with state.lock:
             comment = Comment(state.next_id(), repo, number, body, state.bot)
             state.comments[comment.id] = comment
-        return json_response(comment_json(comment), 201)
+        return json_response(comment_json(state, comment), 201)
 
     @app.get(f"{REPO}/issues/comments/<int:comment_id>")
     def get_comment(owner: str, name: str, comment_id: int) -> Response:
-        return json_response(comment_json(_comment(state, owner, name, comment_id)))
+        return json_response(comment_json(state, _comment(state, owner, name, comment_id)))
 
     @app.patch(f"{REPO}/issues/comments/<int:comment_id>")
     def edit_comment(owner: str, name: str, comment_id: int) -> Response:
@@ -262,7 +262,7 @@ def _comment_routes(app: Flask, state: State) -> None:
         body = _body_text("body")
         with state.lock:
             comment.body, comment.updated_at = body, now()
-        return json_response(comment_json(comment))
+        return json_response(comment_json(state, comment))
 
     @app.delete(f"{REPO}/issues/comments/<int:comment_id>")
     def delete_comment(owner: str, name: str, comment_id: int) -> Response:
@@ -272,50 +272,76 @@ def _comment_routes(app: Flask, state: State) -> None:
         return Response(status=204)
 
 
-def issue_json(issue: Issue) -> dict[str, Any]:
-    url = f"{base()}/repos/{issue.repo}/issues/{issue.number}"
-    return {
-        "id": issue.id,
-        "node_id": f"I_{issue.id}",
-        "number": issue.number,
+def issue_json(state: State, repo: str, item: Issue | Pull) -> dict[str, Any]:
+    """An issue (``issue``); a pull request is one too, with its ``pull_request`` links."""
+    url = f"{base()}/repos/{repo}/issues/{item.number}"
+    pull = item if isinstance(item, Pull) else None
+    kind = "issues" if pull is None else "pull"
+    document = {
+        "id": item.id,
+        "node_id": f"I_{item.id}",
+        "number": item.number,
         "url": url,
-        "html_url": f"{base()}/{issue.repo}/issues/{issue.number}",
+        "repository_url": f"{base()}/repos/{repo}",
+        "labels_url": f"{url}/labels{{/name}}",
         "comments_url": f"{url}/comments",
-        "title": issue.title,
-        "body": issue.body,
-        "state": issue.state,
-        "user": user_json(issue.user),
-        "labels": [],
-        "comments": 0,
-        "created_at": stamp(issue.created_at),
-        "updated_at": stamp(issue.updated_at),
-        "closed_at": None,
-        "author_association": "NONE",
+        "events_url": f"{url}/events",
+        "html_url": f"{base()}/{repo}/{kind}/{item.number}",
+        "title": item.title,
+        "body": item.body,
+        "state": item.state,
+        "locked": False,
+        "user": user_json(item.user),
+        "labels": []
+        if pull is None
+        else [label_json(repo, i, n) for i, n in enumerate(pull.labels, 1)],
+        "assignee": None,
+        "assignees": [],
+        "milestone": None,
+        "comments": len(state.comments_on(repo, item.number)),
+        "created_at": stamp(item.created_at),
+        "updated_at": stamp(item.updated_at),
+        "closed_at": stamp(item.closed_at),
+        "author_association": "CONTRIBUTOR" if pull else "NONE",
     }
+    if pull is not None:
+        html = f"{base()}/{repo}/pull/{pull.number}"
+        document["pull_request"] = {
+            "url": f"{base()}/repos/{repo}/pulls/{pull.number}",
+            "html_url": html,
+            "diff_url": f"{html}.diff",
+            "patch_url": f"{html}.patch",
+            "merged_at": stamp(pull.merged_at),
+        }
+    return document
 
 
-def _issue(state: State, owner: str, name: str, number: int) -> Issue:
+def _issue(state: State, owner: str, name: str, number: int) -> tuple[str, Issue | Pull]:
+    """Issue ``number``, or the pull request of that number (which GitHub counts as one)."""
     repo = installation_for(state, f"{owner}/{name}").full_name
-    issue = state.issues.get((repo, number))
-    if issue is None:
+    with state.lock:
+        found = state.issues.get((repo, number)) or state.pulls.get((repo, number))
+    if found is None:
         fail(404, "Not Found")
-    return issue
+    return repo, found
 
 
 def _issue_routes(app: Flask, state: State) -> None:
-    """Issues only (GitHub lists pull requests here too; the fake's callers do not need them)."""
+    """Issues, pull requests among them as GitHub lists them (with a ``pull_request`` key)."""
 
     @app.get(f"{REPO}/issues")
     def list_issues(owner: str, name: str) -> Response:
         repo = installation_for(state, f"{owner}/{name}").full_name
         wanted = request.args.get("state", "open")
+        if wanted not in ("open", "closed", "all"):
+            fail(422, "Validation Failed")
         with state.lock:
-            found = [i for (r, _), i in state.issues.items() if r == repo]
+            found = [i for (r, _), i in (*state.issues.items(), *state.pulls.items()) if r == repo]
         found = [i for i in found if wanted in ("all", i.state)]
         newest = request.args.get("direction", "desc") == "desc"
         found.sort(key=lambda i: i.number, reverse=newest)
         chunk, headers = page(found)
-        return json_response([issue_json(i) for i in chunk], headers=headers)
+        return json_response([issue_json(state, repo, i) for i in chunk], headers=headers)
 
     @app.post(f"{REPO}/issues")
     def create_issue(owner: str, name: str) -> Response:
@@ -326,22 +352,26 @@ def _issue_routes(app: Flask, state: State) -> None:
             number = state.next_number(repo)
             issue = Issue(number, state.next_id(), repo, title, body, state.bot)
             state.issues[(repo, number)] = issue
-        return json_response(issue_json(issue), 201)
+        return json_response(issue_json(state, repo, issue), 201)
 
     @app.get(f"{REPO}/issues/<int:number>")
     def get_issue(owner: str, name: str, number: int) -> Response:
-        return json_response(issue_json(_issue(state, owner, name, number)))
+        return json_response(issue_json(state, *_issue(state, owner, name, number)))
 
     @app.patch(f"{REPO}/issues/<int:number>")
     def edit_issue(owner: str, name: str, number: int) -> Response:
-        issue = _issue(state, owner, name, number)
+        repo, item = _issue(state, owner, name, number)
         changes = request.get_json(silent=True) or {}
+        if changes.get("state", "open") not in ("open", "closed"):
+            fail(422, "Validation Failed")
         with state.lock:
             for key in ("title", "body", "state"):
                 if isinstance(changes.get(key), str):
-                    setattr(issue, key, changes[key])
-            issue.updated_at = now()
-        return json_response(issue_json(issue))
+                    setattr(item, key, changes[key])
+            item.updated_at = now()
+            if item.state == "closed" and item.closed_at is None:
+                item.closed_at = item.updated_at
+        return json_response(issue_json(state, repo, item))
 
 
 def _check_routes(app: Flask, state: State) -> None:
@@ -351,6 +381,7 @@ def _check_routes(app: Flask, state: State) -> None:
         fields = {"name": _body_text("name"), "head_sha": _body_text("head_sha")}
         with state.lock:
             run = {**request.get_json(), **fields, "id": state.next_id(), "repo": repo}
+            run["app"] = run_app(state, {})  # the run belongs to the App that made it
             state.check_runs[run["id"]] = run
         return json_response(check_run_json(state, repo, run), 201)
 
@@ -362,23 +393,55 @@ def _check_routes(app: Flask, state: State) -> None:
     @app.patch(f"{REPO}/check-runs/<int:run_id>")
     def update_check_run(owner: str, name: str, run_id: int) -> Response:
         repo, run = _check_run(state, owner, name, run_id)
+        owner_id = run_app(state, run)["id"]
+        if owner_id != state.app_id:
+            fail(
+                403,
+                f"Invalid app_id `{owner_id}` - check run can only be modified by the "
+                "GitHub App that created it.",
+            )
         changes = request.get_json(silent=True) or {}
         with state.lock:
-            run.update({k: v for k, v in changes.items() if k not in ("id", "repo")})
+            run.update({k: v for k, v in changes.items() if k not in ("id", "repo", "app")})
         return json_response(check_run_json(state, repo, run))
 
     @app.get(f"{REPO}/commits/<ref>/check-runs")
     def list_check_runs(owner: str, name: str, ref: str) -> Response:
         repo = installation_for(state, f"{owner}/{name}").full_name
         with state.lock:
-            runs = [r for r in state.check_runs.values() if r["repo"] == repo]
-        runs = [r for r in runs if r["head_sha"] == ref]
+            runs = [
+                r for r in state.check_runs.values() if (r["repo"], r["head_sha"]) == (repo, ref)
+            ]
+            runs = _filtered_runs(state, runs)
         chunk, headers = page(runs)
         body = {
             "total_count": len(runs),
             "check_runs": [check_run_json(state, repo, r) for r in chunk],
         }
         return json_response(body, headers=headers)
+
+
+def _filtered_runs(state: State, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``check_name``, ``status`` and ``app_id`` as GitHub filters them, and ``filter``: the
+    latest run of each app and name (the default) or ``all``."""
+    args = request.args
+    if args.get("filter", "latest") not in ("latest", "all"):
+        fail(422, "Validation Failed")
+    if args.get("status", "completed") not in ("queued", "in_progress", "completed"):
+        fail(422, "Validation Failed")
+    if "check_name" in args:
+        runs = [r for r in runs if r["name"] == args["check_name"]]
+    if "status" in args:
+        runs = [r for r in runs if r.get("status", "queued") == args["status"]]
+    if "app_id" in args:
+        app_id = int_arg("app_id", 0)
+        runs = [r for r in runs if run_app(state, r)["id"] == app_id]
+    if args.get("filter", "latest") == "latest":
+        latest = {}
+        for run in runs:  # ids grow: the last seen of a name is its latest
+            latest[(run_app(state, run)["id"], run["name"])] = run
+        runs = sorted(latest.values(), key=lambda r: r["id"])
+    return runs
 
 
 def _check_run(state: State, owner: str, name: str, run_id: int) -> tuple[str, dict[str, Any]]:

@@ -108,6 +108,7 @@ class Pull:
     merged_at: datetime | None = None
     merge_commit_sha: str | None = None
     base_sha: str = "0" * 40
+    body: str | None = None
 
 
 @dataclass(slots=True)
@@ -132,6 +133,7 @@ class Issue:
     state: str = "open"
     created_at: datetime = field(default_factory=now)
     updated_at: datetime = field(default_factory=now)
+    closed_at: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -222,11 +224,16 @@ class OAuthCode:
 
 @dataclass(frozen=True, slots=True)
 class Recorded:
+    """One request and its answer: ``response`` is the JSON body (None when not JSON),
+    ``fault`` the kind of the injected fault that answered it, if any."""
+
     method: str
     path: str
     query: dict[str, str]
     body: Any
     status: int
+    response: Any = None
+    fault: str | None = None
 
 
 class State:
@@ -295,6 +302,12 @@ class State:
         """Issues and pull requests share one sequence of numbers per repository."""
         used = [n for r, n in (*self.pulls, *self.issues) if r == repo]
         return max(used, default=0) + 1
+
+    def comments_on(self, repo: str, number: int) -> list[Comment]:
+        """The comments of issue or pull request ``number``, oldest first."""
+        with self.lock:
+            found = [c for c in self.comments.values() if (c.repo, c.issue) == (repo, number)]
+        return sorted(found, key=lambda c: c.id)
 
     def commit_of(self, repo: str, ref: str) -> Commit | None:
         return self.commits.get((repo, ref))
