@@ -50,6 +50,36 @@ def run_git(git_env: dict[str, str]):
     return run
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "off_github_contract(reason): the test sends the fake GitHub what GitHub documents as "
+        "invalid, on purpose; its exchanges are not held to the contract",
+    )
+
+
+@pytest.fixture(autouse=True)
+def github_contract(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """Holds every fake GitHub the test makes to GitHub's REST descriptions (github.com and
+    GHES 3.19, tests/github_contract.py): each request the App sent and each answer it got."""
+    from bot.github.fake import FakeGitHub
+    from tests.github_contract import violations
+
+    fakes: list[FakeGitHub] = []
+    made = FakeGitHub.__init__
+
+    def record(self: FakeGitHub, *args, **kwargs) -> None:
+        made(self, *args, **kwargs)
+        fakes.append(self)
+
+    monkeypatch.setattr(FakeGitHub, "__init__", record)
+    yield fakes
+    if request.node.get_closest_marker("off_github_contract") is None:
+        found = [problem for fake in fakes for problem in violations(fake.calls())]
+        if found:
+            pytest.fail("GitHub's contract is broken:\n" + "\n".join(found[:20]), pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def app_key() -> str:
     """The private key of the fake GitHub Apps of the tests: one RSA key is slow to make."""
