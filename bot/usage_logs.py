@@ -7,8 +7,8 @@ Supported logs (docs/stamp.md lists where each agent writes them):
   entries are de-duplicated by ``message.id`` (``requestId`` where there is none) across every
   file read in one call: a resumed session copies earlier entries into its new file, and a
   subagent or side-question file replays a response under a new ``requestId``. Of the copies,
-  the one with the most ``output_tokens`` wins: streamed copies carry a placeholder output count
-  and only the last one the real count. ``requests`` is the number of unique responses. API
+  the first with the most ``output_tokens`` wins: streamed copies carry a placeholder output
+  count and only the last one the real count. ``requests`` is the number of unique responses. API
   error entries and ``<synthetic>`` models are skipped; any other line carrying a
   ``message.usage`` that is not an assistant entry is skipped and counted in the warnings. A
   response without a model name counts as ``unknown``.
@@ -55,11 +55,13 @@ from __future__ import annotations
 import errno
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+
+import orjson
 
 from bot.usage import Usage, banded, from_anthropic, from_openai, merge_by_model
 
@@ -168,9 +170,14 @@ def _first_objects(path: Path, limit: int) -> Iterator[dict]:
         for count, raw in enumerate(handle):
             if count >= limit:
                 return
-            obj = _loads(raw)
+            obj = _fast_loads(raw, _reads_no_numbers)
             if isinstance(obj, dict):
                 yield obj
+
+
+def _reads_no_numbers(obj: dict) -> bool:
+    """Detection reads keys and names only: orjson's floats need no second reading."""
+    return False
 
 
 def _combine(readers: dict[str, _Reader], notes: _Notes) -> UsageLog:
@@ -219,9 +226,38 @@ def _loads(raw: bytes):
     ``ArithmeticError``: ``Decimal`` refuses an exponent of 10**18 or more.
     """
     try:
-        return json.loads(raw, parse_float=Decimal)
+        return _DECODER.decode(raw.decode("utf-8-sig"))
     except (ValueError, RecursionError, ArithmeticError):
         return None
+
+
+_DECODER = json.JSONDecoder(parse_float=Decimal)  # one for all lines: building one costs more
+_BLOCK = 1 << 20
+
+
+def _fast_loads(raw: bytes, floats: Callable[[dict], bool]):
+    """orjson, about twice as fast on a transcript's long texts, where it reads a line as
+    ``_loads`` does: a line it refuses (NaN, a lone surrogate, a BOM) or one with a float among
+    the values the reader takes (``floats``; orjson makes integers past 64 bits floats) is read
+    by ``_loads``, which keeps such numbers exact."""
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return _loads(raw)
+    return _loads(raw) if isinstance(obj, dict) and floats(obj) else obj
+
+
+def _floats_at(obj: dict, outer: str, inner: str) -> bool:
+    """Whether ``obj[outer][inner]`` holds a float, directly or in a mapping directly in it."""
+    group = obj.get(outer)
+    values = group.get(inner) if type(group) is dict else None
+    if type(values) is not dict:
+        return False
+    types = set(map(type, values.values()))
+    if dict not in types:
+        return float in types
+    nested = (set(map(type, v.values())) for v in values.values() if type(v) is dict)
+    return float in types or any(float in t for t in nested)
 
 
 class _Notes:
@@ -247,22 +283,73 @@ class _Notes:
         self.tally.clear()
 
 
-def _objects(path: Path, wanted: tuple[bytes, ...], notes: _Notes) -> Iterator[dict]:
+def _objects(
+    path: Path, wanted: tuple[bytes, ...], notes: _Notes, loads: Callable[[bytes], object] = _loads
+) -> Iterator[dict]:
     """JSON objects of the lines holding one of ``wanted``; bad lines become one warning."""
-    bad, first_bad = 0, 0
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, 1):
-            if not any(w in raw for w in wanted):
-                continue
-            obj = _loads(raw)
-            if obj is None and not raw.endswith(b"\n"):
-                notes.add(f"{path}: incomplete last line ignored (is the log still being written?)")
-            elif obj is None:
-                bad, first_bad = bad + 1, first_bad or number
-            elif isinstance(obj, dict):
-                yield obj
+    bad, first_bad = 0, -1
+    for offset, raw in _lines(path, wanted):
+        obj = loads(raw)
+        if obj is None and not raw.endswith(b"\n"):
+            notes.add(f"{path}: incomplete last line ignored (is the log still being written?)")
+        elif obj is None:
+            bad, first_bad = bad + 1, first_bad if first_bad >= 0 else offset
+        elif isinstance(obj, dict):
+            yield obj
     if bad:
-        notes.add(f"{path}: {bad} invalid JSON line(s) ignored, the first at line {first_bad}")
+        line = _line_number(path, first_bad)
+        notes.add(f"{path}: {bad} invalid JSON line(s) ignored, the first at line {line}")
+
+
+def _line_number(path: Path, offset: int) -> int:
+    """The number of the line at byte ``offset``: counted only for a warning, as it costs a read."""
+    number = 1
+    with path.open("rb") as handle:
+        while offset > 0 and (block := handle.read(min(_BLOCK, offset))):
+            number, offset = number + block.count(b"\n"), offset - len(block)
+    return number
+
+
+def _lines(path: Path, wanted: tuple[bytes, ...]) -> Iterator[tuple[int, bytes]]:
+    """The lines holding one of ``wanted``, with their byte offsets, found by searching 1 MB
+    blocks rather than testing each line: most lines of a transcript carry no usage. Blocks are
+    searched in place; only a line across two blocks is copied."""
+    offset, pending = 0, []  # where the unread part of the file starts; a line read in part
+    with path.open("rb") as handle:
+        while block := handle.read(_BLOCK):
+            first = block.find(b"\n") + 1
+            if not first:
+                pending.append(block)
+                continue
+            begin = 0
+            if pending:
+                head = b"".join([*pending, block[:first]])
+                yield from _matching(head, 0, len(head), wanted, offset)
+                offset, pending, begin = offset + len(head), [], first
+            end = block.rfind(b"\n") + 1
+            yield from _matching(block, begin, end, wanted, offset - begin)
+            offset += end - begin
+            pending = [block[end:]] if end < len(block) else []
+    if pending:
+        tail = b"".join(pending)
+        yield from _matching(tail, 0, len(tail), wanted, offset)
+
+
+def _matching(
+    data: bytes, begin: int, end: int, wanted: tuple[bytes, ...], base: int
+) -> Iterator[tuple[int, bytes]]:
+    """The lines of ``data[begin:end]`` holding one of ``wanted``, in order, with their offsets
+    (``base`` is the file offset of ``data``); the last line may lack its newline."""
+    spans = set()
+    for word in wanted:
+        found = data.find(word, begin, end)
+        while found >= 0:
+            start = data.rfind(b"\n", begin, found) + 1 or begin
+            stop = data.find(b"\n", found, end) + 1 or end
+            spans.add((start, stop))
+            found = data.find(word, stop, end)
+    for start, stop in sorted(spans):
+        yield base + start, data[start:stop]
 
 
 # --- values --------------------------------------------------------------------------------
@@ -286,6 +373,8 @@ def _timestamp(value) -> datetime | None:
 
 def _count(value, notes: _Notes) -> int:
     """A token count; an odd value is 0 and tallied in ``notes`` (``null`` is absent)."""
+    if type(value) is int and 0 <= value <= MAX_COUNT:  # the common case, checked first
+        return value
     problem = _count_problem(value)
     if problem is None:
         return 0 if value is None else int(value)
@@ -378,8 +467,12 @@ class _Reader:
 
     def read(self, path: Path) -> None:
         self.seen = True
-        for obj in _objects(path, self.wanted, self.notes):
+        for obj in _objects(path, self.wanted, self.notes, self.loads):
             self.entry(obj, path)
+
+    @staticmethod
+    def loads(raw: bytes) -> object:
+        return _loads(raw)
 
     def entry(self, obj: dict, path: Path) -> None:
         raise NotImplementedError
@@ -402,9 +495,7 @@ class _Response:
     """One Claude API response: the copy with the most output tokens wins."""
 
     when: datetime | None
-    model: str
-    usage: dict
-    output: int
+    usage: Usage
     cost: Decimal | None
 
 
@@ -416,6 +507,10 @@ class _ClaudeReader(_Reader):
         super().__init__(window, notes, files)
         self.responses: dict[object, _Response] = {}
 
+    @staticmethod
+    def loads(raw: bytes) -> object:
+        return _fast_loads(raw, _claude_floats)
+
     def entry(self, obj: dict, path: Path) -> None:
         message = obj.get("message")
         if not isinstance(message, dict) or not isinstance(message.get("usage"), dict):
@@ -425,18 +520,20 @@ class _ClaudeReader(_Reader):
             return
         if obj.get("isApiErrorMessage") is True or message.get("model") == "<synthetic>":
             return
-        self.version = _text(obj.get("version")) or self.version
-        model = self._model(message.get("model"))
-        usage = self._usage(message["usage"])
         key = self._key(message.get("id"), obj.get("requestId"))
         previous = self.responses.get(key)
-        output = usage["output_tokens"]
+        output = message["usage"].get("output_tokens")
+        if previous is not None and type(output) is int and 0 <= output <= previous.usage.output:
+            return  # an earlier streamed copy (a placeholder output count) or an equal one
+        self.version = _text(obj.get("version")) or self.version
+        model = self._model(message.get("model"))
+        usage = from_anthropic(model, self._usage(message["usage"]), requests=1)
         if previous is None:
             when = _timestamp(obj.get("timestamp"))
             cost = _decimal(obj["costUSD"], self.notes) if "costUSD" in obj else None
-            self.responses[key] = _Response(when, model, usage, output, cost)
-        elif output >= previous.output:
-            previous.model, previous.usage, previous.output = model, usage, output
+            self.responses[key] = _Response(when, usage, cost)
+        elif usage.output > previous.usage.output:
+            previous.usage = usage
 
     def _model(self, value) -> str:
         """The model name; without one the tokens still count, as ``unknown``."""
@@ -473,10 +570,16 @@ class _ClaudeReader(_Reader):
         result = []
         for response in self.responses.values():
             if self.in_window(response.when):
-                usage = from_anthropic(response.model, response.usage, requests=1)
-                result.append(replace(usage, cost=response.cost))
+                cost = response.cost
+                result.append(
+                    response.usage if cost is None else replace(response.usage, cost=cost)
+                )
         self.report_undated()
         return result
+
+
+def _claude_floats(obj: dict) -> bool:
+    return type(obj.get("costUSD")) is float or _floats_at(obj, "message", "usage")
 
 
 class _CodexReader(_Reader):
@@ -488,6 +591,10 @@ class _CodexReader(_Reader):
         self.found: list[Usage] = []
         self.unknown_model = False
         self.file = _CodexFile()
+
+    @staticmethod
+    def loads(raw: bytes) -> object:
+        return _fast_loads(raw, _codex_floats)
 
     def read(self, path: Path) -> None:
         self.file = _CodexFile()
@@ -542,6 +649,10 @@ class _CodexReader(_Reader):
             self.notes.add(f"codex usage before any turn_context is recorded as {UNKNOWN_MODEL!r}")
         self.report_undated()
         return self.found
+
+
+def _codex_floats(obj: dict) -> bool:
+    return _floats_at(obj, "payload", "info")
 
 
 @dataclass(slots=True)

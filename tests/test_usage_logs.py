@@ -13,11 +13,13 @@ import sys
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot import usage_logs
 from bot.usage import Usage
 from bot.usage_logs import (
     KINDS,
@@ -762,3 +764,43 @@ def test_deep_nesting_is_a_bad_line_not_a_crash(tmp_path):
     path = tmp_path / "deep.jsonl"
     path.write_text('{"usage": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
     assert read_usage_log(path, kind="claude-code").usages == []
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    kind=st.sampled_from(["claude-code", "codex"]),
+    values=st.lists(st.lists(any_value, min_size=10, max_size=10), min_size=1, max_size=3),
+)
+def test_the_fast_decoder_reads_what_the_exact_one_reads(tmp_path, kind, values):
+    """orjson makes integers past 64 bits floats and refuses NaN: where it would differ, the
+    exact decoder reads the line, so the result is the same to the last warning."""
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(b"".join(filled(TEMPLATES[kind], line) for line in values))
+    fast = read_usage_log(path, kind=kind)
+    with mock.patch.object(usage_logs, "_fast_loads", lambda raw, numbers: usage_logs._loads(raw)):
+        exact = read_usage_log(path, kind=kind)
+    assert (fast.usages, fast.warnings) == (exact.usages, exact.warnings)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.lists(
+        st.sampled_from([b"a", b"\n", b'"usage"', b'"token_count"', b"xy", b"\n\n"]), max_size=40
+    ).map(b"".join),
+    block=st.integers(1, 12),
+    wanted=st.sampled_from([(b'"usage"',), (b'"token_count"', b"xy"), (b"a",)]),
+)
+def test_lines_found_in_blocks_are_the_lines_holding_a_word(tmp_path_factory, text, block, wanted):
+    path = tmp_path_factory.mktemp("lines") / "log.jsonl"
+    path.write_bytes(text)
+    lines = text.splitlines(keepends=True)
+    offsets = [sum(map(len, lines[:n])) for n in range(len(lines))]
+    expected = [
+        (o, line) for o, line in zip(offsets, lines, strict=True) if any(w in line for w in wanted)
+    ]
+    with mock.patch.object(usage_logs, "_BLOCK", block):
+        assert list(usage_logs._lines(path, wanted)) == expected
+        for number, offset in enumerate(offsets, 1):
+            assert usage_logs._line_number(path, offset) == number
