@@ -464,6 +464,16 @@ def test_logout_ends_every_copy_of_the_session(fake, ledger_engine):
     assert session_version(ledger_engine, 101) == 1 and session_version(ledger_engine, 102) == 0
 
 
+def test_a_session_that_cannot_be_checked_is_not_trusted(client, sqlite_engine):
+    """No database, no session check: 503 (try again), never the cookie taken on its word."""
+    sign_in(client, installations=(ACME,))
+    assert client.get(f"/installations/{ACME}/probe").status_code == 200
+    with sqlite_engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE session_versions")
+    answer = client.get(f"/installations/{ACME}/probe")
+    assert answer.status_code == 503 and "the database is unavailable" in answer.text
+
+
 def test_the_sign_in_form_needs_csrf(client):
     assert client.post("/login", data={"next": "/"}).status_code == 400
 
