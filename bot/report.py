@@ -21,7 +21,6 @@ from bot.stats import (
     Recommendation,
     best_tier,
     summarise_cell,
-    tier_prior,
 )
 
 SCHEMA_VERSION = 1
@@ -121,7 +120,7 @@ class Outcome:
 
 
 def class_cells(tasks: Sequence[Task]) -> dict[str, list[CellData]]:
-    """Finished tasks as (tier, task class) cells, each tier's prior pooled over its classes."""
+    """Finished tasks as (tier, task class) cells."""
     return cells_of(outcomes(tasks))
 
 
@@ -135,24 +134,18 @@ def outcomes(tasks: Iterable[Task]) -> list[Outcome]:
 
 
 def cells_of(outcomes: Iterable[Outcome]) -> dict[str, list[CellData]]:
-    """``class_cells`` of outcomes; each tier's prior pooled over its task classes."""
+    """``class_cells`` of outcomes: per class, one cell per tier with the cost of each shipped
+    and of each failed task. No cell borrows from another (docs/statistics.md, section 2)."""
     by_class: dict[str, dict[str, list[Outcome]]] = defaultdict(lambda: defaultdict(list))
     for o in outcomes:
         by_class[o.task_class][o.tier].append(o)
-    tier_cells: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    for tiers in by_class.values():
-        for tier, group in tiers.items():
-            tier_cells[tier].append((sum(o.shipped for o in group), len(group)))
-    priors = {tier: tier_prior(cells) for tier, cells in tier_cells.items()}
     return {
         task_class: [
             CellData(
                 tier,
                 task_class,
-                sum(o.shipped for o in group),
-                len(group),
-                [o.cost for o in group],
-                priors[tier],
+                [o.cost for o in group if o.shipped],
+                [o.cost for o in group if not o.shipped],
             )
             for tier, group in sorted(tiers.items())
         ]  # fmt: skip

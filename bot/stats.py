@@ -6,14 +6,17 @@ are noise, so every number here comes with an interval or a probability:
 
 * ``wilson``/``rate``: a raw success rate k/n with its Wilson score interval (Brown, Cai & DasGupta
   2001).
-* ``tier_prior``/``posterior``: Beta-Binomial shrinkage of a cell's success rate toward its tier's
-  pooled rate (empirical Bayes); exact Beta quantiles (``beta_ppf``), no sampling.
+* ``posterior``: the Beta posterior of a cell's success rate from Jeffreys' prior, which takes
+  nothing from the cell's data or its siblings; exact Beta quantiles (``beta_ppf``), no sampling.
 * ``bayes_bootstrap_means``: Rubin's (1981) Bayesian bootstrap of a mean cost; exact up to
   ``BOOTSTRAP_EXACT_MAX`` values, its large-n normal limit beyond (O(n + draws), not O(n draws)).
-* ``cost_per_shipped``: posterior draws of cost per shipped task, CPS* = mu*/theta*. A missing cost
-  is missing, never zero: it lowers ``coverage``, and below 50% coverage the estimate is withheld.
+* ``cost_per_shipped``: posterior draws of cost per shipped task, resampling costs together with
+  outcomes (failed tasks cost more). A missing cost is missing, never zero: it lowers
+  ``coverage``, and below 50% coverage the estimate is withheld.
 * ``recommend``/``best_tier``: the decision rule of docs/statistics.md ("switch", "keep" or
-  "explore"), always reported with its probabilities.
+  "explore"), with error control: a switch needs a material saving and no quality loss beyond a
+  tolerance, each at 95% posterior probability. Its errors are measured by simulation
+  (``bot.simulate``, bench/recommender_simulation.py).
 
 Pure functions, standard library only. Every random function takes a seed or a ``random.Random``;
 the same inputs and seed give identical output. See docs/statistics.md for formulas and defaults.
@@ -34,6 +37,9 @@ from typing import Literal
 
 __all__ = [
     "BOOTSTRAP_EXACT_MAX",
+    "DELTA",
+    "JEFFREYS",
+    "MIN_SAVING",
     "CellData",
     "CellSummary",
     "CostEstimate",
@@ -41,6 +47,7 @@ __all__ = [
     "Prior",
     "Rate",
     "Recommendation",
+    "Rule",
     "bayes_bootstrap_means",
     "best_tier",
     "beta_cdf",
@@ -51,7 +58,6 @@ __all__ = [
     "quantile",
     "rate",
     "recommend",
-    "tier_prior",
     "wilson",
 ]
 
@@ -60,16 +66,16 @@ Prior = tuple[float, float]
 
 Action = Literal["switch", "keep", "explore"]
 
-DEFAULT_KAPPA = 5.0
-KAPPA_MIN, KAPPA_MAX = 2.0, 20.0
-MIN_CELLS_FOR_MOM = 5
-"""Method-of-moments kappa needs at least this many sibling cells (with n > 0)."""
+JEFFREYS: Prior = (0.5, 0.5)
+"""Every cell's prior: it takes nothing from the cell's own data nor from its siblings."""
 INTERVAL = 0.90
 """Level of the equal-tailed posterior and cost intervals."""
 MIN_COVERAGE = 0.5
 """Below this share of priced tasks the cost estimate is withheld (as in bot.pricing)."""
-COST_SHRINK_TASKS = 5
-"""With fewer priced tasks than this, the mean cost is shrunk toward the tier's cost mean."""
+DELTA = 0.05
+"""Tolerated loss of success rate when switching (5 points)."""
+MIN_SAVING = 0.05
+"""A switch must save at least this share of the current tier's cost per shipped task."""
 THETA_FLOOR = 1e-12
 """Beta draws that underflow to 0.0 are raised to this, so CPS stays finite (and huge)."""
 BOOTSTRAP_EXACT_MAX = 200
@@ -249,45 +255,7 @@ def _expit(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-z))
 
 
-# --- Beta-Binomial shrinkage -------------------------------------------------------------------
-
-
-def tier_prior(cells: Sequence[tuple[int, int]], kappa: float = DEFAULT_KAPPA) -> Prior:
-    """Beta prior (alpha0, beta0) = (kappa*m, kappa*(1-m)) for the cells of one tier.
-
-    ``cells`` are the tier's (k, n) pairs, one per task class. m = (K + 1) / (N + 2) is the
-    Laplace-smoothed pooled rate. With at least 5 cells that have n > 0, kappa is estimated by the
-    method of moments, kappa = m(1-m) / Var(theta) - 1, where Var(theta) is the between-cell
-    variance of the true rates: the sample variance of the raw rates k_i/n_i minus their expected
-    binomial noise, Var(theta) = (V - m(1-m) h) / (1 - h) with h = mean(1/n_i). The estimate is
-    clipped to [2, 20]; no detectable spread beyond binomial noise (Var(theta) <= 0) gives 20.
-    With fewer cells (or all n_i == 1) the given ``kappa`` is used: the MoM variance of three or
-    four cells is noise.
-    """
-    if not kappa > 0:
-        raise ValueError(f"kappa must be positive, got {kappa!r}")
-    for k, n in cells:
-        _check_counts(k, n)
-    big_k = sum(k for k, _ in cells)
-    big_n = sum(n for _, n in cells)
-    m = (big_k + 1) / (big_n + 2)
-    observed = [(k, n) for k, n in cells if n > 0]
-    if len(observed) >= MIN_CELLS_FOR_MOM:
-        kappa = _mom_kappa(observed, m, kappa)
-    return (kappa * m, kappa * (1.0 - m))
-
-
-def _mom_kappa(observed: Sequence[tuple[int, int]], m: float, fallback: float) -> float:
-    rates = [k / n for k, n in observed]
-    mean = sum(rates) / len(rates)
-    v = sum((r - mean) ** 2 for r in rates) / (len(rates) - 1)
-    h = sum(1.0 / n for _, n in observed) / len(observed)
-    if h >= 1.0:
-        return fallback
-    var_theta = (v - m * (1.0 - m) * h) / (1.0 - h)
-    if var_theta <= 0.0:
-        return KAPPA_MAX
-    return min(KAPPA_MAX, max(KAPPA_MIN, m * (1.0 - m) / var_theta - 1.0))
+# --- Beta posterior of a success rate --------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -309,10 +277,13 @@ def _check_prior(prior: Prior) -> tuple[float, float]:
     return float(a0), float(b0)
 
 
-def posterior(k: int, n: int, prior: Prior, level: float = INTERVAL) -> Posterior:
-    """theta ~ Beta(alpha0 + k, beta0 + n - k); mean (k + kappa*m) / (n + kappa).
+def posterior(k: int, n: int, prior: Prior = JEFFREYS, level: float = INTERVAL) -> Posterior:
+    """theta ~ Beta(alpha0 + k, beta0 + n - k), by default from Jeffreys' prior Beta(1/2, 1/2).
 
-    The interval is exact (inverse regularised incomplete beta), not sampled.
+    The interval is exact (inverse regularised incomplete beta), not sampled, and equal-tailed
+    except at the edges, where it reaches the bound the data cannot rule out: 0 when k == 0 and
+    1 when k == n (Brown, Cai & DasGupta's modified Jeffreys interval). Without that, a 40-task
+    cell that shipped everything would exclude a true rate of 99%.
     """
     _check_counts(k, n)
     _check_level(level, "level")
@@ -322,9 +293,9 @@ def posterior(k: int, n: int, prior: Prior, level: float = INTERVAL) -> Posterio
     return Posterior(
         alpha=a,
         beta=b,
-        mean=(k + a0) / (n + a0 + b0),
-        low=beta_ppf(tail, a, b),
-        high=beta_ppf(1.0 - tail, a, b),
+        mean=a / (a + b),
+        low=0.0 if k == 0 else beta_ppf(tail, a, b),
+        high=1.0 if k == n else beta_ppf(1.0 - tail, a, b),
         level=level,
     )
 
@@ -423,7 +394,7 @@ class CostEstimate:
     """Cost per shipped task (dollars): median and equal-tailed ``level`` interval of CPS*.
 
     ``median``/``low``/``high``/``draws`` are None when the estimate is withheld (``reason`` says
-    why). ``coverage`` = priced tasks / tasks. ``reason`` also notes shrinkage toward the tier mean.
+    why). ``coverage`` = priced tasks / tasks.
     """
 
     median: float | None
@@ -441,6 +412,10 @@ class CostEstimate:
         return self.median is None
 
 
+Costs = Sequence[Decimal | float | None]
+"""One dollar total per task, None for a task that could not be priced."""
+
+
 def _to_cost(c: Decimal | float) -> float:
     x = float(c)
     if not math.isfinite(x) or x < 0:
@@ -456,48 +431,41 @@ def _theta_draws(k: int, n: int, prior: Prior, draws: int, rng: random.Random) -
 
 
 def _cell_draws(
-    costs: Sequence[Decimal | float | None],
-    k: int,
-    n: int,
+    shipped: Costs,
+    failed: Costs,
     prior: Prior,
     draws: int,
     rng: random.Random,
-    tier_mean: float | None,
     min_coverage: float,
 ) -> tuple[list[float], CostEstimate]:
-    """Theta draws (always) and the CPS estimate; theta is drawn first, then the bootstrap."""
-    _check_counts(k, n)
+    """Theta draws (always) and the CPS estimate; theta first, then shipped, then failed costs."""
     if not 0.0 <= min_coverage <= 1.0:
         raise ValueError(f"min_coverage must be in [0, 1], got {min_coverage!r}")
-    if len(costs) != n:
-        raise ValueError(f"need one cost per task: {len(costs)} costs for n={n} tasks")
     if draws < 1:
         raise ValueError(f"draws must be >= 1, got {draws!r}")
-    priced = [_to_cost(c) for c in costs if c is not None]
+    k, n = len(shipped), len(shipped) + len(failed)
+    priced_s = [_to_cost(c) for c in shipped if c is not None]
+    priced_f = [_to_cost(c) for c in failed if c is not None]
     thetas = _theta_draws(k, n, prior, draws, rng)
-    coverage = len(priced) / n if n else 0.0
-    base = {"coverage": coverage, "priced": len(priced), "tasks": n}
+    priced = len(priced_s) + len(priced_f)
+    coverage = priced / n if n else 0.0
+    base = {"coverage": coverage, "priced": priced, "tasks": n}
     if n == 0:
         return thetas, CostEstimate(None, None, None, None, reason="no tasks", **base)
     if coverage < min_coverage:
         reason = (
-            f"withheld: only {len(priced)}/{n} tasks priced (coverage {coverage:.0%} < "
+            f"withheld: only {priced}/{n} tasks priced (coverage {coverage:.0%} < "
             f"{min_coverage:.0%}); missing costs are missing, not zero"
         )
         return thetas, CostEstimate(None, None, None, None, reason=reason, **base)
-    mus = bayes_bootstrap_means(priced, draws, rng)
-    notes = []
-    if len(priced) < n:
-        notes.append(f"{n - len(priced)} unpriced task(s) excluded from the mean cost")
-    if len(priced) < COST_SHRINK_TASKS:
-        if tier_mean is not None:
-            tm = _to_cost(tier_mean)
-            w = (COST_SHRINK_TASKS - len(priced)) / COST_SHRINK_TASKS
-            mus = [(1.0 - w) * mu + w * tm for mu in mus]
-            notes.append(f"mean cost shrunk {w:.0%} toward the tier mean {tm:.4g}")
-        else:
-            notes.append(f"only {len(priced)} priced task(s) and no tier mean: mean cost unshrunk")
-    cps = [mu / th for mu, th in zip(mus, thetas, strict=True)]
+    notes = [f"{n - priced} unpriced task(s) left out of the mean costs"] if priced < n else []
+    means = []
+    for group, label in ((priced_s, "shipped"), (priced_f, "failed")):
+        if not group:  # no priced task of this outcome: every priced task stands in
+            group = priced_s + priced_f
+            notes.append(f"no priced {label} task: the cell's mean cost stands in")
+        means.append(bayes_bootstrap_means(group, draws, rng))
+    cps = [s + (1.0 - th) / th * f for th, s, f in zip(thetas, *means, strict=True)]
     srt = sorted(cps)
     tail = (1.0 - INTERVAL) / 2
     est = CostEstimate(
@@ -512,25 +480,26 @@ def _cell_draws(
 
 
 def cost_per_shipped(
-    costs: Sequence[Decimal | float | None],
-    k: int,
-    n: int,
-    prior: Prior,
+    shipped: Costs,
+    failed: Costs,
     draws: int = 4000,
     seed: int | random.Random = 0,
     *,
-    tier_mean: float | None = None,
+    prior: Prior = JEFFREYS,
     min_coverage: float = MIN_COVERAGE,
 ) -> CostEstimate:
-    """Posterior of cost per shipped task, CPS* = mu*/theta* (defined even when k == 0).
+    """Posterior of cost per shipped task, E[cost] / P(ship), resampling costs with outcomes.
 
-    ``costs`` holds one total per task (n of them), None for a task that could not be priced.
-    mu* are Bayesian-bootstrap means of the priced costs, theta* are Beta posterior draws of the
-    success rate (``posterior``). With fewer than 5 priced tasks mu* is shrunk toward
-    ``tier_mean``: mu* <- (1 - w) mu* + w tier_mean, w = (5 - priced) / 5. With coverage below
-    ``min_coverage`` the estimate is withheld. Reports the median and the 90% equal-tailed interval.
+    ``shipped`` holds the cost of each shipped task, ``failed`` of each task that did not ship
+    (None: unpriced). CPS* = mu_s* + (1 - theta*) / theta* * mu_f*: theta* from the Beta
+    posterior (``posterior``), mu_s* and mu_f* Bayesian-bootstrap means of the shipped and failed
+    costs. With a flat Dirichlet over all tasks this is exactly the Bayesian bootstrap of total
+    cost / tasks shipped (the weight on the shipped tasks is Beta(k, n - k), independent of the
+    weights within each group); the prior replaces Beta(k, n - k) so that k == 0 and k == n stay
+    defined. Failed tasks cost more (they use every attempt): resampling the two together keeps
+    that, and the interval its level. Withheld below ``min_coverage``. Median and 90% interval.
     """
-    _, est = _cell_draws(costs, k, n, prior, draws, _as_rng(seed), tier_mean, min_coverage)
+    _, est = _cell_draws(shipped, failed, prior, draws, _as_rng(seed), min_coverage)
     return est
 
 
@@ -539,20 +508,26 @@ def cost_per_shipped(
 
 @dataclass(frozen=True)
 class CellData:
-    """One (tier, task class) cell: k shipped of n tasks, one cost per task (None = unpriced)."""
+    """One (tier, task class) cell: the cost of each shipped and of each failed task."""
 
     tier: str
     task_class: str
-    k: int
-    n: int
-    costs: Sequence[Decimal | float | None]
-    prior: Prior
-    tier_mean: float | None = None
+    shipped: Costs
+    failed: Costs
+    prior: Prior = JEFFREYS
+
+    @property
+    def k(self) -> int:
+        return len(self.shipped)
+
+    @property
+    def n(self) -> int:
+        return len(self.shipped) + len(self.failed)
 
 
 @dataclass(frozen=True)
 class CellSummary:
-    """What a report shows for a cell: raw rate (Wilson 95%), shrunk posterior (90%), CPS (90%)."""
+    """What a report shows for a cell: raw rate (Wilson 95%), posterior (90%), CPS (90%)."""
 
     tier: str
     task_class: str
@@ -565,11 +540,13 @@ class CellSummary:
 class Recommendation:
     """The decision for one task class, from ``from_tier`` (current) toward ``to_tier``.
 
-    ``p_cheaper`` = P(CPS_to < CPS_from), None when a cost estimate is withheld; ``p_quality`` =
-    P(theta_to >= theta_from - delta). ``expected_saving_per_task`` is the posterior median of
-    CPS_from - CPS_to in dollars per shipped task, with its 90% interval in ``saving_low`` /
-    ``saving_high`` (a median, because the mean of mu/theta may not exist when k is 0).
-    ``explore_share`` is the share of the class to send to ``to_tier`` (0 unless "explore").
+    ``p_cheaper`` = P(CPS_to <= (1 - min_saving) CPS_from), the probability of a material saving,
+    None when a cost estimate is withheld; ``p_quality`` = P(theta_to >= theta_from - delta).
+    ``expected_saving_per_task`` is the posterior median of CPS_from - CPS_to in dollars per
+    shipped task, with its 90% interval in ``saving_low`` / ``saving_high`` (a median, because the
+    mean of a ratio may not exist); the interval is None below ``Rule.interval_tasks`` on either
+    tier, where it would not hold its level. ``explore_share`` is the share of the class to send to
+    ``to_tier`` (0 unless "explore").
     """
 
     action: Action
@@ -603,34 +580,56 @@ def summarise_cell(cell: CellData, seed: int = 0, draws: int = 4000) -> CellSumm
 
 def _draw_cell(cell: CellData, draws: int, seed: int) -> tuple[list[float], CostEstimate]:
     rng = random.Random(cell_seed(seed, cell.tier, cell.task_class))  # noqa: S311 - seeded
-    return _cell_draws(
-        cell.costs, cell.k, cell.n, cell.prior, draws, rng, cell.tier_mean, MIN_COVERAGE
-    )
+    return _cell_draws(cell.shipped, cell.failed, cell.prior, draws, rng, MIN_COVERAGE)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The thresholds of the decision rule (docs/statistics.md, section 5)."""
+
+    delta: float = DELTA
+    min_saving: float = MIN_SAVING
+    p_cheaper: float = 0.95
+    p_quality: float = 0.95
+    min_tasks: int = 5
+    explore_share: float = 0.10
+    interval_tasks: int = 30
+    """Tasks on each tier before the saving's 90% interval is shown: below, it held the truth in
+    only 78-88% of simulated histories (docs/statistics.md, section 6)."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.delta < 1.0:
+            raise ValueError(f"delta must be in [0, 1), got {self.delta!r}")
+        if not 0.0 <= self.min_saving < 1.0:
+            raise ValueError(f"min_saving must be in [0, 1), got {self.min_saving!r}")
+        _check_level(self.p_cheaper, "p_cheaper")
+        _check_level(self.p_quality, "p_quality")
+        _check_level(self.explore_share, "explore_share")
+        if self.min_tasks < 0 or self.interval_tasks < 0:
+            raise ValueError("min_tasks and interval_tasks must be >= 0")
 
 
 def recommend(
     current: CellData,
     candidate: CellData,
+    rule: Rule = Rule(),  # noqa: B008 - frozen, so one shared default is safe
     *,
-    delta: float = 0.05,
-    p_cheaper: float = 0.9,
-    p_quality: float = 0.8,
-    min_tasks: int = 5,
-    explore_share: float = 0.10,
     draws: int = 4000,
     seed: int = 0,
 ) -> Recommendation:
     """Should the class move from ``current`` (tier A) to ``candidate`` (tier B)?
 
-    * switch: n_A >= min_tasks, n_B >= min_tasks, both cost estimates present,
-      P(CPS_B < CPS_A) >= p_cheaper and P(theta_B >= theta_A - delta) >= p_quality.
-    * keep: n_A >= min_tasks, n_B >= min_tasks and the evidence against B is as strong as a switch
-      would need in its favour: P(CPS_B >= CPS_A) >= p_cheaper (needs both costs), or
+    With S = 1 - CPS_B / CPS_A the relative saving and m = ``rule.min_saving``:
+
+    * explore: n_A < min_tasks or n_B < min_tasks.
+    * switch: both cost estimates present, P(S >= m) >= p_cheaper and
+      P(theta_B >= theta_A - delta) >= p_quality. Each is a one-sided test at 5% by default, so
+      a switch that saves less than m, or loses more than delta, is advised at most ~5% of the time.
+    * keep: the evidence against B is as strong: P(S < m) >= p_cheaper (needs both costs), or
       P(theta_B < theta_A - delta) >= p_quality.
     * explore otherwise (send ``explore_share`` of the class to B to learn).
 
-    A withheld cost on either side rules out "switch"; ``reason`` says why. Each cell's draws come
-    from ``cell_seed(seed, tier, task_class)``, so a cell's draws do not depend on its opponent.
+    Each cell's draws come from ``cell_seed(seed, tier, task_class)``.
     """
     if current.task_class != candidate.task_class:
         raise ValueError(
@@ -638,30 +637,8 @@ def recommend(
         )
     if current.tier == candidate.tier:
         raise ValueError(f"current and candidate are the same tier {current.tier!r}")
-    _check_options(delta, p_cheaper, p_quality, min_tasks, explore_share)
-    return _compare(
-        current,
-        candidate,
-        _draw_cell(current, draws, seed),
-        _draw_cell(candidate, draws, seed),
-        delta=delta,
-        p_cheaper=p_cheaper,
-        p_quality=p_quality,
-        min_tasks=min_tasks,
-        explore_share=explore_share,
-    )
-
-
-def _check_options(
-    delta: float, p_cheaper: float, p_quality: float, min_tasks: int, explore_share: float
-) -> None:
-    if not 0.0 <= delta < 1.0:
-        raise ValueError(f"delta must be in [0, 1), got {delta!r}")
-    _check_level(p_cheaper, "p_cheaper")
-    _check_level(p_quality, "p_quality")
-    _check_level(explore_share, "explore_share")
-    if min_tasks < 0:
-        raise ValueError(f"min_tasks must be >= 0, got {min_tasks!r}")
+    drawn_a, drawn_b = _draw_cell(current, draws, seed), _draw_cell(candidate, draws, seed)
+    return _compare(current, candidate, drawn_a, drawn_b, rule)
 
 
 def _compare(
@@ -669,70 +646,45 @@ def _compare(
     candidate: CellData,
     drawn_a: tuple[list[float], CostEstimate],
     drawn_b: tuple[list[float], CostEstimate],
-    *,
-    delta: float,
-    p_cheaper: float,
-    p_quality: float,
-    min_tasks: int,
-    explore_share: float,
+    rule: Rule,
 ) -> Recommendation:
     th_a, cost_a = drawn_a
     th_b, cost_b = drawn_b
     draws = len(th_a)
-    no_worse = sum(b >= a - delta for a, b in zip(th_a, th_b, strict=True))
-    pq = no_worse / draws
-    p_worse = (draws - no_worse) / draws  # P(theta_B < theta_A - delta), from counts: exact
-    pc = p_dearer = saving = s_low = s_high = None
+    delta, a, b = rule.delta, current.tier, candidate.tier
+    no_worse = sum(tb >= ta - delta for ta, tb in zip(th_a, th_b, strict=True))
+    pq, p_worse = no_worse / draws, (draws - no_worse) / draws  # from counts: exact complements
+    pc = p_short = saving = s_low = s_high = None
+    enough = current.n >= rule.min_tasks and candidate.n >= rule.min_tasks
+    honest = min(current.n, candidate.n) >= rule.interval_tasks
     if cost_a.draws is not None and cost_b.draws is not None:
-        diffs = [a - b for a, b in zip(cost_a.draws, cost_b.draws, strict=True)]
-        cheaper = sum(d > 0 for d in diffs)
-        pc = cheaper / draws
-        p_dearer = (draws - cheaper) / draws  # P(CPS_B >= CPS_A)
-        srt = sorted(diffs)
-        tail = (1.0 - INTERVAL) / 2
+        bar = 1.0 - rule.min_saving
+        material = sum(cb <= bar * ca for ca, cb in zip(cost_a.draws, cost_b.draws, strict=True))
+        pc, p_short = material / draws, (draws - material) / draws
+        srt = sorted(ca - cb for ca, cb in zip(cost_a.draws, cost_b.draws, strict=True))
         saving = quantile(srt, 0.5)
-        s_low, s_high = quantile(srt, tail), quantile(srt, 1.0 - tail)
-
-    a, b = current.tier, candidate.tier
+        if honest:
+            tail = (1.0 - INTERVAL) / 2
+            s_low, s_high = quantile(srt, tail), quantile(srt, 1.0 - tail)
+    action, why = _decide(rule, enough, pc, p_short, pq, p_worse, a, b)
+    withheld = [f"{c.tier}: {e.reason}" for c, e in ((current, cost_a), (candidate, cost_b))
+                if e.withheld]  # fmt: skip
+    if withheld:
+        why += "; never switch without costs: " + "; ".join(withheld)
+    if action == "explore":
+        why += f"; send ~{rule.explore_share:.0%} of {current.task_class!r} to {b}"
     probs = (
-        f"P(CPS_{b} < CPS_{a}) = {'n/a' if pc is None else f'{pc:.3f}'}, "
+        f"P({b} saves >= {rule.min_saving:.0%}) = {'n/a' if pc is None else f'{pc:.3f}'}, "
         f"P(theta_{b} >= theta_{a} - {delta:g}) = {pq:.3f}, "
         f"n_{a} = {current.n}, n_{b} = {candidate.n}"
     )
     if saving is not None:
-        probs += f"; median saving {saving:.4g} $/shipped task (90% [{s_low:.4g}, {s_high:.4g}])"
-    withheld = [
-        f"{cell.tier}: {cost.reason}"
-        for cell, cost in ((current, cost_a), (candidate, cost_b))
-        if cost.withheld
-    ]
-    enough = current.n >= min_tasks and candidate.n >= min_tasks
-    action: Action
-    if not enough:
-        action = "explore"
-        why = f"too few tasks to decide (need >= {min_tasks} on both tiers)"
-    elif pc is not None and pc >= p_cheaper and pq >= p_quality:
-        action = "switch"
-        why = (
-            f"{b} is cheaper per shipped task (P >= {p_cheaper:g}) and its success rate is no "
-            f"worse than {a}'s minus {delta:g} (P >= {p_quality:g})"
+        probs += f"; median saving {saving:.4g} $/shipped task"
+        probs += (
+            f" (no interval under {rule.interval_tasks} tasks a tier)"
+            if s_low is None
+            else f" (90% interval [{s_low:.4g}, {s_high:.4g}])"
         )
-    elif p_dearer is not None and p_dearer >= p_cheaper:
-        action = "keep"
-        why = f"{b} is not cheaper per shipped task (P(CPS_{b} >= CPS_{a}) >= {p_cheaper:g})"
-    elif p_worse >= p_quality:
-        action = "keep"
-        why = (
-            f"{b}'s success rate is lower than {a}'s by more than {delta:g} "
-            f"(P(theta_{b} < theta_{a} - {delta:g}) >= {p_quality:g})"
-        )
-    else:
-        action = "explore"
-        why = "evidence not yet conclusive"
-    if withheld:
-        why += "; never switch without costs: " + "; ".join(withheld)
-    if action == "explore":
-        why += f"; send ~{explore_share:.0%} of {current.task_class!r} to {b}"
     return Recommendation(
         action=action,
         from_tier=a,
@@ -743,21 +695,45 @@ def _compare(
         reason=f"{action}: {why} ({probs})",
         saving_low=s_low,
         saving_high=s_high,
-        explore_share=explore_share if action == "explore" else 0.0,
+        explore_share=rule.explore_share if action == "explore" else 0.0,
         current=_summary(current, cost_a),
         candidate=_summary(candidate, cost_b),
     )
 
 
+def _decide(
+    rule: Rule,
+    enough: bool,
+    pc: float | None,
+    p_short: float | None,
+    pq: float,
+    p_worse: float,
+    a: str,
+    b: str,
+) -> tuple[Action, str]:
+    """The action of ``recommend`` and why, from the comparison's probabilities."""
+    m, d = f"{rule.min_saving:.0%}", f"{rule.delta:g}"
+    if not enough:
+        return "explore", f"too few tasks to decide (need >= {rule.min_tasks} on both tiers)"
+    if pc is not None and pc >= rule.p_cheaper and pq >= rule.p_quality:
+        return "switch", (
+            f"{b} saves at least {m} per shipped task (P >= {rule.p_cheaper:g}) and its success "
+            f"rate is no worse than {a}'s minus {d} (P >= {rule.p_quality:g})"
+        )
+    if p_short is not None and p_short >= rule.p_cheaper:
+        return "keep", f"{b} does not save {m} per shipped task (P >= {rule.p_cheaper:g})"
+    if p_worse >= rule.p_quality:
+        return "keep", (
+            f"{b}'s success rate is lower than {a}'s by more than {d} (P >= {rule.p_quality:g})"
+        )
+    return "explore", "evidence not yet conclusive"
+
+
 def best_tier(
     cells_for_class: Sequence[CellData],
     current_tier: str,
+    rule: Rule = Rule(),  # noqa: B008 - frozen, so one shared default is safe
     *,
-    delta: float = 0.05,
-    p_cheaper: float = 0.9,
-    p_quality: float = 0.8,
-    min_tasks: int = 5,
-    explore_share: float = 0.10,
     draws: int = 4000,
     seed: int = 0,
 ) -> Recommendation:
@@ -787,20 +763,9 @@ def best_tier(
             expected_saving_per_task=None,
             reason=f"keep: no other tier has data for {current.task_class!r}",
         )
-    _check_options(delta, p_cheaper, p_quality, min_tasks, explore_share)
     drawn_current = _draw_cell(current, draws, seed)  # once, shared by every comparison
     recs = [
-        _compare(
-            current,
-            other,
-            drawn_current,
-            _draw_cell(other, draws, seed),
-            delta=delta,
-            p_cheaper=p_cheaper,
-            p_quality=p_quality,
-            min_tasks=min_tasks,
-            explore_share=explore_share,
-        )
+        _compare(current, other, drawn_current, _draw_cell(other, draws, seed), rule)
         for other in others
     ]
 

@@ -109,7 +109,7 @@ def test_counterfactual_prices_the_same_tokens_with_each_tiers_model():
 
 
 def history_cell(tier, k, n, cost):
-    est = cost_per_shipped([cost] * n, k, n, (1.0, 1.0), draws=500)
+    est = cost_per_shipped([cost] * k, [cost] * (n - k), draws=500, prior=(1.0, 1.0))
     return CellSummary(tier, "bugfix", rate(k, n), posterior(k, n, (1.0, 1.0)), est), est
 
 
