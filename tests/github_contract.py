@@ -32,7 +32,7 @@ DESCRIPTIONS = {
 WEB_PATHS = re.compile(
     r"/login/oauth/(authorize|access_token)|(/organizations/[^/]+)?/settings/apps/new"
 )
-ANY_OPERATION = {401: "Bad credentials", 403: "Forbidden or rate limited"}
+ANY_OPERATION = (401, 403)  # bad credentials; forbidden or rate limited: on any request
 BASIC_ERROR = {"$ref": "#/components/schemas/basic-error"}
 _ANNOTATIONS = ("example", "examples", "externalDocs", "discriminator", "readOnly", "writeOnly")
 
@@ -52,7 +52,7 @@ def json_schema(node: Any, in_map: bool = False) -> Any:
     if in_map:  # the names under ``properties`` are data, not keywords
         return {key: json_schema(value) for key, value in node.items()}
     schema = {
-        key: json_schema(value, in_map=key in ("properties", "schemas"))
+        key: json_schema(value, in_map=key == "properties")
         for key, value in node.items()
         if key not in _ANNOTATIONS and key != "nullable"
     }
