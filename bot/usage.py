@@ -203,13 +203,15 @@ def from_otel(attributes: Mapping[str, object], requests: int = 1) -> Usage:
 
 
 def from_gemini(model: str, metadata: Mapping[str, int], requests: int = 1) -> Usage:
-    """Gemini ``usageMetadata``: the prompt includes cached content; thoughts bill as output."""
+    """Gemini ``usageMetadata``: the prompt includes cached content; thoughts bill as output;
+    the tool-use prompt (``toolUsePromptTokenCount``, e.g. search results) is input beside the
+    prompt (the total is prompt + candidates + tool-use prompt + thoughts)."""
     prompt = count(metadata.get("promptTokenCount"))
     cached = min(count(metadata.get("cachedContentTokenCount")), prompt)
     thoughts = count(metadata.get("thoughtsTokenCount"))
     return Usage(
         model=model,
-        input=prompt - cached,
+        input=prompt - cached + count(metadata.get("toolUsePromptTokenCount")),
         output=count(metadata.get("candidatesTokenCount")) + thoughts,
         cache_read=cached,
         reasoning=thoughts,

@@ -29,6 +29,12 @@ Supported logs (docs/stamp.md lists where each agent writes them):
   parent's ``token_count`` events; when the parent rollout is among the files read or in the same
   sessions tree, those replayed totals are skipped.
   ``input_tokens`` includes ``cached_input_tokens`` and is converted as ``from_openai`` does.
+- **Gemini CLI** sessions (``~/.gemini/tmp/<project hash>/chats/session-*.json``): one JSON
+  document, rewritten as the session goes, whose ``messages`` of ``type`` ``gemini`` carry the
+  ``model`` and the response's ``tokens``: ``input`` (the prompt, cached part included),
+  ``cached``, ``output``, ``thoughts`` and ``tool`` (the tool-use prompt), converted as
+  ``from_gemini`` does. Messages are de-duplicated by ``id`` across the files read; a message
+  with tokens that is not a ``gemini`` one is skipped and counted in the warnings.
 - **Aider** analytics logs (``--analytics-log FILE``): each ``message_send`` event is one request
   of ``main_model``; ``prompt_tokens`` includes any cached tokens (aider does not split them,
   so they all count as ``in``), and aider's own ``cost`` is summed exactly, as a ``Decimal``.
@@ -63,13 +69,15 @@ from pathlib import Path
 
 import orjson
 
-from bot.usage import Usage, banded, from_anthropic, from_openai, merge_by_model
+from bot.usage import Usage, banded, from_anthropic, from_gemini, from_openai, merge_by_model
 
-KINDS = ("claude-code", "codex", "aider")
+KINDS = ("claude-code", "codex", "gemini-cli", "aider")
 MAX_WARNINGS = 50
 MAX_COUNT = 10**15  # a token count or a cost in dollars above this is a corrupt log
 UNKNOWN_MODEL = "unknown"
 _DETECT_LINES = 50
+_GEMINI_HEAD = 4096
+_GEMINI_KEYS = (b'"sessionId"', b'"projectHash"')
 _ANTHROPIC_FIELDS = (
     "input_tokens",
     "output_tokens",
@@ -132,7 +140,7 @@ def read_usage_logs(
     for file in files:
         found = kind if kind != "auto" else detect_kind(file)
         if found is None:
-            notes.add(f"{file}: not a Claude Code, Codex or Aider log; ignored")
+            notes.add(f"{file}: not a Claude Code, Codex, Gemini CLI or Aider log; ignored")
             continue
         if found not in readers:
             readers[found] = _READERS[found](window, notes, files)
@@ -143,6 +151,8 @@ def read_usage_logs(
 def detect_kind(path: str | Path) -> str | None:
     """The log kind from the first lines that say it, or ``None``."""
     try:
+        if _is_gemini_session(Path(path)):
+            return "gemini-cli"
         for obj in _first_objects(Path(path), _DETECT_LINES):
             found = _kind_of(obj)
             if found:
@@ -150,6 +160,13 @@ def detect_kind(path: str | Path) -> str | None:
     except OSError:
         return None
     return None
+
+
+def _is_gemini_session(path: Path) -> bool:
+    """A Gemini CLI session: a JSON document (not lines) opening with its session's keys."""
+    with path.open("rb") as handle:
+        head = handle.read(_GEMINI_HEAD)
+    return head.lstrip().startswith(b"{") and all(key in head for key in _GEMINI_KEYS)
 
 
 def _kind_of(obj: dict) -> str | None:
@@ -213,7 +230,8 @@ def _log_files(path: Path) -> list[Path]:
     if not path.exists():
         raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(path))
     if path.is_dir():
-        return sorted((p for p in path.rglob("*.jsonl") if p.is_file()), key=str)
+        files = [*path.rglob("*.jsonl"), *path.rglob("session-*.json")]  # Gemini CLI's: .json
+        return sorted((p for p in files if p.is_file()), key=str)
     subagents = path.with_suffix("") / "subagents"
     if not subagents.is_dir():
         return [path]
@@ -699,15 +717,24 @@ def _fork_parent(meta: dict) -> str | None:
 
 
 def _parent_totals(path: Path, parent: str, files: list[Path]) -> frozenset[tuple[int, ...]]:
-    """Cumulative totals of the parent rollout: one of ``files``, or beside ``path`` or in its
-    sessions tree."""
+    """Cumulative totals of the parent rollout: one of ``files``, or beside ``path``, in its
+    sessions tree or among the archived sessions (``$CODEX_HOME/archived_sessions``, where
+    Codex moves a rollout it archives) beside that tree."""
     if any(c in parent for c in "/\\*?[]") or parent in (".", ".."):
         return frozenset()
     pattern = f"rollout-*{parent}.jsonl"
     candidates = [f for f in files if f.match(pattern)] or list(path.parent.glob(pattern))
-    root = path.parents[3] if len(path.parents) > 3 else None
-    if not candidates and root is not None:
-        candidates = list(root.glob(f"*/*/*/{pattern}"))
+    if path.parent.name == "archived_sessions":
+        home = path.parent.parent
+    elif len(path.parents) > 3 and path.parents[3].name == "sessions":
+        home = path.parents[4]
+    else:
+        home = None
+    if not candidates and home is not None:
+        candidates = [
+            *(home / "sessions").glob(f"*/*/*/{pattern}"),
+            *(home / "archived_sessions").glob(pattern),
+        ]
     totals: set[tuple[int, ...]] = set()
     quiet = _Notes()
     for candidate in candidates[:1]:
@@ -718,6 +745,56 @@ def _parent_totals(path: Path, parent: str, files: list[Path]) -> frozenset[tupl
             if _valid_total(total):
                 totals.add(_codex_counts(total, quiet))
     return frozenset(totals)
+
+
+class _GeminiReader(_Reader):
+    agent = "gemini-cli"
+
+    def __init__(self, window: _Window, notes: _Notes, files: list[Path]) -> None:
+        super().__init__(window, notes, files)
+        self.messages: dict[object, Usage] = {}
+
+    def read(self, path: Path) -> None:
+        """The whole document: Gemini CLI rewrites it after each message."""
+        self.seen = True
+        session = _loads(path.read_bytes())
+        messages = session.get("messages") if isinstance(session, dict) else None
+        if session is None:
+            self.notes.add(f"{path}: invalid JSON ignored (is the session being written?)")
+            return
+        if not isinstance(messages, list):
+            self.notes.add(f"{path}: a Gemini CLI session without messages; ignored")
+            return
+        for message in messages:
+            if isinstance(message, dict) and isinstance(message.get("tokens"), dict):
+                self.entry(message, path)
+
+    def entry(self, obj: dict, path: Path) -> None:
+        if obj.get("type") != "gemini":
+            self.notes.count("Gemini CLI message(s) with tokens but not a gemini one, skipped")
+            return
+        message_id = obj.get("id") if isinstance(obj.get("id"), str) else object()
+        if message_id in self.messages or not self.in_window(_timestamp(obj.get("timestamp"))):
+            return
+        model = _text(obj.get("model"))
+        if model is None:
+            self.notes.count(f"Gemini CLI message(s) without a model, counted as {UNKNOWN_MODEL!r}")
+        tokens = obj["tokens"]
+        metadata = {name: _count(tokens.get(key), self.notes) for key, name in _GEMINI_TOKENS}
+        self.messages[message_id] = from_gemini(model or UNKNOWN_MODEL, metadata, requests=1)
+
+    def usages(self) -> list[Usage]:
+        self.report_undated()
+        return list(self.messages.values())
+
+
+_GEMINI_TOKENS = (  # Gemini CLI's ``tokens`` keys and the usageMetadata counts they record
+    ("input", "promptTokenCount"),
+    ("cached", "cachedContentTokenCount"),
+    ("output", "candidatesTokenCount"),
+    ("thoughts", "thoughtsTokenCount"),
+    ("tool", "toolUsePromptTokenCount"),
+)
 
 
 class _AiderReader(_Reader):
@@ -762,5 +839,6 @@ class _AiderReader(_Reader):
 _READERS: dict[str, type[_Reader]] = {
     "claude-code": _ClaudeReader,
     "codex": _CodexReader,
+    "gemini-cli": _GeminiReader,
     "aider": _AiderReader,
 }

@@ -625,6 +625,20 @@ def test_cli_several_logs_are_read_together(tmp_path, monkeypatch):
     assert sorted(usage_lines(msg)) == sorted(alone)  # models in the order first read
 
 
+def test_cli_recognises_a_gemini_cli_session(tmp_path):
+    msg = tmp_path / "MSG"
+    msg.write_text("t\n")
+    gemini = next((FIXTURES / "gemini-cli").rglob("session-*.json"))
+    assert run_stamp([str(msg), "--from-log", str(gemini)]).exit_code == 0
+    record, _ = parse_record(parse_trailers(msg.read_text()))
+    assert record.agent == "gemini-cli"
+    assert usage_lines(msg) == [
+        "Agent-Usage: model=gemini-2.5-pro; in=10000; out=1000; cache_read=18000; reasoning=300; "
+        "requests=2",
+        "Agent-Usage: model=gemini-2.5-flash; in=3000; out=150; reasoning=50; requests=1",
+    ]
+
+
 def test_cli_logs_of_several_agents_name_no_agent(tmp_path):
     msg = tmp_path / "MSG"
     msg.write_text("t\n")

@@ -10,7 +10,7 @@ import json
 import shutil
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from unittest import mock
@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot import usage_logs
+from bot.pricing import PriceBook
 from bot.usage import Usage
 from bot.usage_logs import (
     KINDS,
@@ -37,6 +38,8 @@ CODEX_DIR = FIXTURES / "codex" / "sessions" / "2026" / "05" / "04"
 CODEX = CODEX_DIR / "rollout-2026-05-04T10-00-00-0196a1b2-0000-7000-8000-00000000c0de.jsonl"
 CODEX_FORK = CODEX_DIR / "rollout-2026-05-04T11-00-00-0196a1b2-0000-7000-8000-00000000f00c.jsonl"
 AIDER = FIXTURES / "aider" / "analytics.jsonl"
+GEMINI_TMP = FIXTURES / "gemini-cli" / "tmp"
+GEMINI = next(GEMINI_TMP.glob("*/chats/session-*.json"))
 
 OPUS, HAIKU = "claude-opus-4-6", "claude-haiku-4-5-20251001"
 
@@ -364,6 +367,24 @@ def test_codex_sessions_tree_counts_parent_and_fork_once():
     )
 
 
+def test_codex_archived_sessions_are_read_and_found_as_parents(tmp_path):
+    """Codex moves an archived rollout, unchanged, to ``$CODEX_HOME/archived_sessions``."""
+    day = tmp_path / "sessions" / "2026" / "05" / "04"
+    day.mkdir(parents=True)
+    (tmp_path / "archived_sessions").mkdir()
+    parent = shutil.copy(CODEX, tmp_path / "archived_sessions" / CODEX.name)
+    fork = shutil.copy(CODEX_FORK, day / CODEX_FORK.name)
+    both = read_usage_logs([tmp_path / "archived_sessions", fork])
+    assert both.usages == read_usage_log(FIXTURES / "codex" / "sessions").usages
+    alone = read_usage_log(fork)
+    assert not any("was not found" in w for w in alone.warnings)
+    shutil.move(fork, tmp_path / "archived_sessions")
+    shutil.move(parent, day)
+    moved = read_usage_log(tmp_path / "archived_sessions" / CODEX_FORK.name)
+    assert not any("was not found" in w for w in moved.warnings)
+    assert moved.usages == alone.usages
+
+
 def test_codex_fork_without_its_parent_warns(tmp_path):
     lonely = shutil.copy(CODEX_FORK, tmp_path / CODEX_FORK.name)
     log = read_usage_log(lonely)
@@ -540,11 +561,53 @@ def test_codex_fork_finds_its_parent_among_the_files_read(tmp_path):
     assert by_model(log)["gpt-5.2"].requests == 4
 
 
+# --- Gemini CLI ----------------------------------------------------------------------------
+
+GEMINI_PRO = Usage(
+    "gemini-2.5-pro", input=4000 + 5000 + 1000, output=800 + 200, cache_read=18000, reasoning=300,
+    requests=2,
+)  # fmt: skip
+GEMINI_FLASH = Usage("gemini-2.5-flash", input=3000, output=150, reasoning=50, requests=1)
+
+
+def test_gemini_session_per_model_with_tool_prompts_and_thoughts():
+    """input 12000 with 8000 cached, 500 out + 300 thoughts; then 15000 with 10000 cached,
+    1000 tool-use prompt (billed as input), 200 out; then flash: 3000 in, 100 out + 50 thoughts."""
+    log = read_usage_log(GEMINI)
+    assert log.agent == "gemini-cli" and log.agent_version is None
+    assert log.usages == [GEMINI_PRO, GEMINI_FLASH]
+    assert log.warnings == ["1 Gemini CLI message(s) with tokens but not a gemini one, skipped"]
+
+
+def test_gemini_session_bill():
+    prices = PriceBook().price_all(read_usage_log(GEMINI).usages, date(2026, 5, 4))
+    # pro: 10_000 * 1.25 + 18_000 * 0.125 + 1_000 * 10 = 24_750 micro-dollars;
+    # flash: 3_000 * 0.30 + 150 * 2.50 = 1_275.
+    assert [p.usd for p in prices] == [Decimal("0.02475"), Decimal("0.001275")]
+
+
+def test_gemini_messages_count_once_across_files_and_by_window(tmp_path):
+    copy = tmp_path / "chats" / "session-2026-05-04T10-05-7c1e2f3a.json"
+    copy.parent.mkdir()
+    shutil.copy(GEMINI, copy)  # e.g. a session saved again under another name
+    assert read_usage_logs([GEMINI_TMP, copy]).usages == [GEMINI_PRO, GEMINI_FLASH]
+    late = read_usage_log(GEMINI, since=at("2026-05-04T10:02:00Z"))
+    assert late.usages == [GEMINI_FLASH]
+
+
+def test_gemini_session_being_written_is_a_warning(tmp_path):
+    path = tmp_path / "session-x.json"
+    path.write_bytes(GEMINI.read_bytes()[:2000])
+    log = read_usage_log(path, kind="gemini-cli")
+    assert log.usages == [] and "invalid JSON ignored" in log.warnings[0]
+
+
 # --- detection and robustness --------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("path", "kind"), [(CLAUDE, "claude-code"), (CODEX, "codex"), (AIDER, "aider")]
+    ("path", "kind"),
+    [(CLAUDE, "claude-code"), (CODEX, "codex"), (GEMINI, "gemini-cli"), (AIDER, "aider")],
 )
 def test_detect_kind(path, kind):
     assert detect_kind(path) == kind
@@ -560,7 +623,7 @@ def test_unknown_content_is_a_warning(tmp_path):
     path.write_text('{"hello": "world"}\n')
     log = read_usage_log(path)
     assert log.usages == [] and log.agent is None
-    assert any("not a Claude Code, Codex or Aider log" in w for w in log.warnings)
+    assert any("not a Claude Code, Codex, Gemini CLI or Aider log" in w for w in log.warnings)
 
 
 def test_bad_arguments_raise():
@@ -568,7 +631,7 @@ def test_bad_arguments_raise():
         read_usage_log(AIDER, kind="cursor")
     with pytest.raises(FileNotFoundError):
         read_usage_log(FIXTURES / "missing.jsonl")
-    assert set(KINDS) == {"claude-code", "codex", "aider"}
+    assert set(KINDS) == {"claude-code", "codex", "gemini-cli", "aider"}
 
 
 def test_warnings_are_capped(tmp_path):
@@ -696,7 +759,25 @@ TEMPLATES = {
             **usage_fields(["prompt_tokens", "completion_tokens", "cost"], 2),
         },
     },
+    "gemini-cli": {  # one message of a session document (``log_bytes`` wraps them)
+        "id": "@0",
+        "timestamp": "@1",
+        "type": "gemini",
+        "model": "@2",
+        "tokens": usage_fields(["input", "output", "cached", "thoughts", "tool", "total"], 3),
+    },
 }
+
+
+def log_bytes(kind: str, rows: list[list[str]]) -> bytes:
+    """A log of ``kind`` holding one template entry per row of raw JSON values."""
+    entries = [filled(TEMPLATES[kind], row) for row in rows]
+    if kind != "gemini-cli":
+        return b"".join(entries)
+    messages = b",".join(entry.rstrip(b"\n") for entry in entries)
+    return b'{"sessionId": "s", "projectHash": "h", "messages": [' + messages + b"]}\n"
+
+
 HUGE = ["1e9999999", "1e999999999999999999", "-1e9999999", "1e-999999999999999999", "7E+16"]
 raw_number = st.from_regex(
     r"-?(0|[1-9][0-9]{0,20})(\.[0-9]{1,4})?([eE][-+]?[0-9]{1,20})?", fullmatch=True
@@ -714,8 +795,7 @@ def test_huge_numbers_are_a_warning_in_every_reader_in_o1(tmp_path):
     MemoryError: the logs are read in a child process that must finish in time."""
     for kind in KINDS:
         for n, number in enumerate(HUGE):
-            lines = [filled(TEMPLATES[kind], [number] * 10) for _ in range(2)]
-            (tmp_path / f"{kind}-{n}.jsonl").write_bytes(b"".join(lines))
+            (tmp_path / f"{kind}-{n}.jsonl").write_bytes(log_bytes(kind, [[number] * 10] * 2))
     child = (
         "import json, sys\n"
         "from pathlib import Path\n"
@@ -751,7 +831,7 @@ def test_huge_numbers_are_a_warning_in_every_reader_in_o1(tmp_path):
 )
 def test_any_json_value_in_any_usage_field_never_raises_nor_goes_negative(tmp_path, kind, values):
     path = tmp_path / "log.jsonl"
-    path.write_bytes(b"".join(filled(TEMPLATES[kind], line) for line in values))
+    path.write_bytes(log_bytes(kind, values))
     log = read_usage_log(path, kind=kind)
     for usage in log.usages:
         counts = [usage.input, usage.output, usage.cache_read, usage.cache_write, usage.reasoning]
