@@ -63,6 +63,16 @@ def test_one_issue_per_period_created_once_then_updated(fake, channel):
     assert len(fake.issues(REPO)) == 2
 
 
+def test_a_pull_request_quoting_the_marker_is_never_adopted(fake, channel):
+    fake.add_pull(REPO, 1, head_ref="quote")
+    fake.pull(REPO, 1).body = f"Quoting the digest: {github_issue.marker(small_digest())}"
+    channel.send(small_digest())
+    [issue] = fake.issues(REPO)
+    assert issue.title == "Token yield digest 2026-W47"
+    assert fake.pull(REPO, 1).title == "Pull request 1"
+    assert not fake.calls("PATCH", f"/repos/{REPO}/issues/*")
+
+
 def test_body_shows_every_section_with_a_mermaid_trend(channel):
     body = channel.render(small_digest())["body"]
     for expected in (

@@ -153,9 +153,12 @@ class GitHubIssueChannel(Channel):
 
 
 def _find(repository: Repository, tag: str) -> Issue | None:
-    """This period's issue among the newest ``SEARCHED``, open or closed."""
+    """This period's issue among the newest ``SEARCHED``, open or closed.
+
+    GitHub lists pull requests among issues: one quoting the marker is never adopted.
+    """
     newest = repository.get_issues(state="all", sort="created", direction="desc")
     for issue in itertools.islice(newest, SEARCHED):
-        if tag in (issue.body or ""):
+        if issue.pull_request is None and tag in (issue.body or ""):
             return issue
     return None
