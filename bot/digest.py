@@ -428,7 +428,7 @@ def advice_text(r: Recommendation) -> str:
     return (
         f"{r.action}: {r.to_tier} instead of {r.from_tier} would {effect} per shipped task "
         f"(90% interval of the saving {_usd(r.saving_low)} to {_usd(r.saving_high)}); "
-        f"P(cheaper) {p}, P(quality within 5 pts) {q}"
+        f"P(saves ≥ 5%) {p}, P(quality within 5 pts) {q}"
     )
 
 

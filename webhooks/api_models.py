@@ -364,7 +364,7 @@ class AdviceOut(BaseModel):
     from_tier: str
     to_tier: str
     text: str
-    p_cheaper: Share | None = Field(description="P(to_tier costs less per shipped task).")
+    p_cheaper: Share | None = Field(description="P(to_tier saves >= 5% per shipped task).")
     saving_per_shipped_task: Money | None = Field(
         description="Expected dollars saved per shipped task by to_tier (negative: it costs more)."
     )

@@ -225,7 +225,7 @@ def standing(advice: Advice, style: Style) -> str:
     """The sentence, then P(cheaper) and the saving with its interval when known."""
     parts = [piece(style, advice.text, LONG)]
     if finite(advice.p_cheaper) is not None:
-        parts.append(f"P(cheaper) {share(advice.p_cheaper)}")
+        parts.append(f"P(saves ≥ 5%) {share(advice.p_cheaper)}")
     if finite(advice.saving) is not None:
         parts.append(
             f"saving {usd(advice.saving)} per shipped task{interval(advice.saving_interval, usd)}"
