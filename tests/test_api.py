@@ -457,6 +457,21 @@ def test_a_nul_character_anywhere_is_a_400_not_a_database_error(client):
         assert "NUL" in answer.json["error"]
 
 
+def test_a_list_cuts_titles_its_items_endpoint_keeps_them_whole(ledger_engine, monkeypatch):
+    """100 items of a huge title each made one page of the list huge (anyone who can push a
+    commit subject writes a task's title)."""
+    huge = "Z" * 100_000
+    seed(ledger_engine, weeks=(scenario(), second_week(title=huge)))
+    monkeypatch.setattr(api, "now", lambda: NOW)
+    client = create_app(make_settings(), ledger_engine).test_client()
+    sign_in(client, installations=(A,))
+    for template in (PULLS, TASKS):
+        titles = {i["title"] for i in fetch(client, template, {"per_page": 100}).json["items"]}
+        assert "Z" * 199 + "…" in titles and huge not in titles, template
+    assert fetch(client, PULL).json["pull"]["title"] == huge
+    assert fetch(client, TASK).json["task"]["title"] == huge
+
+
 def test_a_repeated_parameter_is_refused(client):
     response = client.get(url(TASKS), query_string=[("tier", "economy"), ("tier", "frontier")])
     assert response.status_code == 400 and response.json == {"error": "tier: given more than once"}

@@ -35,12 +35,14 @@ from bot.attribution import Task
 from bot.digest import DatedTask, safe_url
 from webhooks import api_models as m
 from webhooks.access import require_caller, require_installation
+from webhooks.dashboard import short
 from webhooks.ingress import state
 
 PREFIX = "/api/v1"
 REF = "#/components/schemas/{model}"
 blueprint = Blueprint("api", __name__, url_prefix=PREFIX)
 Q = TypeVar("Q", bound=m.Query)
+L = TypeVar("L", m.PullOut, m.TaskOut)
 
 
 def now() -> datetime:
@@ -280,6 +282,13 @@ def _task_url(task: Task) -> str | None:
     return _pull_url(task.repository, max(task.pr_numbers)) if task.pr_numbers else None
 
 
+def _listed(item: L) -> L:
+    """A list's item with its title cut as the dashboard shows it (a page of 100 items with a
+    1 MB title each would be 100 MB); the item's own endpoint and the CSV have it whole. Other
+    values stay whole: they are the filter values scripts send back."""
+    return item.model_copy(update={"title": short(item.title)})
+
+
 def _pull_out(row: explore.PullRow) -> m.PullOut:
     return m.PullOut.of(row, _pull_url(row.pull.repository, row.pull.number))
 
@@ -372,7 +381,7 @@ def pulls(installation_id: int, query: m.PagedFilters) -> Response:
     page = explore.pull_page(
         _dataset(installation_id), query.task_filter(), query.page, query.per_page
     )
-    items = [_pull_out(row) for row in page.items]
+    items = [_listed(_pull_out(row)) for row in page.items]
     return _json(m.PullPage(items=items, **m.PageOf.values(page)), page)
 
 
@@ -400,7 +409,7 @@ def tasks(installation_id: int, query: m.PagedFilters) -> Response:
     page = explore.task_page(
         _dataset(installation_id), query.task_filter(), query.page, query.per_page
     )
-    items = [_task_out(d) for d in page.items]
+    items = [_listed(_task_out(d)) for d in page.items]
     return _json(m.TaskPage(items=items, **m.PageOf.values(page)), page)
 
 
