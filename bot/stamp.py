@@ -44,7 +44,7 @@ from bot.protocol import (
 )
 from bot.trailers import COMMENT, SPACE, find_separator, find_trailer_block
 from bot.usage import Usage, merge_by_model
-from bot.usage_logs import KINDS, read_usage_logs
+from bot.usage_logs import KINDS, SESSION_AGENTS, read_usage_logs, session_logs
 
 ENV_PREFIX = "YIELD_AUDITOR_"
 SKIPPED_SOURCES = ("merge", "squash", "commit")
@@ -511,6 +511,14 @@ def _env(name: str) -> str:
     help="Read usage from the agent's log file or directory; repeatable (read together).",
 )
 @click.option(
+    "--session",
+    envvar=_env("SESSION"),
+    show_envvar=True,
+    callback=_plain,
+    help="Read usage from this session's log, found where the agent keeps it (--agent "
+    f"{', '.join(SESSION_AGENTS)}); read together with any --from-log.",
+)
+@click.option(
     "--log-kind",
     envvar=_env("LOG_KIND"),
     show_envvar=True,
@@ -606,8 +614,9 @@ def _record(repo: str, options: dict) -> ProtocolRecord:
     """The record to stamp; an empty one (a human's commit) stamps nothing."""
     usages = list(options["usages"])
     agent = options["agent"]
-    if options["logs"]:
-        logged, log_agent = _read_logs(repo, options)
+    logs = [*options["logs"], *_session_logs(agent, options["session"])]
+    if logs:
+        logged, log_agent = _read_logs(repo, logs, options)
         agent = agent or log_agent
         usages = _combine_usage(usages, logged)
     record = ProtocolRecord(
@@ -624,12 +633,26 @@ def _record(repo: str, options: dict) -> ProtocolRecord:
     return record
 
 
-def _read_logs(repo: str, options: dict) -> tuple[list[Usage], str | None]:
-    """Usage and agent of all ``--from-log`` paths, read together so that what two files share
-    counts once; logs of several agents name no agent."""
+def _session_logs(agent: str | None, session: str | None) -> list[Path]:
+    """The log files of ``--session``, in the default place of ``--agent``."""
+    if session is None:
+        return []
+    if agent is None:
+        raise click.UsageError("--session needs --agent, to know where the session's log is")
+    try:
+        return session_logs(agent, session)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="'--session'") from error
+    except FileNotFoundError as error:
+        raise click.ClickException(f"{error.strerror} under {error.filename}") from error
+
+
+def _read_logs(repo: str, logs: list[Path], options: dict) -> tuple[list[Usage], str | None]:
+    """Usage and agent of all logs, read together so that what two files share counts once;
+    logs of several agents name no agent."""
     since, until = _time(repo, options["since"]), _time(repo, options["until"])
     try:
-        log = read_usage_logs(options["logs"], options["log_kind"], since, until)
+        log = read_usage_logs(logs, options["log_kind"], since, until)
     except OSError as error:
         raise click.FileError(str(error.filename or "--from-log"), error.strerror) from error
     for warning in log.warnings:

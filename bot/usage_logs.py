@@ -60,8 +60,10 @@ from __future__ import annotations
 
 import errno
 import json
+import os
+import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -146,6 +148,60 @@ def read_usage_logs(
             readers[found] = _READERS[found](window, notes, files)
         readers[found].read(file)
     return _combine(readers, notes)
+
+
+SESSION_AGENTS = ("claude-code", "codex", "gemini-cli")
+_SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
+
+
+def session_logs(agent: str, session: str, environ: Mapping[str, str] = os.environ) -> list[Path]:
+    """The log files of session ``session`` of ``agent`` (``claude-code/2.1.3`` names
+    ``claude-code``) where the agent keeps them by default, so a hook needs no path.
+
+    Raises ``ValueError`` for an agent without sessions or an id that is no plain name (it
+    becomes part of a file pattern), ``FileNotFoundError`` when no log of it is found.
+    """
+    name = agent.partition("/")[0].strip().lower()
+    if name not in SESSION_AGENTS:
+        raise ValueError(f"no session logs known for agent {name!r}; expected one of "
+                         f"{', '.join(SESSION_AGENTS)}")  # fmt: skip
+    if not _SESSION_ID.match(session):
+        raise ValueError(f"session id {session[:80]!r} is not a plain name")
+    home = Path(environ.get("HOME") or Path.home())
+    found = [
+        file
+        for base, pattern in _session_places(name, session, home, environ)
+        for file in sorted(base.glob(pattern))
+        if file.is_file() and (name != "gemini-cli" or _gemini_session_id(file) == session)
+    ]
+    if not found:
+        raise FileNotFoundError(errno.ENOENT, f"no {name} log of session {session}", str(home))
+    return found
+
+
+def _session_places(
+    agent: str, session: str, home: Path, environ: Mapping[str, str]
+) -> list[tuple[Path, str]]:
+    """(directory, glob) pairs where ``agent`` writes a session's log."""
+    if agent == "claude-code":  # CLAUDE_CONFIG_DIR may list several, comma-separated
+        configured = [Path(d) for d in environ.get("CLAUDE_CONFIG_DIR", "").split(",") if d]
+        bases = configured or [home / ".config" / "claude", home / ".claude"]
+        return [(base, f"projects/*/{session}.jsonl") for base in bases]
+    if agent == "codex":
+        base = Path(environ.get("CODEX_HOME") or home / ".codex")
+        return [
+            (base, f"sessions/*/*/*/rollout-*-{session}.jsonl"),
+            (base, f"archived_sessions/rollout-*-{session}.jsonl"),
+        ]
+    return [(home / ".gemini", f"tmp/*/chats/session-*-{session[:8]}.json")]
+
+
+def _gemini_session_id(path: Path) -> str | None:
+    """The ``sessionId`` a Gemini CLI session file opens with (file names hold 8 characters)."""
+    with path.open("rb") as handle:
+        head = handle.read(_GEMINI_HEAD).decode("utf-8", "replace")
+    found = re.search(r'"sessionId"\s*:\s*"([^"\\]{1,128})"', head)
+    return found.group(1) if found else None
 
 
 def detect_kind(path: str | Path) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import random
 import shlex
+import shutil
 import stat
 import subprocess
 import sys
@@ -639,6 +640,64 @@ def test_cli_recognises_a_gemini_cli_session(tmp_path):
     ]
 
 
+def agent_homes(home: Path) -> dict[str, tuple[str, Path]]:
+    """The fixtures copied where each agent keeps its logs under ``home`` (the Codex rollout
+    archived): agent -> (session id, the fixture as --from-log would name it)."""
+    claude = FIXTURES / "claude-code" / "-home-dev-shop"
+    shutil.copytree(claude, home / ".claude" / "projects" / "-home-dev-shop")
+    archived = home / ".codex" / "archived_sessions"
+    archived.mkdir(parents=True)
+    shutil.copy(CODEX, archived / CODEX.name)
+    gemini = next((FIXTURES / "gemini-cli").rglob("session-*.json"))
+    shutil.copytree(gemini.parent.parent, home / ".gemini" / "tmp" / gemini.parent.parent.name)
+    return {
+        "claude-code/2.1.126": (CLAUDE.stem, CLAUDE),
+        "codex": ("-".join(CODEX.stem.split("-")[-5:]), CODEX),
+        "gemini-cli": ("7c1e2f3a-5b6d-4e8f-9a0b-1c2d3e4f5a6b", gemini),
+    }
+
+
+@pytest.fixture
+def agents_home(tmp_path, monkeypatch) -> Path:
+    for name in ("CLAUDE_CONFIG_DIR", "CODEX_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    return tmp_path
+
+
+def test_cli_session_finds_the_log_where_the_agent_keeps_it(tmp_path, agents_home):
+    for agent, (session, fixture) in agent_homes(tmp_path).items():
+        msg = tmp_path / "MSG"
+        msg.write_text("t\n")
+        assert run_stamp([str(msg), "--agent", agent, "--from-log", str(fixture)]).exit_code == 0
+        expected = msg.read_text()
+        msg.write_text("t\n")
+        result = run_stamp([str(msg)], env={"YIELD_AUDITOR_AGENT": agent,
+                                            "YIELD_AUDITOR_SESSION": session})  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert msg.read_text() == expected and usage_lines(msg), agent
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "error"),
+    [
+        (["--agent", "aider", "--session", "abc"], 2, "no session logs known for agent 'aider'"),
+        (["--agent", "codex", "--session", "../x"], 2, "is not a plain name"),
+        (["--agent", "codex", "--session", "*"], 2, "is not a plain name"),
+        (["--session", "abc"], 2, "--session needs --agent"),
+        (["--agent", "codex", "--session", "0196a1b2-dead"], 1, "no codex log of session"),
+        (["--agent", "gemini-cli", "--session", "7c1e2f3a-0"], 1, "no gemini-cli log"),  # 8 match
+    ],
+)
+def test_cli_session_errors_leave_the_message_alone(tmp_path, agents_home, args, code, error):
+    agent_homes(tmp_path)
+    msg = tmp_path / "MSG"
+    msg.write_text("t\n")
+    result = run_stamp([str(msg), *args])
+    assert result.exit_code == code and error in result.output
+    assert msg.read_text() == "t\n"
+
+
 def test_cli_logs_of_several_agents_name_no_agent(tmp_path):
     msg = tmp_path / "MSG"
     msg.write_text("t\n")
@@ -919,7 +978,7 @@ def test_any_one_stamp_variable_starts_the_tool(hook_file, name, value):
 def test_stamp_variables_are_every_option_variable():
     """The variables docs/stamp.md lists; any one of them makes the hook start the tool."""
     names = ("AGENT", "TASK", "TASK_CLASS", "ATTEMPT", "ROUTE", "CONTEXT", "USAGE", "FROM_LOG",
-             "LOG_KIND", "SINCE", "UNTIL", "LOG", "REPLACE")  # fmt: skip
+             "SESSION", "LOG_KIND", "SINCE", "UNTIL", "LOG", "REPLACE")  # fmt: skip
     assert stamp_variables() == [f"YIELD_AUDITOR_{name}" for name in names]
 
 
