@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -22,8 +22,10 @@ from bot.facts import commit_facts
 from bot.gitlog import (
     PSEUDO_REVS,
     Derived,
+    Diffs,
     GitCommit,
     derive_pull_requests,
+    is_partial_clone,
     iter_commits,
     line_survival,
     numstat_for,
@@ -31,6 +33,8 @@ from bot.gitlog import (
 )
 from bot.records import CommitFacts
 from bot.report import Scope, build_report
+
+_BATCH = 2000  # commits analysed before their agent commits are handed to git to diff
 
 
 @dataclass(frozen=True)
@@ -79,9 +83,10 @@ def _audit(
 ) -> dict[str, Any]:
     repository = repository_name(options.repo)
     params = Params(options.window_days, analyser.prices.tier_names)
-    commits, derived, facts = _history(options, analyser, repository, progress)
     notes: list[str] = []
-    facts = _with_files(options, facts, derived, params, notes)
+    with ThreadPoolExecutor(max_workers=1) as git:
+        commits, derived, facts, diffs = _history(options, analyser, repository, progress, git)
+        facts = _with_files(options, facts, derived, params, diffs, notes)
     survival_info = None
     if options.survival:
         facts, survival_info = _with_survival(options, facts, notes)
@@ -102,26 +107,55 @@ def _audit(
     return build_report(scope, facts, tasks, seed=options.seed)
 
 
+@dataclass
+class _Diffing:
+    """The diffs asked of git so far, run one after another on another core."""
+
+    repo: Path
+    git: ThreadPoolExecutor
+    cut: frozenset[str]  # a shallow clone's boundary: diffed against nothing, so never asked
+    asked: set[str] = field(default_factory=set)
+    pending: list[Future[Diffs]] = field(default_factory=list)
+
+    def ask(self, shas: set[str]) -> None:
+        shas = shas - self.asked
+        self.asked |= shas
+        wanted = [s for s in shas if s not in self.cut]
+        self.pending.append(self.git.submit(numstat_for, self.repo, wanted))
+
+
 def _history(
     options: AuditOptions,
     analyser: Analyser,
     repository: str,
     progress: Callable[[int], None] | None,
-) -> tuple[list[GitCommit], Derived, list[CommitFacts]]:
+    git: ThreadPoolExecutor,
+) -> tuple[list[GitCommit], Derived, list[CommitFacts], _Diffing]:
     """Commits, what they imply, and their facts, without file lists (``_with_files``).
 
     A commit a merge brought in is read with the branch the merge names, so the agents'
-    branch rules (``codex/``, ``copilot/`` ...) apply as they do to a push."""
+    branch rules (``codex/``, ``copilot/`` ...) apply as they do to a push. As each batch of
+    commits is analysed, git diffs its agent commits (every commit with ``--db``) in ``git``.
+    """
     commits = _read(options, progress)
     derived = derive_pull_requests(commits, repository)
     branch, commit_pr = derived.branch.get, derived.commit_pr.get
-    return commits, derived, [
-        commit_facts(
-            analyser.analyse(c.to_commit_info(branch(c.sha))), repository, c.parents,
-            pr_number=commit_pr(c.sha),
-        )
-        for c in commits
-    ]  # fmt: skip
+    diffs = _Diffing(options.repo, git, shallow_commits(options.repo))
+    # A partial clone's check for missing objects walks the whole history: ask once.
+    size = max(len(commits), 1) if is_partial_clone(options.repo) else _BATCH
+    facts: list[CommitFacts] = []
+    for start in range(0, len(commits), size):
+        batch = [
+            commit_facts(
+                analyser.analyse(c.to_commit_info(branch(c.sha))), repository, c.parents,
+                pr_number=commit_pr(c.sha),
+            )
+            for c in commits[start : start + size]
+        ]  # fmt: skip
+        facts += batch
+        wanted = {f.sha for f in batch if len(f.parents) <= 1 and (options.db or f.is_agent_work)}
+        diffs.ask(wanted)
+    return commits, derived, facts, diffs
 
 
 def _with_files(
@@ -129,36 +163,31 @@ def _with_files(
     facts: list[CommitFacts],
     derived: Derived,
     params: Params,
+    diffs: _Diffing,
     notes: list[str],
 ) -> list[CommitFacts]:
     """The facts with the file lists of the commits whose line counts are used.
 
     Only tasks read them (complexity, inferred class, survival), so only the commits of the
-    tasks, found by attributing without them, are diffed: git's diffs are most of the cost
-    of reading a history. The agents' own commits are diffed on another core meanwhile. The
-    ledger (``--db``) keeps every commit's files."""
-    cut = shallow_commits(options.repo)  # diffed against nothing, they would add every file
-    shas = {c.sha for c in facts if len(c.parents) <= 1 and (options.db or c.is_agent_work)}
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        first = pool.submit(numstat_for, options.repo, [s for s in shas if s not in cut])
-        rest: set[str] = set()
-        if not options.db:
-            tasks = attribute(facts, derived.prs, derived.events, params)
-            rest = {sha for t in tasks for a in t.attempts for sha in a.commits} - shas
-        diffs = [numstat_for(options.repo, [s for s in rest if s not in cut]), first.result()]
-    shas |= rest
-    if cut:
+    tasks are diffed: git's diffs are most of the cost of reading a history. The agents'
+    own are under way; the tasks' other commits (people's, in agent pull requests) are found
+    by attributing without file lists. The ledger (``--db``) keeps every commit's files."""
+    if not options.db:
+        tasks = attribute(facts, derived.prs, derived.events, params)
+        diffs.ask({sha for t in tasks for a in t.attempts for sha in a.commits})
+    done = [d.result() for d in diffs.pending]
+    if diffs.cut:
         notes.append(
-            f"shallow clone: the history stops at {len(cut)} commits whose parents this clone "
-            "lacks; earlier commits and pull requests are not audited"
+            f"shallow clone: the history stops at {len(diffs.cut)} commits whose parents this "
+            "clone lacks; earlier commits and pull requests are not audited"
         )
-    unknown = sum(len(d.unreadable) for d in diffs) + len(shas & cut)
+    unknown = sum(len(d.unreadable) for d in done) + len(diffs.asked & diffs.cut)
     if unknown:
         notes.append(
             f"line counts unknown for {unknown} commits whose objects this clone lacks "
             "(shallow or partial clone, or missing objects); they count 0 lines"
         )
-    files = {sha: f for d in diffs for sha, f in d.files.items() if f}
+    files = {sha: f for d in done for sha, f in d.files.items() if f}
     return [replace(c, files=files[c.sha]) if c.sha in files else c for c in facts]
 
 

@@ -480,7 +480,7 @@ def numstat_for(
         if len(sha) not in (40, 64) or not _HEX.issuperset(sha):
             raise ValueError(f"not a full commit hash: {sha!r}")
     env_ = _git_env(env)
-    lacking = _lacking(repo, wanted, env_) if wanted and _is_partial(repo, env_) else []
+    lacking = _lacking(repo, wanted, env_) if wanted and is_partial_clone(repo, env) else []
     skip = set(lacking)
     args = ["--numstat", "--no-ext-diff", "--no-textconv", "-M" if renames else "--no-renames"]
     files, unreadable = _diff_tree(repo, args, [s for s in wanted if s not in skip], env_)
@@ -510,9 +510,9 @@ def _diff_tree(
     return done, tuple(unreadable)
 
 
-def _is_partial(repo: Path | str, env: Mapping[str, str]) -> bool:
+def is_partial_clone(repo: Path | str, env: Mapping[str, str] | None = None) -> bool:
     """A partial clone has a promisor remote (``clone --filter`` makes ``origin`` one)."""
-    out = _git(repo, ["config", "--get-regexp", r"^remote\..*\.promisor$"], env).stdout
+    out = _git(repo, ["config", "--get-regexp", r"^remote\..*\.promisor$"], _git_env(env)).stdout
     values = [line.partition(" ")[2] for line in out.decode("utf-8", "replace").splitlines()]
     return any(v.lower() in ("true", "yes", "on", "1") for v in values)
 

@@ -150,7 +150,8 @@ def _everything(repo: Path, analyser: Analyser, files: bool = True) -> dict:
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_selective_diffs_give_the_report_of_all_diffs(tmp_path, run_git, seed):
+def test_selective_diffs_give_the_report_of_all_diffs(tmp_path, run_git, monkeypatch, seed):
+    monkeypatch.setattr("bot.audit._BATCH", 7)  # diffs asked batch by batch, as on a large one
     repo = _make(tmp_path / f"h{seed}", run_git, seed, prs=25)
     analyser = Analyser()
     report = run_audit(AuditOptions(repo), analyser)
