@@ -200,6 +200,31 @@ def test_an_edit_that_times_out_is_sent_again(engine, settings, fake, story):
     assert OPUS in comment.body and len(fake.calls("PATCH")) == 2
 
 
+@pytest.mark.off_github_contract(
+    "GitHub answers 404 for a comment already deleted; its description lists only 204"
+)
+def test_a_duplicate_deleted_meanwhile_is_no_failure(engine, settings, fake, story):
+    story_pull_request(story, 1, 0)
+    marker = '<!-- yield-auditor:pr-comment v1 rev={"event_time": "2020-01-01T00:00:00+00:00", ' \
+             '"head_sha": "abcdef1"} -->'  # fmt: skip
+    first = fake.add_comment(REPO, 1, f"old\n{marker}")
+    twin = fake.add_comment(REPO, 1, f"twin\n{marker}")
+    fake.fail("DELETE", "/repos/*/issues/comments/*", "delay", seconds=1)
+
+    def someone_deletes_it() -> None:  # while our DELETE waits in the fake (or a retried DELETE)
+        while not fake.calls("DELETE"):
+            threading.Event().wait(0.02)
+        with fake.state.lock:
+            del fake.state.comments[twin]
+
+    meanwhile = threading.Thread(target=someone_deletes_it)
+    meanwhile.start()
+    worker(engine, settings).drain()
+    meanwhile.join(timeout=10)
+    assert {d.status for d in inbox.list_deliveries(engine, limit=None)} <= {"done", "ignored"}
+    assert [c.id for c in fake.comments(REPO, 1)] == [first] and "PERF-1" in bodies(fake, 1)[0]
+
+
 @pytest.mark.parametrize("kind", ["secondary", "primary"])
 def test_a_rate_limit_requeues_the_delivery_instead_of_sleeping(
     engine, settings, fake, kind, story
