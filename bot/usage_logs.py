@@ -35,6 +35,13 @@ Supported logs (docs/stamp.md lists where each agent writes them):
   ``cached``, ``output``, ``thoughts`` and ``tool`` (the tool-use prompt), converted as
   ``from_gemini`` does. Messages are de-duplicated by ``id`` across the files read; a message
   with tokens that is not a ``gemini`` one is skipped and counted in the warnings.
+- **Amp** threads (``~/.local/share/amp/threads/T-*.json``, ``$AMP_DATA_DIR``): one JSON
+  document per thread. Each ``usageLedger.events`` entry is one request, with its ``model`` and
+  ``timestamp``; its tokens are those of the assistant message it names (``toMessageId``), whose
+  ``usage`` splits the input as Anthropic does (``inputTokens`` without the cache,
+  ``cacheReadInputTokens``, ``cacheCreationInputTokens``, ``outputTokens``), else the event's
+  own ``tokens.input``/``tokens.output``. Events are de-duplicated by thread and event id. Amp's
+  ``credits`` are not dollars and are not used.
 - **Aider** analytics logs (``--analytics-log FILE``): each ``message_send`` event is one request
   of ``main_model``; ``prompt_tokens`` includes any cached tokens (aider does not split them,
   so they all count as ``in``), and aider's own ``cost`` is summed exactly, as a ``Decimal``.
@@ -73,13 +80,14 @@ import orjson
 
 from bot.usage import Usage, banded, from_anthropic, from_gemini, from_openai, merge_by_model
 
-KINDS = ("claude-code", "codex", "gemini-cli", "aider")
+KINDS = ("claude-code", "codex", "gemini-cli", "amp", "aider")
 MAX_WARNINGS = 50
 MAX_COUNT = 10**15  # a token count or a cost in dollars above this is a corrupt log
 UNKNOWN_MODEL = "unknown"
 _DETECT_LINES = 50
 _GEMINI_HEAD = 4096
 _GEMINI_KEYS = (b'"sessionId"', b'"projectHash"')
+_AMP_ID = re.compile(rb'^\s*\{\s*(?:"v"\s*:\s*\d+\s*,\s*)?"id"\s*:\s*"T-[0-9A-Za-z-]+"')
 _ANTHROPIC_FIELDS = (
     "input_tokens",
     "output_tokens",
@@ -142,7 +150,7 @@ def read_usage_logs(
     for file in files:
         found = kind if kind != "auto" else detect_kind(file)
         if found is None:
-            notes.add(f"{file}: not a Claude Code, Codex, Gemini CLI or Aider log; ignored")
+            notes.add(f"{file}: not a Claude Code, Codex, Gemini CLI, Amp or Aider log; ignored")
             continue
         if found not in readers:
             readers[found] = _READERS[found](window, notes, files)
@@ -150,7 +158,7 @@ def read_usage_logs(
     return _combine(readers, notes)
 
 
-SESSION_AGENTS = ("claude-code", "codex", "gemini-cli")
+SESSION_AGENTS = ("claude-code", "codex", "gemini-cli", "amp")
 _SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
 
 
@@ -193,6 +201,8 @@ def _session_places(
             (base, f"sessions/*/*/*/rollout-*-{session}.jsonl"),
             (base, f"archived_sessions/rollout-*-{session}.jsonl"),
         ]
+    if agent == "amp":  # a thread id, T-<uuid>
+        return [(home / ".local" / "share" / "amp", f"threads/{session}.json")]
     return [(home / ".gemini", f"tmp/*/chats/session-*-{session[:8]}.json")]
 
 
@@ -207,8 +217,9 @@ def _gemini_session_id(path: Path) -> str | None:
 def detect_kind(path: str | Path) -> str | None:
     """The log kind from the first lines that say it, or ``None``."""
     try:
-        if _is_gemini_session(Path(path)):
-            return "gemini-cli"
+        document = _document_kind(Path(path))
+        if document is not None:
+            return document
         for obj in _first_objects(Path(path), _DETECT_LINES):
             found = _kind_of(obj)
             if found:
@@ -218,11 +229,17 @@ def detect_kind(path: str | Path) -> str | None:
     return None
 
 
-def _is_gemini_session(path: Path) -> bool:
-    """A Gemini CLI session: a JSON document (not lines) opening with its session's keys."""
+def _document_kind(path: Path) -> str | None:
+    """The kind of a log that is one JSON document (not lines), from the keys it opens with: a
+    Gemini CLI session's ``sessionId`` and ``projectHash``, an Amp thread's ``T-`` id."""
     with path.open("rb") as handle:
         head = handle.read(_GEMINI_HEAD)
-    return head.lstrip().startswith(b"{") and all(key in head for key in _GEMINI_KEYS)
+    if not head.lstrip().startswith(b"{"):
+        return None
+    if all(key in head for key in _GEMINI_KEYS):
+        return "gemini-cli"
+    named = path.name.startswith("T-") and path.suffix == ".json"
+    return "amp" if named or _AMP_ID.search(head) else None
 
 
 def _kind_of(obj: dict) -> str | None:
@@ -286,7 +303,11 @@ def _log_files(path: Path) -> list[Path]:
     if not path.exists():
         raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(path))
     if path.is_dir():
-        files = [*path.rglob("*.jsonl"), *path.rglob("session-*.json")]  # Gemini CLI's: .json
+        files = [  # Gemini CLI sessions and Amp threads are .json documents
+            *path.rglob("*.jsonl"),
+            *path.rglob("session-*.json"),
+            *path.rglob("T-*.json"),
+        ]
         return sorted((p for p in files if p.is_file()), key=str)
     subagents = path.with_suffix("") / "subagents"
     if not subagents.is_dir():
@@ -853,6 +874,73 @@ _GEMINI_TOKENS = (  # Gemini CLI's ``tokens`` keys and the usageMetadata counts 
 )
 
 
+class _AmpReader(_Reader):
+    agent = "amp"
+
+    def __init__(self, window: _Window, notes: _Notes, files: list[Path]) -> None:
+        super().__init__(window, notes, files)
+        self.events: dict[object, Usage] = {}
+        self.thread: object = None  # the id of the thread being read
+        self.usage_of: dict[int, dict] = {}  # its assistant messages' usage by messageId
+
+    def read(self, path: Path) -> None:
+        """The whole thread document, which Amp rewrites as the thread goes."""
+        self.seen = True
+        thread = _loads(path.read_bytes())
+        if not isinstance(thread, dict):
+            self.notes.add(f"{path}: invalid JSON ignored (is the thread being written?)")
+            return
+        ledger = thread.get("usageLedger")
+        events = ledger.get("events") if isinstance(ledger, dict) else None
+        if not isinstance(events, list):
+            return  # a thread without usage yet
+        self.thread = thread.get("id")
+        self.usage_of = _amp_message_usage(thread.get("messages"))
+        for event in events:
+            if isinstance(event, dict):
+                self.entry(event, path)
+
+    def entry(self, obj: dict, path: Path) -> None:
+        ids = (self.thread, obj.get("id"))
+        key = ids if all(isinstance(i, str) for i in ids) else object()
+        if key in self.events or not self.in_window(_timestamp(obj.get("timestamp"))):
+            return
+        model = _text(obj.get("model"))
+        if model is None:
+            self.notes.count(f"Amp usage event(s) without a model, counted as {UNKNOWN_MODEL!r}")
+        number = obj.get("toMessageId")
+        message = self.usage_of.get(number) if type(number) is int else None
+        tokens = obj.get("tokens") if isinstance(obj.get("tokens"), dict) else {}
+        names = _AMP_MESSAGE if message is not None else _AMP_EVENT
+        source = message if message is not None else tokens
+        counts = {name: _count(source.get(key), self.notes) for key, name in names}
+        self.events[key] = from_anthropic(model or UNKNOWN_MODEL, counts, requests=1)
+
+    def usages(self) -> list[Usage]:
+        self.report_undated()
+        return list(self.events.values())
+
+
+def _amp_message_usage(messages) -> dict[int, dict]:
+    """The ``usage`` of each assistant message of an Amp thread, by ``messageId``."""
+    found = {}
+    for message in messages if isinstance(messages, list) else ():
+        if isinstance(message, dict) and message.get("role") == "assistant":
+            usage, number = message.get("usage"), message.get("messageId")
+            if isinstance(usage, dict) and type(number) is int:
+                found[number] = usage
+    return found
+
+
+_AMP_MESSAGE = (  # an Amp assistant message's usage -> Anthropic's names (from_anthropic)
+    ("inputTokens", "input_tokens"),
+    ("outputTokens", "output_tokens"),
+    ("cacheReadInputTokens", "cache_read_input_tokens"),
+    ("cacheCreationInputTokens", "cache_creation_input_tokens"),
+)
+_AMP_EVENT = (("input", "input_tokens"), ("output", "output_tokens"))
+
+
 class _AiderReader(_Reader):
     agent = "aider"
     wanted = (b'"message_send"',)
@@ -896,5 +984,6 @@ _READERS: dict[str, type[_Reader]] = {
     "claude-code": _ClaudeReader,
     "codex": _CodexReader,
     "gemini-cli": _GeminiReader,
+    "amp": _AmpReader,
     "aider": _AiderReader,
 }

@@ -650,10 +650,13 @@ def agent_homes(home: Path) -> dict[str, tuple[str, Path]]:
     shutil.copy(CODEX, archived / CODEX.name)
     gemini = next((FIXTURES / "gemini-cli").rglob("session-*.json"))
     shutil.copytree(gemini.parent.parent, home / ".gemini" / "tmp" / gemini.parent.parent.name)
+    amp = next((FIXTURES / "amp").rglob("T-*.json"))
+    shutil.copytree(amp.parent, home / ".local" / "share" / "amp" / "threads")
     return {
         "claude-code/2.1.126": (CLAUDE.stem, CLAUDE),
         "codex": ("-".join(CODEX.stem.split("-")[-5:]), CODEX),
         "gemini-cli": ("7c1e2f3a-5b6d-4e8f-9a0b-1c2d3e4f5a6b", gemini),
+        "amp": (amp.stem, amp),
     }
 
 

@@ -6,6 +6,7 @@ numbers below are worked out by hand from them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -40,6 +41,7 @@ CODEX_FORK = CODEX_DIR / "rollout-2026-05-04T11-00-00-0196a1b2-0000-7000-8000-00
 AIDER = FIXTURES / "aider" / "analytics.jsonl"
 GEMINI_TMP = FIXTURES / "gemini-cli" / "tmp"
 GEMINI = next(GEMINI_TMP.glob("*/chats/session-*.json"))
+AMP = next((FIXTURES / "amp" / "threads").glob("T-*.json"))
 
 OPUS, HAIKU = "claude-opus-4-6", "claude-haiku-4-5-20251001"
 
@@ -602,12 +604,48 @@ def test_gemini_session_being_written_is_a_warning(tmp_path):
     assert log.usages == [] and "invalid JSON ignored" in log.warnings[0]
 
 
+# --- Amp -----------------------------------------------------------------------------------
+
+AMP_SONNET = Usage(
+    "claude-sonnet-4-5-20250929", input=10 + 5, output=400 + 200, cache_read=20000 + 23000,
+    cache_write=3000, requests=2,
+)  # fmt: skip
+AMP_HAIKU = Usage("claude-haiku-4-5-20251001", input=300, output=12, requests=1)
+
+
+def test_amp_thread_events_take_their_messages_cache_split():
+    """Two inference events name assistant messages with the cache split; the title event of
+    another model names none and counts its own tokens."""
+    log = read_usage_log(AMP)
+    assert (log.agent, log.usages, log.warnings) == ("amp", [AMP_SONNET, AMP_HAIKU], [])
+    prices = PriceBook().price_all(log.usages, date(2026, 5, 4))
+    # Sonnet 4.5: 15 * 3 + 600 * 15 + 43_000 * 0.30 + 3_000 * 3.75 = 33_195 micro-dollars;
+    # Haiku 4.5: 300 * 1 + 12 * 5 = 360.
+    assert [p.usd for p in prices] == [Decimal("0.033195"), Decimal("0.00036")]
+
+
+def test_amp_events_count_once_across_files_and_by_window(tmp_path):
+    shutil.copy(AMP, tmp_path / AMP.name)
+    assert read_usage_logs([AMP.parent, tmp_path]).usages == [AMP_SONNET, AMP_HAIKU]
+    late = read_usage_log(AMP, since=at("2026-05-04T10:01:00Z"))
+    second = dataclasses.replace(
+        AMP_SONNET, input=5, output=200, cache_read=23000, cache_write=0, requests=1
+    )
+    assert late.usages == [second]
+
+
 # --- detection and robustness --------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("path", "kind"),
-    [(CLAUDE, "claude-code"), (CODEX, "codex"), (GEMINI, "gemini-cli"), (AIDER, "aider")],
+    [
+        (CLAUDE, "claude-code"),
+        (CODEX, "codex"),
+        (GEMINI, "gemini-cli"),
+        (AMP, "amp"),
+        (AIDER, "aider"),
+    ],
 )
 def test_detect_kind(path, kind):
     assert detect_kind(path) == kind
@@ -623,7 +661,7 @@ def test_unknown_content_is_a_warning(tmp_path):
     path.write_text('{"hello": "world"}\n')
     log = read_usage_log(path)
     assert log.usages == [] and log.agent is None
-    assert any("not a Claude Code, Codex, Gemini CLI or Aider log" in w for w in log.warnings)
+    assert any("not a Claude Code, Codex, Gemini CLI, Amp or Aider log" in w for w in log.warnings)
 
 
 def test_bad_arguments_raise():
@@ -631,7 +669,7 @@ def test_bad_arguments_raise():
         read_usage_log(AIDER, kind="cursor")
     with pytest.raises(FileNotFoundError):
         read_usage_log(FIXTURES / "missing.jsonl")
-    assert set(KINDS) == {"claude-code", "codex", "gemini-cli", "aider"}
+    assert set(KINDS) == {"claude-code", "codex", "gemini-cli", "amp", "aider"}
 
 
 def test_warnings_are_capped(tmp_path):
@@ -759,6 +797,13 @@ TEMPLATES = {
             **usage_fields(["prompt_tokens", "completion_tokens", "cost"], 2),
         },
     },
+    "amp": {  # one usage event of a thread document (``log_bytes`` adds its message)
+        "id": "@0",
+        "timestamp": "@1",
+        "model": "@2",
+        "tokens": usage_fields(["input", "output"], 3),
+        "toMessageId": "@5",
+    },
     "gemini-cli": {  # one message of a session document (``log_bytes`` wraps them)
         "id": "@0",
         "timestamp": "@1",
@@ -769,13 +814,28 @@ TEMPLATES = {
 }
 
 
+AMP_MESSAGE = {
+    "role": "assistant",
+    "messageId": "@5",
+    "usage": usage_fields(
+        ["inputTokens", "outputTokens", "cacheReadInputTokens", "cacheCreationInputTokens"], 6
+    ),
+}
+
+
 def log_bytes(kind: str, rows: list[list[str]]) -> bytes:
     """A log of ``kind`` holding one template entry per row of raw JSON values."""
     entries = [filled(TEMPLATES[kind], row) for row in rows]
-    if kind != "gemini-cli":
+    if kind not in ("gemini-cli", "amp"):
         return b"".join(entries)
-    messages = b",".join(entry.rstrip(b"\n") for entry in entries)
-    return b'{"sessionId": "s", "projectHash": "h", "messages": [' + messages + b"]}\n"
+    listed = b",".join(entry.rstrip(b"\n") for entry in entries)
+    if kind == "gemini-cli":
+        return b'{"sessionId": "s", "projectHash": "h", "messages": [' + listed + b"]}\n"
+    messages = b",".join(filled(AMP_MESSAGE, row).rstrip(b"\n") for row in rows)
+    return b'{"v": 1, "id": "T-1", "messages": [%s], "usageLedger": {"events": [%s]}}\n' % (
+        messages,
+        listed,
+    )
 
 
 HUGE = ["1e9999999", "1e999999999999999999", "-1e9999999", "1e-999999999999999999", "7E+16"]
