@@ -49,7 +49,7 @@ from bot.metrics import (
 )
 from bot.render import TEMPLATES
 from bot.report import Outcome, cells_of, outcomes, recommendations, task_cost
-from bot.stats import Rate, Recommendation
+from bot.stats import Rate, Recommendation, Rule
 
 TREND_WEEKS = 12
 MAX_ATTENTION = 10
@@ -418,17 +418,25 @@ def _advice(recs: Mapping[str, Recommendation]) -> Iterable[Advice]:
 
 
 def advice_text(r: Recommendation) -> str:
-    """One sentence: the saving with its 90% interval and the probabilities, else the reason."""
-    if r.expected_saving_per_task is None or r.saving_low is None or r.saving_high is None:
+    """One sentence: the median saving, its 90% interval where one holds its level (from
+    ``Rule.interval_tasks`` tasks a tier), and the probabilities; else (no cost, or too few
+    tasks to decide) the reason."""
+    rule = Rule()
+    few = min((c.rate.n for c in (r.current, r.candidate) if c), default=0) < rule.min_tasks
+    if r.expected_saving_per_task is None or few:
         return r.reason
     p = "n/a" if r.p_cheaper is None else f"{r.p_cheaper:.0%}"
     q = "n/a" if r.p_quality is None else f"{r.p_quality:.0%}"
     saving = r.expected_saving_per_task
     effect = f"save {_usd(saving)}" if saving >= 0 else f"cost {_usd(-saving)} more"
+    interval = (
+        f"no 90% interval under {rule.interval_tasks} tasks a tier"
+        if r.saving_low is None or r.saving_high is None
+        else f"90% interval of the saving {_usd(r.saving_low)} to {_usd(r.saving_high)}"
+    )
     return (
         f"{r.action}: {r.to_tier} instead of {r.from_tier} would {effect} per shipped task "
-        f"(90% interval of the saving {_usd(r.saving_low)} to {_usd(r.saving_high)}); "
-        f"P(saves ≥ 5%) {p}, P(quality within 5 pts) {q}"
+        f"(median; {interval}); P(saves ≥ 5%) {p}, P(quality within 5 pts) {q}"
     )
 
 
