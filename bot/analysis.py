@@ -76,6 +76,8 @@ def _usage_dict(usage: Usage) -> dict[str, Any]:
         "reasoning": usage.reasoning,
         "requests": usage.requests,
         "web_searches": usage.web_searches,
+        "speed": usage.speed,
+        "long_context": usage.long_context,
         "cost": None if usage.cost is None else str(usage.cost),
         "extra": [list(pair) for pair in usage.extra],
     }

@@ -107,3 +107,19 @@ def test_module_entry_point():
         check=True,
     ).stdout
     assert out.startswith("yield-auditor, version ")
+
+
+def test_fast_and_long_context_lines_are_shown():
+    message = (
+        b"Fix\n\nAgent-Trailers: 1\n"
+        b"Agent-Usage: model=claude-opus-4-6; in=1000; out=10; speed=fast\n"
+        b"Agent-Usage: model=claude-sonnet-4-5; in=250000; out=10; long_context=200000\n"
+    )
+    [row] = parse(["-"], message)
+    fast, long = row["record"]["usage"]
+    assert (fast["speed"], fast["long_context"]) == ("fast", 0)
+    assert (long["speed"], long["long_context"]) == ("", 200000)
+    assert {(u["model"], u["speed"], u["long_context"]) for u in row["usage"]} == {
+        ("claude-opus-4-6", "fast", 0),
+        ("claude-sonnet-4-5", "", 200000),
+    }
