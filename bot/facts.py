@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.analysis import CommitAnalysis
+from bot.keys import bounded_or_none
 from bot.records import CommitFacts, FileChange, UsageLine
 
 FIXUP_PREFIXES = ("fixup! ", "squash! ", "amend! ")
@@ -36,20 +37,24 @@ def commit_facts(
         subject=subject,
         agent=detection.agent,
         agent_role=detection.role,
-        model=detection.model
-        or (route.model if route else None)
-        or (main_line.usage.model if main_line else None),
-        task=record.task,
-        task_class=record.task_class,
+        model=bounded_or_none(
+            detection.model
+            or (route.model if route else None)
+            or (main_line.usage.model if main_line else None)
+        ),
+        task=bounded_or_none(record.task),
+        task_class=bounded_or_none(record.task_class),
         attempt=record.attempt,
-        tier=(route.tier if route else None) or (main_line.tier if main_line else None),
-        strategy=route.strategy if route else None,
+        tier=bounded_or_none(
+            (route.tier if route else None) or (main_line.tier if main_line else None)
+        ),
+        strategy=bounded_or_none(route.strategy if route else None),
         route_score=route.score if route else None,
         has_context=None if record.context is None else bool(record.context.sources),
         usage=usage,
         files=tuple(files),
         pr_number=pr_number,
-        branch=commit.branch,
+        branch=bounded_or_none(commit.branch),
         is_fixup=subject.startswith(FIXUP_PREFIXES),
         refused=detection.refused,
     )
