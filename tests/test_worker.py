@@ -210,6 +210,40 @@ def test_a_lost_lease_rolls_the_work_back(engine, settings, send):
         assert connection.execute(sa.text("SELECT count(*) FROM repositories")).scalar() == 0
 
 
+def test_a_delivery_cut_short_between_phases_converges_when_run_again(engine, settings, send):
+    """A push's records commit, then during its API step another worker takes the lease over
+    (this one stalled): its derivation rolls back. The worker that runs the delivery again
+    writes nothing new, yet derives the task of the commit the first one stored."""
+    send("pull_request", p.pull_request("opened", 8, head_ref="x", head_sha=C2, at=T0))
+    msg = p.agent_message("Add docs", "T-2", "economy", HAIKU)
+    guid = send("push", p.push("refs/heads/docs", [p.commit(C1, msg, T0)]))
+
+    def steal(ledger, repo_id, delivery, changes):
+        with engine.begin() as connection:
+            connection.execute(
+                inbox.deliveries.update()
+                .where(inbox.deliveries.c.guid == delivery.guid)
+                .values(lease_owner="second", lease_expires_at=datetime.now(UTC) + timedelta(1))
+            )
+
+    Worker(engine, settings, api_steps={"push.files": steal}, name="first").drain()
+    assert (inbox.get(engine, guid).status, inbox.get(engine, guid).lease_owner) == (
+        "processing",
+        "second",
+    )
+    with Session(engine) as session:
+        assert [c.sha for c in load_commits(session, _repo_id(engine))] == [C1]
+        assert load_tasks(session, _repo_id(engine)) == []
+    with engine.begin() as connection:  # the second worker's lease expires in turn
+        connection.execute(inbox.deliveries.update().values(lease_expires_at=datetime.now(UTC)))
+    noop = {"push.files": lambda ledger, repo_id, delivery, changes: None}
+    assert Worker(engine, settings, api_steps=noop, name="third").drain() == 1
+    assert inbox.get(engine, guid).status == "done"
+    with Session(engine) as session:
+        (task,) = load_tasks(session, _repo_id(engine))
+    assert task.id == f"{p.REPO}:task:T-2"
+
+
 def test_a_suspended_installation_is_not_processed(engine, worker, send):
     send("installation", p.installation("created"))
     send("installation", p.installation("suspend"))
