@@ -317,9 +317,10 @@ def finish(
 ) -> bool:
     """Mark the delivery finished inside the caller's transaction, if ``worker`` still holds it.
 
-    The worker writes the ledger and calls this in one transaction, and rolls back when it
-    returns False: a delivery whose lease was lost is finished by whoever holds it now.
-    ``reason`` says why a delivery was ignored; it is kept where errors are.
+    The worker calls this last, once the delivery's ledger writes have committed (each
+    checked against the lease with ``extend``); False means the lease was lost and whoever
+    holds it now finishes the delivery. ``reason`` says why a delivery was ignored, or which
+    records were refused; it is kept where errors are.
     """
     if status not in (DONE, IGNORED):
         raise ValueError(f"a delivery finishes as done or ignored, not {status}")

@@ -1,7 +1,7 @@
 """Event routing: each concern module registers handlers for (event, action) pairs.
 
 Handlers are pure (gidgethub's sans-I/O style): they read a payload and return the ``Changes``
-it implies for the ledger; ``bot.worker`` applies them in one transaction. So a handler can be
+it implies for the ledger; the worker applies them (``webhooks.apply``). So a handler can be
 tested with a payload and nothing else, and re-processing a delivery changes nothing.
 """
 
