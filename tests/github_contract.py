@@ -32,7 +32,10 @@ DESCRIPTIONS = {
 WEB_PATHS = re.compile(
     r"/login/oauth/(authorize|access_token)|(/organizations/[^/]+)?/settings/apps/new"
 )
-ANY_OPERATION = (401, 403)  # bad credentials; forbidden or rate limited: on any request
+# Statuses GitHub may give any request, documented apart from the operations ("Troubleshooting
+# the REST API"): 401 bad credentials; 403 forbidden or rate limited, 429 rate limited; 404 for a
+# resource that is gone or hidden from the caller (e.g. a comment deleted meanwhile).
+ANY_OPERATION = (401, 403, 404, 429)
 BASIC_ERROR = {"$ref": "#/components/schemas/basic-error"}
 _ANNOTATIONS = ("example", "examples", "externalDocs", "discriminator", "readOnly", "writeOnly")
 

@@ -200,9 +200,6 @@ def test_an_edit_that_times_out_is_sent_again(engine, settings, fake, story):
     assert OPUS in comment.body and len(fake.calls("PATCH")) == 2
 
 
-@pytest.mark.off_github_contract(
-    "GitHub answers 404 for a comment already deleted; its description lists only 204"
-)
 def test_a_duplicate_deleted_meanwhile_is_no_failure(engine, settings, fake, story):
     story_pull_request(story, 1, 0)
     marker = '<!-- yield-auditor:pr-comment v1 rev={"event_time": "2020-01-01T00:00:00+00:00", ' \
