@@ -143,6 +143,10 @@ def test_gunicorn_and_a_worker_process_on_the_production_database(postgres_url, 
         scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
         assert 'yield_auditor_deliveries_processed_total{event="pull_request"} 10.0' in scraped
         assert "yield_auditor_queue_depth 0.0" in scraped
+        # the port takes no token, so it listens on 127.0.0.1 alone: another address of this
+        # machine (127.0.0.2 reaches it too on Linux) is refused
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.2:{metrics_port}/metrics", timeout=5)
     finally:
         engine.dispose()
         assert stop(worker) == 0

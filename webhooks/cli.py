@@ -56,9 +56,21 @@ def serve_command(host: str, port: int, url: str | None) -> None:
 @click.option(
     "--metrics-port", type=int, help="Serve this worker's Prometheus metrics on this port."
 )
+@click.option(
+    "--metrics-address",
+    default="127.0.0.1",
+    show_default=True,
+    help="The address the metrics port listens on; it has no authentication, so widen it "
+    "(e.g. 0.0.0.0) only on a network Prometheus alone can reach.",
+)
 @_database_option
 def worker_command(
-    once: bool, poll: float, lease: float, metrics_port: int | None, url: str | None
+    once: bool,
+    poll: float,
+    lease: float,
+    metrics_port: int | None,
+    metrics_address: str,
+    url: str | None,
 ) -> None:
     """Process deliveries from the inbox; run as many as you like on PostgreSQL."""
     from bot import telemetry
@@ -74,6 +86,7 @@ def worker_command(
         poll_seconds=poll,
         lease=timedelta(seconds=lease),
         metrics_port=metrics_port,
+        metrics_address=metrics_address,
     )
 
 

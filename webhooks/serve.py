@@ -100,15 +100,18 @@ def run_worker(
     poll_seconds: float = 1.0,
     lease: timedelta = DEFAULT_LEASE,
     metrics_port: int | None = None,
+    metrics_address: str = "127.0.0.1",
 ) -> int:
     """A worker process; ``once`` processes what is due and returns how many deliveries.
 
-    Its counters live in its own process, so ``metrics_port`` serves them for Prometheus.
+    Its counters live in its own process, so ``metrics_port`` serves them for Prometheus, on
+    loopback unless told otherwise: unlike the web role's ``/metrics`` it takes no token.
     """
     engine = prepared_engine(settings)
     try:
         if metrics_port is not None:
-            start_http_server(metrics_port, registry=telemetry.create_registry(engine))
+            registry = telemetry.create_registry(engine)
+            start_http_server(metrics_port, addr=metrics_address, registry=registry)
         worker = build_worker(engine, settings, poll_seconds=poll_seconds, lease=lease)
         if once:
             return worker.drain()
