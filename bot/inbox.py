@@ -15,7 +15,6 @@ later; failed and unfinished deliveries keep both, and the ledger they produced 
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import logging
 import random
@@ -27,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from bot.keys import bounded
 from bot.ledger import group_commit
 from bot.ledger.db import write_lock
 from bot.ledger.schema import DeliveryRow
@@ -138,9 +138,9 @@ def ordering_key(
         return None
     number = _pr_number(event, payload)
     if number is not None:
-        return _bounded(f"{repo}#{number}")
+        return bounded(f"{repo}#{number}", ORDERING_KEY_LIMIT)
     if event == "push" and isinstance(payload.get("ref"), str):
-        return _bounded(f"{repo}@{payload['ref']}")
+        return bounded(f"{repo}@{payload['ref']}", ORDERING_KEY_LIMIT)
     return None
 
 
@@ -148,15 +148,6 @@ def ordering_key(
 # bytes a character at most, shares one with the received time and the GUID), and git refs and
 # repository names from a payload have no such bound.
 ORDERING_KEY_LIMIT = 512
-
-
-def _bounded(key: str) -> str:
-    """``key``, or a prefix of it and its SHA-256 when longer than ``ORDERING_KEY_LIMIT``: equal
-    keys stay equal and distinct ones distinct, so the order they impose is kept."""
-    if len(key) <= ORDERING_KEY_LIMIT:
-        return key
-    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
-    return f"{key[: ORDERING_KEY_LIMIT - len(digest) - 8]} sha256:{digest}"
 
 
 _RUNS = ("check_run", "check_suite", "workflow_run")
