@@ -35,6 +35,23 @@ Supported logs (docs/stamp.md lists where each agent writes them):
   ``cached``, ``output``, ``thoughts`` and ``tool`` (the tool-use prompt), converted as
   ``from_gemini`` does. Messages are de-duplicated by ``id`` across the files read; a message
   with tokens that is not a ``gemini`` one is skipped and counted in the warnings.
+- **codex exec --json** output (the events on its standard output, saved to a file): each
+  ``turn.completed`` carries the thread's cumulative ``usage`` so far (``input_tokens`` with
+  ``cached_input_tokens`` inside it, ``output_tokens`` with reasoning inside it), so each is
+  charged its step from the previous total of its thread (``thread.started``), across the files
+  read; a total seen before (the stream saved twice) counts once, one that drops restarts. The
+  stream names no model and no time: the usage is ``unknown``'s, with a warning, and a turn (many
+  requests) is not banded as one request.
+- **Qwen Code** chats (``~/.qwen/projects/<project>/chats/<session>.jsonl``): ``assistant``
+  records carry ``model`` and ``usageMetadata``, which Qwen Code fills from the provider's
+  OpenAI-style usage: ``promptTokenCount`` with ``cachedContentTokenCount`` inside it,
+  ``candidatesTokenCount`` = ``completion_tokens`` with ``thoughtsTokenCount`` inside it.
+  Records are de-duplicated by ``uuid`` (a forked session copies them).
+- **OpenCode** messages (``~/.local/share/opencode/storage/message/<session>/msg_*.json``): one
+  JSON document per message; an assistant message has ``modelID``, ``time.created`` (ms),
+  ``tokens`` (``input`` without the cache, ``output`` without ``reasoning``, ``cache.read``,
+  ``cache.write``) and OpenCode's own ``cost``. De-duplicated by ``id``; a message whose counts
+  are all 0 (still streaming) is no request.
 - **Amp** threads (``~/.local/share/amp/threads/T-*.json``, ``$AMP_DATA_DIR``): one JSON
   document per thread. Each ``usageLedger.events`` entry is one request, with its ``model`` and
   ``timestamp``; its tokens are those of the assistant message it names (``toMessageId``), whose
@@ -80,13 +97,24 @@ import orjson
 
 from bot.usage import Usage, banded, from_anthropic, from_gemini, from_openai, merge_by_model
 
-KINDS = ("claude-code", "codex", "gemini-cli", "amp", "aider")
+KINDS = (
+    "claude-code",
+    "codex",
+    "codex-exec",
+    "gemini-cli",
+    "qwen-code",
+    "opencode",
+    "amp",
+    "aider",
+)
 MAX_WARNINGS = 50
 MAX_COUNT = 10**15  # a token count or a cost in dollars above this is a corrupt log
 UNKNOWN_MODEL = "unknown"
 _DETECT_LINES = 50
 _GEMINI_HEAD = 4096
 _GEMINI_KEYS = (b'"sessionId"', b'"projectHash"')
+_OPENCODE_KEYS = (b'"sessionID"', b'"role"')
+_QWEN_MARKERS = ("usageMetadata", "systemPayload")  # keys of Qwen Code records, none of Claude's
 _AMP_ID = re.compile(rb'^\s*\{\s*(?:"v"\s*:\s*\d+\s*,\s*)?"id"\s*:\s*"T-[0-9A-Za-z-]+"')
 _ANTHROPIC_FIELDS = (
     "input_tokens",
@@ -150,7 +178,7 @@ def read_usage_logs(
     for file in files:
         found = kind if kind != "auto" else detect_kind(file)
         if found is None:
-            notes.add(f"{file}: not a Claude Code, Codex, Gemini CLI, Amp or Aider log; ignored")
+            notes.add(f"{file}: not a log of a known agent ({', '.join(KINDS)}); ignored")
             continue
         if found not in readers:
             readers[found] = _READERS[found](window, notes, files)
@@ -158,7 +186,7 @@ def read_usage_logs(
     return _combine(readers, notes)
 
 
-SESSION_AGENTS = ("claude-code", "codex", "gemini-cli", "amp")
+SESSION_AGENTS = ("claude-code", "codex", "gemini-cli", "qwen-code", "opencode", "amp")
 _SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
 
 
@@ -203,6 +231,15 @@ def _session_places(
         ]
     if agent == "amp":  # a thread id, T-<uuid>
         return [(home / ".local" / "share" / "amp", f"threads/{session}.json")]
+    if agent == "opencode":  # a session id, ses_...; older builds kept storage per project
+        base = Path(environ.get("XDG_DATA_HOME") or home / ".local" / "share") / "opencode"
+        return [
+            (base, f"storage/message/{session}/msg_*.json"),
+            (base, f"project/*/storage/session/message/{session}/msg_*.json"),
+        ]
+    if agent == "qwen-code":  # chats/<session id>.jsonl; builds before 0.1 used tmp/<hash>
+        base = Path(environ.get("QWEN_RUNTIME_DIR") or home / ".qwen")
+        return [(base, f"projects/*/chats/{session}.jsonl"), (base, f"tmp/*/chats/{session}.jsonl")]
     return [(home / ".gemini", f"tmp/*/chats/session-*-{session[:8]}.json")]
 
 
@@ -231,13 +268,16 @@ def detect_kind(path: str | Path) -> str | None:
 
 def _document_kind(path: Path) -> str | None:
     """The kind of a log that is one JSON document (not lines), from the keys it opens with: a
-    Gemini CLI session's ``sessionId`` and ``projectHash``, an Amp thread's ``T-`` id."""
+    Gemini CLI session's ``sessionId`` and ``projectHash``, an OpenCode message's ``sessionID``
+    and ``role``, an Amp thread's ``T-`` id."""
     with path.open("rb") as handle:
         head = handle.read(_GEMINI_HEAD)
-    if not head.lstrip().startswith(b"{"):
-        return None
+    if not head.lstrip().startswith(b"{") or b"\n{" in head.strip():
+        return None  # JSON lines
     if all(key in head for key in _GEMINI_KEYS):
         return "gemini-cli"
+    if all(key in head for key in _OPENCODE_KEYS):
+        return "opencode"
     named = path.name.startswith("T-") and path.suffix == ".json"
     return "amp" if named or _AMP_ID.search(head) else None
 
@@ -248,11 +288,24 @@ def _kind_of(obj: dict) -> str | None:
     kind = obj.get("type")
     if kind in ("session_meta", "turn_context", "response_item", "event_msg", "compacted"):
         return "codex" if "payload" in obj else None
+    if isinstance(kind, str) and kind.partition(".")[0] in ("thread", "turn", "item"):
+        return "codex-exec"  # `codex exec --json` events: thread.started, turn.completed, ...
+    if _is_qwen(obj):
+        return "qwen-code"
     if any(k in obj for k in ("sessionId", "parentUuid", "leafUuid", "isSidechain")):
         return "claude-code"
     if kind == "file-history-snapshot":
         return "claude-code"
     return None
+
+
+def _is_qwen(obj: dict) -> bool:
+    """A Qwen Code chat record: Claude Code's keys, but Gemini ``Content`` (``parts``) and
+    ``usageMetadata`` or a ``systemPayload``, which Claude Code never writes."""
+    message = obj.get("message")
+    return any(k in obj for k in _QWEN_MARKERS) or (
+        isinstance(message, dict) and "parts" in message
+    )
 
 
 def _first_objects(path: Path, limit: int) -> Iterator[dict]:
@@ -274,14 +327,17 @@ def _combine(readers: dict[str, _Reader], notes: _Notes) -> UsageLog:
     log = UsageLog(warnings=notes.items)
     usages: list[Usage] = []
     for reader in readers.values():
-        usages.extend(reader.usages())
-    log.usages = merge_by_model(map(banded, usages))
-    agents = [r for r in readers.values() if r.seen]
-    if len(agents) == 1:
-        log.agent, log.agent_version = agents[0].agent, agents[0].version
-    elif len(agents) > 1:
-        names = ", ".join(r.agent for r in agents)
-        notes.add(f"logs of several agents were read ({names}); no agent is taken from them")
+        found = reader.usages()
+        usages.extend(map(banded, found) if reader.per_request else found)
+    log.usages = merge_by_model(usages)
+    agents = [r for r in readers.values() if r.seen]  # Codex has two readers
+    names = list(dict.fromkeys(r.agent for r in agents))
+    if len(names) == 1:
+        log.agent = names[0]
+        log.agent_version = next((r.version for r in agents if r.version), None)
+    elif len(names) > 1:
+        listed = ", ".join(names)
+        notes.add(f"logs of several agents were read ({listed}); no agent is taken from them")
     notes.flush()
     return log
 
@@ -303,9 +359,10 @@ def _log_files(path: Path) -> list[Path]:
     if not path.exists():
         raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(path))
     if path.is_dir():
-        files = [  # Gemini CLI sessions and Amp threads are .json documents
+        files = [  # Gemini CLI sessions, OpenCode messages and Amp threads are .json documents
             *path.rglob("*.jsonl"),
             *path.rglob("session-*.json"),
+            *path.rglob("msg_*.json"),
             *path.rglob("T-*.json"),
         ]
         return sorted((p for p in files if p.is_file()), key=str)
@@ -551,6 +608,7 @@ class _Window:
 class _Reader:
     agent = ""
     wanted: tuple[bytes, ...] = ()
+    per_request = True  # each usage is one request's, so its long-context band is known
 
     def __init__(self, window: _Window, notes: _Notes, files: list[Path]) -> None:
         self.window = window
@@ -824,6 +882,57 @@ def _parent_totals(path: Path, parent: str, files: list[Path]) -> frozenset[tupl
     return frozenset(totals)
 
 
+class _CodexExecReader(_Reader):
+    """``codex exec --json`` output: each ``turn.completed`` carries the thread's cumulative
+    ``usage`` so far, and no model and no time."""
+
+    agent = "codex"
+    wanted = (b'"thread.started"', b'"turn.completed"')
+    per_request = False  # a turn's many requests, summed
+
+    def __init__(self, window: _Window, notes: _Notes, files: list[Path]) -> None:
+        super().__init__(window, notes, files)
+        self.found: list[Usage] = []
+        self.thread: object = None
+        self.previous: dict[object, tuple[int, ...]] = {}  # last total per thread, across files
+        self.seen_totals: set[tuple[object, tuple[int, ...]]] = set()  # a stream saved twice
+
+    def read(self, path: Path) -> None:
+        self.thread = object()  # a stream without thread.started shares no totals
+        super().read(path)
+
+    def entry(self, obj: dict, path: Path) -> None:
+        if obj.get("type") == "thread.started":
+            self.thread = _text(obj.get("thread_id")) or object()
+            return
+        usage = obj.get("usage")
+        if obj.get("type") != "turn.completed" or not isinstance(usage, dict):
+            return
+        total = tuple(_count(usage.get(name), self.notes) for name in _CODEX_EXEC_FIELDS)
+        delta = _codex_delta(total, None, self.previous.get(self.thread))
+        self.previous[self.thread] = total
+        if (self.thread, total) in self.seen_totals or delta is None or not any(delta):
+            return
+        self.seen_totals.add((self.thread, total))
+        if not self.in_window(None):
+            return
+        counts = dict(zip(_CODEX_EXEC_FIELDS, delta, strict=True))
+        self.found.append(from_openai(UNKNOWN_MODEL, counts, requests=1))
+
+    def usages(self) -> list[Usage]:
+        if self.found:
+            self.notes.add(
+                "codex exec --json events name no model: their usage is counted as "
+                f"{UNKNOWN_MODEL!r}; the session's rollout (--agent codex --session THREAD_ID) "
+                "has it"
+            )
+        self.report_undated()
+        return self.found
+
+
+_CODEX_EXEC_FIELDS = ("input_tokens", "cached_input_tokens", "output_tokens")
+
+
 class _GeminiReader(_Reader):
     agent = "gemini-cli"
 
@@ -872,6 +981,97 @@ _GEMINI_TOKENS = (  # Gemini CLI's ``tokens`` keys and the usageMetadata counts 
     ("thoughts", "thoughtsTokenCount"),
     ("tool", "toolUsePromptTokenCount"),
 )
+
+
+class _QwenReader(_Reader):
+    """Qwen Code chats: one JSON line per record; an ``assistant`` record carries the response's
+    ``model`` and its ``usageMetadata``, converted by Qwen Code from the provider's usage."""
+
+    agent = "qwen-code"
+    wanted = (b'"usageMetadata"',)
+
+    def __init__(self, window: _Window, notes: _Notes, files: list[Path]) -> None:
+        super().__init__(window, notes, files)
+        self.records: dict[object, Usage] = {}
+
+    def entry(self, obj: dict, path: Path) -> None:
+        metadata = obj.get("usageMetadata")
+        if not isinstance(metadata, dict):
+            return
+        if obj.get("type") != "assistant":
+            self.notes.count("Qwen Code record(s) with usage but not an assistant one, skipped")
+            return
+        self.version = _text(obj.get("version")) or self.version
+        key = obj.get("uuid") if isinstance(obj.get("uuid"), str) else object()
+        if key in self.records or not self.in_window(_timestamp(obj.get("timestamp"))):
+            return  # a forked session copies its parent's records, uuid included
+        model = _text(obj.get("model"))
+        if model is None:
+            self.notes.count(f"Qwen Code record(s) without a model, counted as {UNKNOWN_MODEL!r}")
+        counts = {name: _count(metadata.get(name), self.notes) for _, name in _GEMINI_TOKENS}
+        self.records[key] = _qwen_usage(model or UNKNOWN_MODEL, counts)
+
+    def usages(self) -> list[Usage]:
+        self.report_undated()
+        return list(self.records.values())
+
+
+def _qwen_usage(model: str, counts: dict[str, int]) -> Usage:
+    """Qwen Code's ``usageMetadata`` with OpenAI's meaning, which its OpenAI-compatible content
+    generator copies: ``candidatesTokenCount`` is ``completion_tokens``, reasoning included."""
+    usage = from_gemini(model, {**counts, "thoughtsTokenCount": 0}, requests=1)
+    return replace(usage, reasoning=min(counts["thoughtsTokenCount"], usage.output))
+
+
+class _OpenCodeReader(_Reader):
+    """OpenCode messages: one JSON document per message; an assistant message carries its
+    ``modelID``, ``tokens`` and OpenCode's own ``cost``."""
+
+    agent = "opencode"
+
+    def __init__(self, window: _Window, notes: _Notes, files: list[Path]) -> None:
+        super().__init__(window, notes, files)
+        self.messages: dict[object, Usage] = {}
+
+    def read(self, path: Path) -> None:
+        self.seen = True
+        message = _loads(path.read_bytes())
+        if not isinstance(message, dict):
+            self.notes.add(f"{path}: invalid JSON ignored (is the message being written?)")
+        elif isinstance(message.get("tokens"), dict):
+            self.entry(message, path)
+
+    def entry(self, obj: dict, path: Path) -> None:
+        if obj.get("role") != "assistant":
+            self.notes.count("OpenCode message(s) with tokens but not an assistant one, skipped")
+            return
+        key = obj.get("id") if isinstance(obj.get("id"), str) else object()
+        created = obj.get("time").get("created") if isinstance(obj.get("time"), dict) else None
+        when = _timestamp(Decimal(created) / 1000) if type(created) is int else None  # in ms
+        if key in self.messages or not self.in_window(when):
+            return
+        model = _text(obj.get("modelID"))
+        if model is None:
+            self.notes.count(f"OpenCode message(s) without a model, counted as {UNKNOWN_MODEL!r}")
+        tokens = obj["tokens"]
+        cache = tokens.get("cache") if isinstance(tokens.get("cache"), dict) else {}
+        reasoning = _count(tokens.get("reasoning"), self.notes)
+        usage = Usage(
+            model=model or UNKNOWN_MODEL,
+            input=_count(tokens.get("input"), self.notes),
+            output=_count(tokens.get("output"), self.notes) + reasoning,
+            cache_read=_count(cache.get("read"), self.notes),
+            cache_write=_count(cache.get("write"), self.notes),
+            reasoning=reasoning,
+            requests=1,
+            cost=_decimal(obj.get("cost"), self.notes),
+        )
+        if usage.total_tokens:  # all zero: a message still streaming, no request billed yet
+            self.messages[key] = usage
+
+    def usages(self) -> list[Usage]:
+        self.report_undated()
+        return list(self.messages.values())
 
 
 class _AmpReader(_Reader):
@@ -983,7 +1183,10 @@ class _AiderReader(_Reader):
 _READERS: dict[str, type[_Reader]] = {
     "claude-code": _ClaudeReader,
     "codex": _CodexReader,
+    "codex-exec": _CodexExecReader,
     "gemini-cli": _GeminiReader,
+    "qwen-code": _QwenReader,
+    "opencode": _OpenCodeReader,
     "amp": _AmpReader,
     "aider": _AiderReader,
 }

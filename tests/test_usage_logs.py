@@ -26,10 +26,12 @@ from bot.usage import Usage
 from bot.usage_logs import (
     KINDS,
     MAX_COUNT,
+    UNKNOWN_MODEL,
     UsageLog,
     detect_kind,
     read_usage_log,
     read_usage_logs,
+    session_logs,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "usage_logs"
@@ -42,6 +44,14 @@ AIDER = FIXTURES / "aider" / "analytics.jsonl"
 GEMINI_TMP = FIXTURES / "gemini-cli" / "tmp"
 GEMINI = next(GEMINI_TMP.glob("*/chats/session-*.json"))
 AMP = next((FIXTURES / "amp" / "threads").glob("T-*.json"))
+CODEX_EXEC = FIXTURES / "codex-exec" / "exec-0199a213.jsonl"
+QWEN_SESSION = "3f2a9c4e-7b1d-4e8a-9c0f-5d6e7f8a9b0c"
+QWEN = FIXTURES / "qwen-code" / "projects" / "-home-dev-shop" / "chats" / f"{QWEN_SESSION}.jsonl"
+OPENCODE_STORAGE = FIXTURES / "opencode" / "storage"
+OPENCODE_SESSION = "ses_6a1f0c2d3ffeQm4Zr8TbKx2VnW"
+OPENCODE_SONNET = (
+    OPENCODE_STORAGE / "message" / OPENCODE_SESSION / "msg_95e0f3d5b001Xy98Wv76Ut54Sr.json"
+)
 
 OPUS, HAIKU = "claude-opus-4-6", "claude-haiku-4-5-20251001"
 
@@ -634,6 +644,160 @@ def test_amp_events_count_once_across_files_and_by_window(tmp_path):
     assert late.usages == [second]
 
 
+# --- codex exec --json ----------------------------------------------------------------------
+
+EXEC_TOTAL = Usage(UNKNOWN_MODEL, input=2000, output=400, cache_read=48000, requests=2)
+
+
+def turn_completed(total_in: int, cached: int, out: int) -> dict:
+    usage = {"input_tokens": total_in, "cached_input_tokens": cached, "output_tokens": out}
+    return {"type": "turn.completed", "usage": usage}
+
+
+def test_codex_exec_turns_are_steps_of_the_thread_total():
+    """Turn 1: 24763 in, 24448 of it cached, 122 out; the thread's total after turn 2 is
+    50000 / 48000 / 400: turn 2 is 25237 in (23552 cached), 278 out. The model is not in the
+    stream; a truncated last line is not a usage line."""
+    log = read_usage_log(CODEX_EXEC)
+    assert (log.agent, log.usages) == ("codex", [EXEC_TOTAL])
+    assert len(log.warnings) == 1 and "name no model" in log.warnings[0]
+
+
+def test_codex_exec_copies_and_resumed_runs_count_once(tmp_path):
+    """The same stream saved twice adds nothing; a resumed run of the thread continues its
+    total, and a stream whose total restarts counts from zero again."""
+    copy = shutil.copy(CODEX_EXEC, tmp_path / "copy.jsonl")
+    resumed = write_jsonl(
+        tmp_path / "resumed.jsonl",
+        [
+            {"type": "thread.started", "thread_id": "0199a213-81c0-7800-8aa1-bbab2a035a53"},
+            turn_completed(60000, 56000, 500),  # + 10000 in, 8000 of it cached, + 100 out
+            turn_completed(7000, 0, 30),  # a new total: counted from zero
+        ],
+    )
+    log = read_usage_logs([CODEX_EXEC, copy, resumed])
+    assert log.usages == [
+        dataclasses.replace(EXEC_TOTAL, input=2000 + 2000 + 7000, cache_read=48000 + 8000,
+                            output=400 + 100 + 30, requests=4)
+    ]  # fmt: skip
+
+
+def test_codex_exec_turns_are_not_banded_as_one_request(tmp_path):
+    """A turn of many requests sums their input: 300k in one turn is no long-context request."""
+    path = write_jsonl(
+        tmp_path / "exec.jsonl",
+        [turn_completed(300_000, 0, 9)],
+    )
+    (usage,) = read_usage_log(path).usages
+    assert (usage.input, usage.long_context) == (300_000, 0)
+
+
+# --- Qwen Code -----------------------------------------------------------------------------
+
+QWEN_CODER = Usage(
+    "qwen3-coder-plus", input=3414 + 8000, output=76 + 500, cache_read=9000 + 12000, requests=2
+)
+QWEN_MAX = Usage("qwen3-max", input=15000, output=900, reasoning=600, requests=1)
+
+
+def test_qwen_chat_per_model_with_cached_prompt_and_reasoning_inside_output():
+    """12414 prompt (9000 cached) + 76 out; 20000 (12000 cached) + 500 out; qwen3-max 15000
+    prompt, 900 completion of which 600 thoughts (OpenAI's completion_tokens, copied)."""
+    log = read_usage_log(QWEN)
+    assert (log.agent, log.agent_version) == ("qwen-code", "0.2.1")
+    assert (log.usages, log.warnings) == ([QWEN_CODER, QWEN_MAX], [])
+
+
+def test_qwen_forked_records_count_once_and_window(tmp_path):
+    fork = tmp_path / "chats" / "0d9e8f7a-0000-4000-8000-000000000001.jsonl"
+    fork.parent.mkdir()
+    fork.write_bytes(QWEN.read_bytes())  # /branch copies records verbatim, uuid included
+    assert read_usage_logs([QWEN, tmp_path]).usages == [QWEN_CODER, QWEN_MAX]
+    assert read_usage_log(QWEN, since=at("2026-05-04T10:01:00Z")).usages == [QWEN_MAX]
+
+
+def test_qwen_usage_outside_an_assistant_record_is_a_warning(tmp_path):
+    lines = [json.loads(line) for line in QWEN.read_text().splitlines()]
+    lines[2]["type"] = "user"
+    log = read_usage_log(write_jsonl(tmp_path / "s.jsonl", lines))
+    assert log.usages[0].requests == 1
+    assert log.warnings == ["1 Qwen Code record(s) with usage but not an assistant one, skipped"]
+
+
+# --- OpenCode ------------------------------------------------------------------------------
+
+OPENCODE_SONNET_USAGE = Usage(
+    "claude-sonnet-4-5-20250929", input=12 + 5, output=845, cache_read=41230 + 43000,
+    cache_write=2100, requests=2, cost=Decimal("0.045870"),
+)  # fmt: skip
+OPENCODE_GPT = Usage(
+    "gpt-5.2", input=3000, output=700 + 1200, cache_read=20000, reasoning=1200, requests=1,
+    cost=Decimal("0.0198"),
+)  # fmt: skip
+OPENCODE_HAIKU = Usage(
+    "claude-haiku-4-5-20251001", input=900, output=40, requests=1, cost=Decimal("0.0011")
+)
+
+
+def test_opencode_session_messages():
+    """Assistant messages: uncached input, cache reads and writes, output beside reasoning
+    (added: OpenCode stores output without it), OpenCode's cost; an aborted message still
+    counts, a user message and one still all zero do not."""
+    log = read_usage_logs([OPENCODE_STORAGE / "message" / OPENCODE_SESSION])
+    assert (log.agent, log.usages, log.warnings) == (
+        "opencode",
+        [OPENCODE_SONNET_USAGE, OPENCODE_GPT],
+        [],
+    )
+    prices = PriceBook().price_all(log.usages[:1], date(2026, 5, 4))
+    # Sonnet 4.5: 17 * 3 + 845 * 15 + 84_230 * 0.30 + 2_100 * 3.75 = 45_870 micro-dollars,
+    # what OpenCode itself says.
+    assert prices[0].usd == Decimal("0.04587") == OPENCODE_SONNET_USAGE.cost
+
+
+def test_opencode_storage_directory_copies_and_window(tmp_path):
+    copy = tmp_path / "msg_copy.json"
+    shutil.copy(OPENCODE_SONNET, copy)
+    log = read_usage_logs([OPENCODE_STORAGE, copy])
+    assert log.usages == [OPENCODE_HAIKU, OPENCODE_SONNET_USAGE, OPENCODE_GPT]
+    late = read_usage_log(OPENCODE_STORAGE, since=at("2026-05-04T10:00:30Z"))
+    sonnet = dataclasses.replace(
+        OPENCODE_SONNET_USAGE, input=5, output=0, cache_read=43000, cache_write=0, requests=1,
+        cost=Decimal("0.012915"),
+    )  # fmt: skip
+    assert late.usages == [OPENCODE_GPT, sonnet]
+
+
+def test_opencode_message_being_written_or_not_assistant(tmp_path):
+    cut = tmp_path / "msg_cut.json"
+    cut.write_bytes(OPENCODE_SONNET.read_bytes()[:200])
+    odd = json.loads(OPENCODE_SONNET.read_text()) | {"role": "user"}
+    (tmp_path / "msg_user.json").write_text(json.dumps(odd))
+    log = read_usage_log(tmp_path, kind="opencode")
+    assert log.usages == [] and "invalid JSON ignored" in log.warnings[0]
+    assert "1 OpenCode message(s) with tokens but not an assistant one, skipped" in log.warnings
+
+
+# --- session lookup ------------------------------------------------------------------------
+
+
+def test_sessions_of_opencode_and_qwen_code_are_found_where_they_live(tmp_path):
+    share = tmp_path / "share"
+    shutil.copytree(OPENCODE_STORAGE, share / "opencode" / "storage")
+    shutil.copytree(FIXTURES / "qwen-code", tmp_path / ".qwen")
+    env = {"HOME": str(tmp_path), "XDG_DATA_HOME": str(share)}
+    found = session_logs("opencode/1.2.3", OPENCODE_SESSION, env)
+    assert len(found) == 5 and read_usage_logs(found).usages == [
+        OPENCODE_SONNET_USAGE,
+        OPENCODE_GPT,
+    ]
+    assert session_logs("qwen-code", QWEN_SESSION, env) == [
+        tmp_path / ".qwen" / QWEN.relative_to(FIXTURES / "qwen-code")
+    ]
+    with pytest.raises(FileNotFoundError):
+        session_logs("opencode", OPENCODE_SESSION, {"HOME": str(tmp_path)})  # not in ~/.local
+
+
 # --- detection and robustness --------------------------------------------------------------
 
 
@@ -645,6 +809,9 @@ def test_amp_events_count_once_across_files_and_by_window(tmp_path):
         (GEMINI, "gemini-cli"),
         (AMP, "amp"),
         (AIDER, "aider"),
+        (CODEX_EXEC, "codex-exec"),
+        (QWEN, "qwen-code"),
+        (OPENCODE_SONNET, "opencode"),
     ],
 )
 def test_detect_kind(path, kind):
@@ -661,7 +828,7 @@ def test_unknown_content_is_a_warning(tmp_path):
     path.write_text('{"hello": "world"}\n')
     log = read_usage_log(path)
     assert log.usages == [] and log.agent is None
-    assert any("not a Claude Code, Codex, Gemini CLI, Amp or Aider log" in w for w in log.warnings)
+    assert any("not a log of a known agent (claude-code, codex," in w for w in log.warnings)
 
 
 def test_bad_arguments_raise():
@@ -669,7 +836,10 @@ def test_bad_arguments_raise():
         read_usage_log(AIDER, kind="cursor")
     with pytest.raises(FileNotFoundError):
         read_usage_log(FIXTURES / "missing.jsonl")
-    assert set(KINDS) == {"claude-code", "codex", "gemini-cli", "amp", "aider"}
+    assert set(KINDS) == {
+        *("claude-code", "codex", "codex-exec", "gemini-cli", "qwen-code", "opencode", "amp"),
+        "aider",
+    }
 
 
 def test_warnings_are_capped(tmp_path):
@@ -804,6 +974,39 @@ TEMPLATES = {
         "tokens": usage_fields(["input", "output"], 3),
         "toMessageId": "@5",
     },
+    "codex-exec": {  # the thread's cumulative usage so far
+        "type": "turn.completed",
+        "usage": usage_fields(["input_tokens", "cached_input_tokens", "output_tokens"], 0),
+    },
+    "qwen-code": {
+        "uuid": "@0",
+        "timestamp": "@1",
+        "type": "assistant",
+        "model": "@2",
+        "version": "@3",
+        "usageMetadata": usage_fields(
+            [
+                "promptTokenCount",
+                "candidatesTokenCount",
+                "cachedContentTokenCount",
+                "thoughtsTokenCount",
+                "toolUsePromptTokenCount",
+            ],
+            4,
+        ),
+    },
+    "opencode": {  # one message document (``log_bytes`` keeps the first row)
+        "id": "@0",
+        "sessionID": "s",
+        "role": "assistant",
+        "time": {"created": "@1"},
+        "modelID": "@2",
+        "cost": "@3",
+        "tokens": {
+            **usage_fields(["input", "output", "reasoning"], 4),
+            "cache": usage_fields(["read", "write"], 7),
+        },
+    },
     "gemini-cli": {  # one message of a session document (``log_bytes`` wraps them)
         "id": "@0",
         "timestamp": "@1",
@@ -826,6 +1029,8 @@ AMP_MESSAGE = {
 def log_bytes(kind: str, rows: list[list[str]]) -> bytes:
     """A log of ``kind`` holding one template entry per row of raw JSON values."""
     entries = [filled(TEMPLATES[kind], row) for row in rows]
+    if kind == "opencode":
+        return entries[0]
     if kind not in ("gemini-cli", "amp"):
         return b"".join(entries)
     listed = b",".join(entry.rstrip(b"\n") for entry in entries)
