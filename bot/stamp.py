@@ -652,7 +652,7 @@ def _read_logs(repo: str, logs: list[Path], options: dict) -> tuple[list[Usage],
     logs of several agents name no agent."""
     since, until = _time(repo, options["since"]), _time(repo, options["until"])
     try:
-        log = read_usage_logs(logs, options["log_kind"], since, until)
+        log = read_usage_logs(logs, options["log_kind"], since, until, options["session"])
     except OSError as error:
         raise click.FileError(str(error.filename or "--from-log"), error.strerror) from error
     for warning in log.warnings:

@@ -88,6 +88,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -114,6 +115,8 @@ _DETECT_LINES = 50
 _GEMINI_HEAD = 4096
 _GEMINI_KEYS = (b'"sessionId"', b'"projectHash"')
 _OPENCODE_KEYS = (b'"sessionID"', b'"role"')
+_OPENCODE_DB = re.compile(r"opencode(?:-[\w-]+)?\.db\Z")  # opencode.db, a channel's opencode-x.db
+_SQLITE_HEADER = b"SQLite format 3\x00"
 _QWEN_MARKERS = ("usageMetadata", "systemPayload")  # keys of Qwen Code records, none of Claude's
 _AMP_ID = re.compile(rb'^\s*\{\s*(?:"v"\s*:\s*\d+\s*,\s*)?"id"\s*:\s*"T-[0-9A-Za-z-]+"')
 _ANTHROPIC_FIELDS = (
@@ -161,19 +164,22 @@ def read_usage_logs(
     kind: str = "auto",
     since: datetime | None = None,
     until: datetime | None = None,
+    session: str | None = None,
 ) -> UsageLog:
     """Read log files and directories together into one ``UsageLog``.
 
     Together, because what two files share (a resumed session's copied entries, a fork's replayed
     totals) must count once. ``kind`` is ``auto`` (detected per file from its content) or one of
-    ``KINDS``. Raises ``FileNotFoundError`` when a path does not exist and ``ValueError`` for an
-    unknown kind; everything about the content is reported in ``warnings`` instead.
+    ``KINDS``. ``session`` keeps only that session's usage of a log holding every session (an
+    OpenCode database); the other logs are one session's already. Raises
+    ``FileNotFoundError`` when a path does not exist and ``ValueError`` for an unknown kind;
+    everything about the content is reported in ``warnings`` instead.
     """
     if kind != "auto" and kind not in KINDS:
         raise ValueError(f"unknown log kind {kind!r}; expected auto or one of {', '.join(KINDS)}")
     files = _unique(_log_files(path) for path in map(Path, paths))
     notes = _Notes()
-    window = _Window(_aware(since), _aware(until))
+    window = _Window(_aware(since), _aware(until), session)
     readers: dict[str, _Reader] = {}
     for file in files:
         found = kind if kind != "auto" else detect_kind(file)
@@ -208,7 +214,7 @@ def session_logs(agent: str, session: str, environ: Mapping[str, str] = os.envir
         file
         for base, pattern in _session_places(name, session, home, environ)
         for file in sorted(base.glob(pattern))
-        if file.is_file() and (name != "gemini-cli" or _gemini_session_id(file) == session)
+        if file.is_file() and _holds_session(name, file, session)
     ]
     if not found:
         raise FileNotFoundError(errno.ENOENT, f"no {name} log of session {session}", str(home))
@@ -234,6 +240,7 @@ def _session_places(
     if agent == "opencode":  # a session id, ses_...; older builds kept storage per project
         base = Path(environ.get("XDG_DATA_HOME") or home / ".local" / "share") / "opencode"
         return [
+            (base, "opencode*.db"),
             (base, f"storage/message/{session}/msg_*.json"),
             (base, f"project/*/storage/session/message/{session}/msg_*.json"),
         ]
@@ -241,6 +248,19 @@ def _session_places(
         base = Path(environ.get("QWEN_RUNTIME_DIR") or home / ".qwen")
         return [(base, f"projects/*/chats/{session}.jsonl"), (base, f"tmp/*/chats/{session}.jsonl")]
     return [(home / ".gemini", f"tmp/*/chats/session-*-{session[:8]}.json")]
+
+
+def _holds_session(agent: str, path: Path, session: str) -> bool:
+    """Whether a file found by name holds the session: a Gemini CLI file's name has only 8 of its
+    id's characters, an OpenCode database holds every session."""
+    if agent == "gemini-cli":
+        return _gemini_session_id(path) == session
+    if agent == "opencode" and path.suffix == ".db":
+        try:
+            return any(_opencode_rows(path, session))
+        except _sqlite_errors():
+            return False
+    return True
 
 
 def _gemini_session_id(path: Path) -> str | None:
@@ -272,6 +292,8 @@ def _document_kind(path: Path) -> str | None:
     and ``role``, an Amp thread's ``T-`` id."""
     with path.open("rb") as handle:
         head = handle.read(_GEMINI_HEAD)
+    if head.startswith(_SQLITE_HEADER):
+        return "opencode" if _OPENCODE_DB.match(path.name) else None
     if not head.lstrip().startswith(b"{") or b"\n{" in head.strip():
         return None  # JSON lines
     if all(key in head for key in _GEMINI_KEYS):
@@ -363,6 +385,7 @@ def _log_files(path: Path) -> list[Path]:
             *path.rglob("*.jsonl"),
             *path.rglob("session-*.json"),
             *path.rglob("msg_*.json"),
+            *path.rglob("opencode*.db"),
             *path.rglob("T-*.json"),
         ]
         return sorted((p for p in files if p.is_file()), key=str)
@@ -585,8 +608,11 @@ def _text(value) -> str | None:
 
 @dataclass(slots=True)
 class _Window:
+    """What to keep: usage in ``[since, until)``, of ``session`` where a log holds several."""
+
     since: datetime | None
     until: datetime | None
+    session: str | None = None
 
     @property
     def open(self) -> bool:
@@ -1035,11 +1061,25 @@ class _OpenCodeReader(_Reader):
 
     def read(self, path: Path) -> None:
         self.seen = True
+        if path.suffix == ".db":
+            self.read_database(path)
+            return
         message = _loads(path.read_bytes())
         if not isinstance(message, dict):
             self.notes.add(f"{path}: invalid JSON ignored (is the message being written?)")
         elif isinstance(message.get("tokens"), dict):
             self.entry(message, path)
+
+    def read_database(self, path: Path) -> None:
+        """The ``message`` table of OpenCode's database (``opencode.db``, since 1.2): a row's
+        ``data`` is the message document without its ``id`` and ``sessionID`` columns."""
+        try:
+            for message_id, session_id, data in _opencode_rows(path, self.window.session):
+                message = _loads(data.encode() if isinstance(data, str) else b"")
+                if isinstance(message, dict) and isinstance(message.get("tokens"), dict):
+                    self.entry({**message, "id": message_id, "sessionID": session_id}, path)
+        except _sqlite_errors() as error:
+            self.notes.add(f"{path}: OpenCode database not read ({error})")
 
     def entry(self, obj: dict, path: Path) -> None:
         if obj.get("role") != "assistant":
@@ -1072,6 +1112,26 @@ class _OpenCodeReader(_Reader):
     def usages(self) -> list[Usage]:
         self.report_undated()
         return list(self.messages.values())
+
+
+_OPENCODE_ALL = "SELECT id, session_id, data FROM message"
+_OPENCODE_SESSION = _OPENCODE_ALL + " WHERE session_id = ?"
+
+
+def _opencode_rows(path: Path, session: str | None) -> Iterator[tuple]:
+    """(id, session_id, data) rows of an OpenCode database, read-only, of one session or all.
+    ``sqlite3`` is imported here: only this log needs it, and stamping starts fast without."""
+    import sqlite3  # noqa: PLC0415
+
+    query, arguments = (_OPENCODE_SESSION, (session,)) if session else (_OPENCODE_ALL, ())
+    with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+        yield from db.execute(query, arguments)
+
+
+def _sqlite_errors() -> type[Exception]:
+    import sqlite3  # noqa: PLC0415
+
+    return sqlite3.Error
 
 
 class _AmpReader(_Reader):

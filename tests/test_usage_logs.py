@@ -9,19 +9,23 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from unittest import mock
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot import usage_logs
 from bot.pricing import PriceBook
+from bot.stamp import stamp_command
 from bot.usage import Usage
 from bot.usage_logs import (
     KINDS,
@@ -776,6 +780,78 @@ def test_opencode_message_being_written_or_not_assistant(tmp_path):
     log = read_usage_log(tmp_path, kind="opencode")
     assert log.usages == [] and "invalid JSON ignored" in log.warnings[0]
     assert "1 OpenCode message(s) with tokens but not an assistant one, skipped" in log.warnings
+
+
+OPENCODE_TABLE = (  # MessageTable of OpenCode's packages/opencode/src/session/session.sql.ts
+    "CREATE TABLE message (id text PRIMARY KEY, session_id text NOT NULL, "
+    "time_created integer NOT NULL, time_updated integer NOT NULL, data text NOT NULL)"
+)
+
+
+def opencode_db(path: Path) -> Path:
+    """OpenCode's database holding the fixture messages, as its JSON migration stores them:
+    ``id`` and ``sessionID`` in their columns, the rest of the message in ``data``."""
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute(OPENCODE_TABLE)
+        for file in sorted((OPENCODE_STORAGE / "message").rglob("msg_*.json")):
+            message = json.loads(file.read_text())
+            ids = message.pop("id"), message.pop("sessionID")
+            created = message["time"]["created"]
+            db.execute(
+                "INSERT INTO message VALUES (?, ?, ?, ?, ?)",
+                (*ids, created, created, json.dumps(message)),
+            )
+    return path
+
+
+def test_opencode_database_reads_as_the_files_and_together_once(tmp_path):
+    db = opencode_db(tmp_path / "opencode.db")
+    assert detect_kind(db) == "opencode"
+    log = read_usage_log(db)
+    assert (log.agent, log.usages, log.warnings) == (
+        "opencode",
+        [OPENCODE_HAIKU, OPENCODE_SONNET_USAGE, OPENCODE_GPT],
+        [],
+    )  # the migrated JSON store beside it holds the same message ids: counted once
+    assert read_usage_logs([db, OPENCODE_STORAGE]).usages == log.usages
+    only_b = read_usage_logs([db], session="ses_6a1e7b90cffe0Lk3Jh5Gf7Dd9S")
+    assert only_b.usages == [OPENCODE_HAIKU]
+
+
+def test_a_database_that_is_not_opencodes_or_is_broken(tmp_path):
+    other = tmp_path / "notes.db"
+    shutil.copy(opencode_db(tmp_path / "opencode.db"), other)
+    assert detect_kind(other) is None
+    broken = tmp_path / "broken" / "opencode.db"
+    broken.parent.mkdir()
+    broken.write_bytes(b"SQLite format 3\x00" + b"\x00" * 200)
+    log = read_usage_log(broken)
+    assert log.usages == [] and "OpenCode database not read" in log.warnings[0]
+    empty = tmp_path / "empty" / "opencode.db"
+    empty.parent.mkdir()
+    sqlite3.connect(empty).close()  # no table yet
+    assert "OpenCode database not read" in read_usage_log(empty, kind="opencode").warnings[0]
+
+
+def test_stamp_session_reads_its_messages_from_opencodes_database(tmp_path):
+    share = tmp_path / ".local" / "share" / "opencode"
+    share.mkdir(parents=True)
+    opencode_db(share / "opencode.db")
+    env = {"HOME": str(tmp_path), "XDG_DATA_HOME": ""}
+    assert session_logs("opencode", OPENCODE_SESSION, env) == [share / "opencode.db"]
+    with pytest.raises(FileNotFoundError):
+        session_logs("opencode", "ses_unknown", env)
+    msg = tmp_path / "MSG"
+    msg.write_text("t\n")
+    args = [str(msg), "--agent", "opencode", "--session", OPENCODE_SESSION]
+    result = CliRunner().invoke(stamp_command, args, env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert [line for line in msg.read_text().splitlines() if "Agent-Usage" in line] == [
+        "Agent-Usage: model=claude-sonnet-4-5-20250929; in=17; out=845; cache_read=84230; "
+        "cache_write=2100; requests=2; cost=0.045870",
+        "Agent-Usage: model=gpt-5.2; in=3000; out=1900; cache_read=20000; reasoning=1200; "
+        "requests=1; cost=0.0198",
+    ]
 
 
 # --- session lookup ------------------------------------------------------------------------
