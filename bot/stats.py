@@ -18,8 +18,9 @@ are noise, so every number here comes with an interval or a probability:
   tolerance, at 99% and 95% posterior probability. Its errors are measured by simulation
   (``bot.simulate``, bench/recommender_simulation.py).
 
-Pure functions, standard library only. Every random function takes a seed or a ``random.Random``;
-the same inputs and seed give identical output. See docs/statistics.md for formulas and defaults.
+Pure functions: the standard library, and numpy for the exact bootstrap. Every random function
+takes a seed or a ``random.Random``; the same inputs and seed give identical output. See
+docs/statistics.md for formulas and defaults.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from operator import mul
 from statistics import NormalDist
 from typing import Literal
 
@@ -342,7 +342,7 @@ def bayes_bootstrap_means(
     """Rubin's Bayesian bootstrap: ``draws`` posterior draws of the mean of ``values``.
 
     Up to ``exact_max`` values, each draw weights the values by Dirichlet(1, ..., 1), built as
-    normalised Exp(1) draws (-log(1 - U)); every draw consumes exactly len(values) uniforms (none
+    normalised Exp(1) draws (``_dirichlet_means``: one 64-bit draw of ``rng`` seeds them; none
     for a single value). Above ``exact_max`` values, the draws come from the bootstrap's large-n
     limit: mean + sd * z, z = Phi^-1(U) (one uniform per draw), where mean is the sample mean and
     sd^2 = population variance / (n + 1) is the exact variance of the Dirichlet-weighted mean;
@@ -357,13 +357,27 @@ def bayes_bootstrap_means(
         return [xs[0]] * draws
     if len(xs) > exact_max:
         return _normal_means(xs, draws, _as_rng(rng))
-    rnd = _as_rng(rng).random
-    log = math.log
-    out = []
-    for _ in range(draws):
-        # log(1 - U) = -Exp(1); the sign cancels in the ratio, so it is never negated (speed).
-        w = [log(1.0 - rnd()) for _ in xs]
-        out.append(sum(map(mul, w, xs)) / sum(w))
+    return _dirichlet_means(xs, draws, _as_rng(rng))
+
+
+_BOOTSTRAP_BLOCK = 1 << 20
+"""Exp(1) weights drawn at once (8 MB): bounds the memory of many draws of many values."""
+
+
+def _dirichlet_means(xs: list[float], draws: int, rng: random.Random) -> list[float]:
+    """The exact Bayesian bootstrap, vectorised: numpy draws the (draws x n) Exp(1) weights in
+    blocks (pure Python took ~0.8 s of a 13,000-commit audit's report), from a generator seeded
+    by one 64-bit draw of ``rng``, so a seed still gives the same draws. ``(w * x).sum`` rather
+    than ``w @ x``: numpy's own pairwise sums, not BLAS, whose rounding may vary by CPU."""
+    import numpy as np  # here, not at module level: most commands never bootstrap (start-up)
+
+    gen = np.random.Generator(np.random.PCG64(rng.getrandbits(64)))
+    x = np.array(xs)
+    rows = max(1, _BOOTSTRAP_BLOCK // len(xs))
+    out: list[float] = []
+    for start in range(0, draws, rows):
+        w = gen.standard_exponential((min(rows, draws - start), len(xs)))
+        out.extend(((w * x).sum(axis=1) / w.sum(axis=1)).tolist())
     return out
 
 

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot import stats
 from bot.stats import (
     BOOTSTRAP_EXACT_MAX,
     JEFFREYS,
@@ -246,6 +247,38 @@ def test_bayes_bootstrap_variance_is_rubins():
     mean = sum(draws) / len(draws)
     var = sum((d - mean) ** 2 for d in draws) / len(draws)
     assert var == pytest.approx(2.0 / 6, rel=0.05)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(cost, min_size=2, max_size=40), st.integers(0, 2**32))
+def test_bayes_bootstrap_mean_and_variance_are_rubins_for_any_data(values, seed):
+    # The posterior of the mean: centred on the sample mean, variance population var / (n + 1).
+    n, draws = len(values), 20_000
+    mean = math.fsum(values) / n
+    var = math.fsum((v - mean) ** 2 for v in values) / n / (n + 1)
+    got = bayes_bootstrap_means(values, draws, seed)
+    m = math.fsum(got) / draws
+    assert m == pytest.approx(mean, abs=5 * math.sqrt(var / draws) + 1e-9 * (1 + mean))
+    assert math.fsum((d - m) ** 2 for d in got) / draws == pytest.approx(var, rel=0.1, abs=1e-12)
+
+
+def test_bayes_bootstrap_takes_one_64_bit_draw_of_the_rng():
+    # The exact bootstrap is seeded by one getrandbits(64) of the caller's rng, whatever the
+    # number of values and draws, so a cell's later draws stay reproducible from its seed.
+    for values, draws in (([1.0, 2.0], 10), ([0.5] * 150 + [9.0], 4000)):
+        rng, ref = random.Random(4), random.Random(4)
+        bayes_bootstrap_means(values, draws, rng)
+        ref.getrandbits(64)
+        assert rng.random() == ref.random()
+
+
+def test_bayes_bootstrap_draws_do_not_depend_on_the_block_size(monkeypatch):
+    # The weights are drawn in blocks to bound memory; the draws must not depend on where the
+    # blocks end (one row per block here, against one block for all).
+    values = [0.5, 1.0, 4.0, 9.0, 2.5, 7.0, 3.0]
+    whole = bayes_bootstrap_means(values, 1000, 6)
+    monkeypatch.setattr(stats, "_BOOTSTRAP_BLOCK", 1)
+    assert bayes_bootstrap_means(values, 1000, 6) == whole
 
 
 @given(st.lists(cost, min_size=1, max_size=12), st.integers(0, 2**32))
