@@ -1071,7 +1071,7 @@ class _OpenCodeReader(_Reader):
             self.entry(message, path)
 
     def read_database(self, path: Path) -> None:
-        """The ``message`` table of OpenCode's database (``opencode.db``, since 1.2): a row's
+        """The ``message`` table of OpenCode's database (``opencode.db``, in newer builds): a row's
         ``data`` is the message document without its ``id`` and ``sessionID`` columns."""
         try:
             for message_id, session_id, data in _opencode_rows(path, self.window.session):

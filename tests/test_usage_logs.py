@@ -965,6 +965,12 @@ junk_line = st.one_of(
                         "total_token_usage",
                         "timestamp",
                         "time",
+                        "usageMetadata",
+                        "tokens",
+                        "role",
+                        "uuid",
+                        "thread_id",
+                        "cache",
                     ]
                 ),
                 inner,
@@ -1129,6 +1135,29 @@ json_value = st.recursive(
     max_leaves=4,
 ).map(json.dumps)
 any_value = st.sampled_from(HUGE) | raw_number | json_value | st.just('"2026-01-01T00:00:00Z"')
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(
+        st.none()
+        | junk_line.map(lambda raw: raw.decode("utf-8", "replace"))
+        | st.lists(any_value, min_size=10, max_size=10).map(
+            lambda values: filled(TEMPLATES["opencode"], values).decode()
+        ),
+        max_size=5,
+    )
+)
+def test_any_row_of_an_opencode_database_never_raises(tmp_path_factory, rows):
+    db = tmp_path_factory.mktemp("db") / "opencode.db"
+    with closing(sqlite3.connect(db)) as connection, connection:
+        connection.execute(OPENCODE_TABLE.replace(" NOT NULL", ""))
+        for n, data in enumerate(rows):
+            connection.execute("INSERT INTO message VALUES (?, 's', 0, 0, ?)", (str(n), data))
+    log = read_usage_log(db)
+    assert all(u.input >= 0 and u.output >= 0 and u.requests >= 1 for u in log.usages)
 
 
 def test_huge_numbers_are_a_warning_in_every_reader_in_o1(tmp_path):
