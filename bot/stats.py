@@ -71,7 +71,7 @@ Action = Literal["switch", "keep", "explore"]
 JEFFREYS: Prior = (0.5, 0.5)
 """Every cell's prior: it takes nothing from the cell's own data nor from its siblings."""
 INTERVAL = 0.90
-"""Level of the equal-tailed posterior and cost intervals."""
+"""Level of the rate (``rate_interval``) and equal-tailed cost intervals."""
 MIN_COVERAGE = 0.5
 """Below this share of priced tasks the cost estimate is withheld (as in bot.pricing)."""
 DELTA = 0.05
