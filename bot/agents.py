@@ -277,7 +277,7 @@ class Rule(BaseModel):
         regex = None
         if self.match == "regex":
             try:
-                regex = re.compile(self.pattern)
+                regex = re.compile(self.pattern, _flags(self, kind))
             except re.error as exc:
                 raise ValueError(f"pattern is not a valid regular expression: {exc}") from None
         elif self.hint:
@@ -309,13 +309,17 @@ class _Compiled:
     case_sensitive: bool
 
 
+def _flags(rule: Rule, kind: str) -> int:
+    """The flags a rule's regex runs with; validation compiles with them too, so the table
+    costs one compilation per regex (the second is a hit in ``re``'s cache)."""
+    flags = 0 if rule.case_sensitive else re.IGNORECASE
+    return flags | (re.MULTILINE if kind in _MULTILINE_FIELDS else 0)
+
+
 def _compile(rule: Rule, index: int) -> _Compiled:
     assert rule.field is not None
     kind = _field_kind(rule.field)
-    regex = None
-    if rule.match == "regex":
-        flags = 0 if rule.case_sensitive else re.IGNORECASE
-        regex = re.compile(rule.pattern, flags | (re.MULTILINE if kind in _MULTILINE_FIELDS else 0))
+    regex = re.compile(rule.pattern, _flags(rule, kind)) if rule.match == "regex" else None
     if rule.strength:
         strength = rule.strength
     elif kind in ("identity", "trailer"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -221,8 +222,6 @@ def parse_command(files, nul, no_divider, author, committer, branch, date) -> No
 def audit_command(repo, since, until, rev, fmt, output, db, survival, max_blame_files,
                   window_days, seed) -> None:  # fmt: skip
     """Audit a local git history: token yield, waterfall, tier x task class, recommendations."""
-    from rich.console import Console
-
     from bot.analysis import Analyser
     from bot.audit import AuditOptions, run_audit
     from bot.config import Settings
@@ -231,13 +230,14 @@ def audit_command(repo, since, until, rev, fmt, output, db, survival, max_blame_
 
     options = AuditOptions(repo, since, until, rev, survival, window_days, max_blame_files, db,
                            seed)  # fmt: skip
-    err = Console(stderr=True)
     try:
-        with _progress(err) as advance:
+        with _progress() as advance:
             report = run_audit(options, Analyser.from_settings(Settings()), advance)
     except GitLogError as error:
         raise click.ClickException(str(error)) from error
     if fmt == "table":
+        from rich.console import Console
+
         console = Console(file=output.open("w", encoding="utf-8")) if output else Console()
         print_table(report, console)
         return
@@ -249,17 +249,31 @@ def audit_command(repo, since, until, rev, fmt, output, db, survival, max_blame_
 
 
 @contextmanager
-def _progress(console: Console) -> Iterator[Callable[[int], None]]:
+def _progress() -> Iterator[Callable[[int], None]]:
     """A spinner with the commit count on a terminal; silent when stderr is not one."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn
-
-    if not console.is_terminal:
+    console = _stderr_terminal()
+    if console is None:
         yield lambda _count: None
         return
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console,
                   transient=True) as progress:  # fmt: skip
         task = progress.add_task("reading history")
         yield lambda count: progress.update(task, description=f"read {count:,} commits")
+
+
+def _stderr_terminal() -> Console | None:
+    """A Rich console on stderr if Rich takes it for a terminal. A pipe or file (scripts that
+    read ``--format json``) is told apart first, without importing Rich: Rich only sees a
+    terminal where stderr is a tty or FORCE_COLOR or TTY_COMPATIBLE=1 says so."""
+    env = os.environ
+    if not (env.get("FORCE_COLOR") or env.get("TTY_COMPATIBLE") == "1" or sys.stderr.isatty()):
+        return None
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    return console if console.is_terminal else None
 
 
 if __name__ == "__main__":

@@ -6,12 +6,11 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+if TYPE_CHECKING:  # Rich and Jinja2 load only for the formats that use them (not json, csv)
+    from rich.console import Console
+    from rich.table import Table
 
 # bot/templates links to the project's top-level templates/; a wheel carries the files themselves.
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -49,6 +48,8 @@ def _csv_safe(value: Any) -> Any:
 
 
 def to_html(report: dict[str, Any]) -> str:
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
     env = Environment(
         loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"])
     )
@@ -66,6 +67,8 @@ def usd(value: str | None) -> str:
 
 
 def print_table(report: dict[str, Any], console: Console) -> None:
+    from rich.markup import escape
+
     s = report["summary"]
     console.print(
         f"[bold]{report['repository']}[/]: {report['commits_scanned']:,} commits, "
@@ -87,6 +90,8 @@ def print_table(report: dict[str, Any], console: Console) -> None:
 
 
 def _matrix(cells: list[dict[str, Any]]) -> Table:
+    from rich.table import Table
+
     table = Table(title="Tier x task class")
     for name in ("tier", "class", "tasks", "shipped", "first pass (95% CI)", "token yield",
                  "spend", "$/shipped task", "recommendation"):  # fmt: skip
@@ -104,6 +109,8 @@ def _matrix(cells: list[dict[str, Any]]) -> Table:
 
 
 def _waterfall(waterfall: dict[str, Any]) -> Table:
+    from rich.table import Table
+
     table = Table(title="Where the spend went")
     for name in ("bucket", "tokens", "dollars"):
         table.add_column(name, justify="left" if name == "bucket" else "right")
@@ -113,6 +120,8 @@ def _waterfall(waterfall: dict[str, Any]) -> Table:
 
 
 def _reworked(tasks: list[dict[str, Any]]) -> Table:
+    from rich.table import Table
+
     table = Table(title="Most reworked or bounced tasks")
     for name in ("task", "tier", "class", "status", "bounces", "tokens not shipped"):
         table.add_column(name)

@@ -6,6 +6,7 @@ command loaded."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -135,3 +136,27 @@ def test_unknown_command_is_a_usage_error(tmp_path):
         [sys.executable, "-m", "bot", "stamps"], capture_output=True, text=True, check=False
     )
     assert done.returncode == 2 and "No such command 'stamps'" in done.stderr
+
+
+@pytest.fixture
+def tiny_repo(tmp_path, run_git) -> Path:
+    """One commit an agent co-authored, without usage trailers."""
+    repo = tmp_path / "repo"
+    run_git("init", "-q", "-b", "main", str(repo))
+    message = b"fix: y\n\nCo-authored-by: Claude <noreply@anthropic.com>\n"
+    run_git("commit", "-q", "--allow-empty", "-F", "-", cwd=repo, input=message)
+    return repo
+
+
+def test_audit_as_json_loads_neither_rich_nor_templates_nor_the_app(tmp_path, tiny_repo):
+    """Scripts and CI read ``--format json`` from a pipe: no table, no spinner, no ledger."""
+    modules = imported(tmp_path, "audit", "--repo", str(tiny_repo), "--format", "json")
+    assert "bot.audit" in modules
+    assert modules & (HEAVY | {"requests"}) <= PRICING
+
+
+def test_audit_spinner_follows_riches_terminal_rules(tmp_path, tiny_repo):
+    """FORCE_COLOR makes Rich treat a pipe as a terminal; the spinner still honours it."""
+    env = {**os.environ, "FORCE_COLOR": "1"}
+    modules = imported(tmp_path, "audit", "--repo", str(tiny_repo), "--format", "json", env=env)
+    assert "rich.progress" in modules and "jinja2" not in modules
