@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
-from genai_prices import Usage as GPUsage
-from genai_prices.data_snapshot import get_snapshot
-from genai_prices.types import ModelInfo, ModelPrice, Provider, TieredPrices, TimeOfDateConstraint
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.usage import Usage
+
+if TYPE_CHECKING:  # genai-prices (and the HTTP client it imports) load at the first price asked
+    from genai_prices.types import ModelInfo, ModelPrice, Provider, TieredPrices
 
 __all__ = (
     "DEFAULT_TIER_BANDS",
@@ -259,6 +259,8 @@ def _resolve(ref: ModelRef) -> _Found | str:
     """genai-prices' provider and model for a ref, or why there is none (cached, misses too)."""
     if not ref.priceable:
         return f"{ref.raw!r} does not name a specific model"
+    from genai_prices.data_snapshot import get_snapshot
+
     snapshot = get_snapshot()
     try:
         provider, model = snapshot.find_provider_model(ref.price_ref, None, ref.provider, None)
@@ -275,6 +277,8 @@ def _resolve(ref: ModelRef) -> _Found | str:
 
 
 def _time_sensitive(model: ModelInfo) -> bool:
+    from genai_prices.types import TimeOfDateConstraint
+
     conditional = model.prices if isinstance(model.prices, list) else []
     return any(isinstance(c.constraint, TimeOfDateConstraint) for c in conditional)
 
@@ -283,6 +287,8 @@ class _Table:
     """One model's prices at one date; rates per long-context tier are derived once and kept."""
 
     def __init__(self, prices: ModelPrice) -> None:
+        from genai_prices.types import TieredPrices
+
         self._prices = prices
         self._tiered = {k: v for k, v in vars(prices).items() if isinstance(v, TieredPrices)}
         self._by_tier: dict[tuple[int, ...], _Coef | str] = {}
@@ -305,6 +311,8 @@ class _Table:
 
     def _coef(self, choice: tuple[int, ...]) -> _Coef | str:
         if choice not in self._by_tier:
+            from genai_prices.types import ModelPrice
+
             flat = {**vars(self._prices)}
             for (key, tiers), index in zip(self._tiered.items(), choice, strict=True):
                 flat[key] = tiers.base if index == 0 else tiers.tiers[index - 1].price
@@ -328,6 +336,8 @@ def _coefficients(prices: ModelPrice) -> _Coef | str:
     rate where a provider has no cache price. Prices without tiers are linear, so these rates
     reproduce ``calc_price`` exactly at a fraction of its ~100 µs cost.
     """
+
+    from genai_prices import Usage as GPUsage
 
     def calc(**tokens: int) -> Decimal:
         return prices.calc_price(GPUsage(**tokens))["total_price"]

@@ -149,10 +149,12 @@ def tiny_repo(tmp_path, run_git) -> Path:
 
 
 def test_audit_as_json_loads_neither_rich_nor_templates_nor_the_app(tmp_path, tiny_repo):
-    """Scripts and CI read ``--format json`` from a pipe: no table, no spinner, no ledger."""
+    """Scripts and CI read ``--format json`` from a pipe: no table, no spinner, no ledger; and
+    with no usage to price, neither the price tables nor the HTTP client genai-prices imports
+    (ssl still loads: pydantic-settings imports asyncio)."""
     modules = imported(tmp_path, "audit", "--repo", str(tiny_repo), "--format", "json")
     assert "bot.audit" in modules
-    assert modules & (HEAVY | {"requests"}) <= PRICING
+    assert modules & (HEAVY | {"requests", "httpx2"}) <= {"pydantic", "pydantic_settings"}
 
 
 def test_audit_spinner_follows_riches_terminal_rules(tmp_path, tiny_repo):
