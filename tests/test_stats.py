@@ -11,6 +11,7 @@ import random
 from decimal import Decimal
 from statistics import NormalDist
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -444,9 +445,27 @@ def test_cost_per_shipped_is_the_joint_bootstrap_of_costs_and_outcomes():
     # Shipped tasks cost $1, failed ones $3: CPS = E[cost] / P(ship). Theta* is drawn first and
     # the groups are constant, so every draw is 1 + (1 - theta*) / theta* * 3.
     est = cost_per_shipped([1.0] * 6, [3.0] * 4, draws=500, seed=3)
-    rng = random.Random(3)
-    thetas = [rng.betavariate(6.5, 4.5) for _ in range(500)]
+    gen = np.random.Generator(np.random.PCG64(random.Random(3).getrandbits(64)))
+    thetas = gen.beta(6.5, 4.5, 500).tolist()
     assert est.draws == pytest.approx([1.0 + (1 - t) / t * 3.0 for t in thetas], rel=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 300), st.integers(0, 300), st.integers(0, 2**64 - 1))
+def test_theta_draws_take_one_64_bit_draw_and_have_the_beta_moments(k, extra, seed):
+    # Theta* ~ Beta(k + 1/2, n - k + 1/2) (Jeffreys), floored at THETA_FLOOR; numpy draws them
+    # from one getrandbits(64) of the caller's rng, so the cell's cost draws after them stay
+    # reproducible from its seed.
+    n, draws = k + extra, 20_000
+    rng, ref = random.Random(seed), random.Random(seed)
+    got = stats._theta_draws(k, n, JEFFREYS, draws, rng)
+    ref.getrandbits(64)
+    assert rng.random() == ref.random()
+    assert len(got) == draws and got.min() >= stats.THETA_FLOOR
+    a, b = k + 0.5, n - k + 0.5
+    mean, var = a / (a + b), a * b / ((a + b) ** 2 * (a + b + 1))
+    assert got.mean() == pytest.approx(mean, abs=5 * math.sqrt(var / draws) + stats.THETA_FLOOR)
+    assert got.var() == pytest.approx(var, rel=0.1, abs=1e-9)
 
 
 def test_a_missing_outcome_group_borrows_the_cell_mean():
