@@ -8,7 +8,6 @@ GitHub gives a receiver 10 seconds and never redelivers on its own, so a 2xx her
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import json
@@ -248,7 +247,7 @@ def _storage_problem(engine: Engine) -> str | None:
     probe changes no row and takes no row lock (a migration in progress must not stall it), yet
     a read-only database refuses it: PostgreSQL checks before it executes an UPDATE, SQLite as
     it begins the write transaction."""
-    revision, head = current_revision(engine), _head_revision()
+    revision, head = current_revision(engine), head_revision()
     if revision != head:
         logger.warning("health check: the database is at %s, this release needs %s", revision, head)
         return "unmigrated"
@@ -266,7 +265,6 @@ def _storage_problem(engine: Engine) -> str | None:
 
 
 _WRITE_PROBE = sa.text("UPDATE alembic_version SET version_num = version_num WHERE 1 = 0")
-_head_revision = functools.cache(head_revision)  # the migration scripts are read once
 
 
 @blueprint.get("/metrics")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 import time
@@ -141,6 +142,7 @@ def alembic_config(url: str | URL | None = None) -> Config:
     return config
 
 
+@functools.cache  # the migration scripts cannot change while the process runs
 def head_revision() -> str:
     from alembic.script import ScriptDirectory
 
