@@ -485,13 +485,12 @@ class RuleSet:
         """The built-in rules (or ``base``) extended by the ``agent_rules`` setting, then by
         the rules of the declared ``agent_identities``."""
         rules = (DEFAULT_RULES if base is None else base).extend(extra)
-        declared = agent_identities(identities)
-        return rules.with_identities(declared) if declared else rules
+        return rules.with_identities(agent_identities(identities))
 
     def with_identities(self, identities: Sequence[AgentIdentity]) -> RuleSet:
         """This set plus the rules of ``identities`` (a repository's or the server's own agent
-        accounts); one identity declared twice keeps the later declaration."""
-        return _with_identities(self, tuple(identities))
+        accounts); one identity declared twice keeps the later declaration. None: this set."""
+        return _with_identities(self, tuple(identities)) if identities else self
 
 
 # --- declared agent identities -------------------------------------------------------------

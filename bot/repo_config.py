@@ -186,7 +186,7 @@ def price_book(
 
 def agent_rules(config: RepoConfig, rules: RuleSet) -> RuleSet:
     """The server's rules with the repository's declared agent identities on top."""
-    return rules.with_identities(config.agents.identities) if config.agents.identities else rules
+    return rules.with_identities(config.agents.identities)
 
 
 def analyser_for(config: RepoConfig | None, analyser: Analyser) -> Analyser:
