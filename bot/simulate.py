@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from bot.report import Outcome
+from bot.report import Outcome, cells_of, recommendations
 
 __all__ = [
     "MAX_ATTEMPTS",
@@ -228,8 +228,6 @@ def _other(scenario: Scenario) -> str:
 
 def trial(scenario: Scenario, minority: int, seed: int) -> Trial:
     """Simulate one history and run the project's entry point on it, every default."""
-    from bot.report import cells_of, recommendations
-
     rec = recommendations(cells_of(history(scenario, minority, seed)))[TARGET]
     a = truth(scenario, TARGET, rec.from_tier)
     b = truth(scenario, TARGET, rec.to_tier)
