@@ -114,6 +114,7 @@ class _Diffing:
     repo: Path
     git: ThreadPoolExecutor
     cut: frozenset[str]  # a shallow clone's boundary: diffed against nothing, so never asked
+    partial: bool  # a partial clone (asked of git once, not per batch)
     asked: set[str] = field(default_factory=set)
     pending: list[Future[Diffs]] = field(default_factory=list)
 
@@ -121,7 +122,8 @@ class _Diffing:
         shas = shas - self.asked
         self.asked |= shas
         wanted = [s for s in shas if s not in self.cut]
-        self.pending.append(self.git.submit(numstat_for, self.repo, wanted))
+        diff = self.git.submit(numstat_for, self.repo, wanted, partial=self.partial)
+        self.pending.append(diff)
 
 
 def _history(
@@ -140,9 +142,11 @@ def _history(
     commits = _read(options, progress)
     derived = derive_pull_requests(commits, repository)
     branch, commit_pr = derived.branch.get, derived.commit_pr.get
-    diffs = _Diffing(options.repo, git, shallow_commits(options.repo))
+    diffs = _Diffing(
+        options.repo, git, shallow_commits(options.repo), is_partial_clone(options.repo)
+    )
     # A partial clone's check for missing objects walks the whole history: ask once.
-    size = max(len(commits), 1) if is_partial_clone(options.repo) else _BATCH
+    size = max(len(commits), 1) if diffs.partial else _BATCH
     facts: list[CommitFacts] = []
     for start in range(0, len(commits), size):
         batch = [

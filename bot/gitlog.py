@@ -464,6 +464,7 @@ def numstat_for(
     *,
     renames: bool = True,
     env: Mapping[str, str] | None = None,
+    partial: bool | None = None,
 ) -> Diffs:
     """The ``--numstat`` file lists of just ``shas`` (full hashes), from ``git diff-tree
     --stdin``: what ``iter_commits(numstat=True)`` gives, at the cost of the diffs asked for.
@@ -473,14 +474,17 @@ def numstat_for(
     and asks here. Merge commits, commits without changes and unknown hashes (git skips them
     silently) get ``()``. A commit whose objects are missing (a damaged repository, a partial
     clone: nothing is fetched) is ``unreadable``. In a partial clone those are found first
-    (``_lacking``), since git takes a second or more to fail on each.
+    (``_lacking``), since git takes a second or more to fail on each; ``partial`` says whether
+    ``repo`` is one, for a caller that asked already (None: ask git).
     """
     wanted = list(dict.fromkeys(sha.lower() for sha in shas))
     for sha in wanted:
         if len(sha) not in (40, 64) or not _HEX.issuperset(sha):
             raise ValueError(f"not a full commit hash: {sha!r}")
     env_ = _git_env(env)
-    lacking = _lacking(repo, wanted, env_) if wanted and is_partial_clone(repo, env) else []
+    if partial is None:
+        partial = is_partial_clone(repo, env)
+    lacking = _lacking(repo, wanted, env_) if wanted and partial else []
     skip = set(lacking)
     args = ["--numstat", "--no-ext-diff", "--no-textconv", "-M" if renames else "--no-renames"]
     files, unreadable = _diff_tree(repo, args, [s for s in wanted if s not in skip], env_)
