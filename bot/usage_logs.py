@@ -92,6 +92,7 @@ from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 import orjson
@@ -376,18 +377,17 @@ def _unique(groups: Iterable[list[Path]]) -> list[Path]:
     return list(files.values())
 
 
+# Log files in a directory: Gemini CLI sessions, OpenCode messages and Amp threads are .json
+# documents, OpenCode's store a database, the others JSON lines.
+_LOG_NAMES = ("*.jsonl", "session-*.json", "msg_*.json", "opencode*.db", "T-*.json")
+
+
 def _log_files(path: Path) -> list[Path]:
     """The files to read: a directory's ``*.jsonl`` files, or a file and its subagents."""
     if not path.exists():
         raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(path))
-    if path.is_dir():
-        files = [  # Gemini CLI sessions, OpenCode messages and Amp threads are .json documents
-            *path.rglob("*.jsonl"),
-            *path.rglob("session-*.json"),
-            *path.rglob("msg_*.json"),
-            *path.rglob("opencode*.db"),
-            *path.rglob("T-*.json"),
-        ]
+    if path.is_dir():  # one walk of the tree (~/.claude/projects can be large)
+        files = (p for p in path.rglob("*") if any(fnmatchcase(p.name, n) for n in _LOG_NAMES))
         return sorted((p for p in files if p.is_file()), key=str)
     subagents = path.with_suffix("") / "subagents"
     if not subagents.is_dir():
