@@ -35,7 +35,6 @@ from bot.attribution import Task
 from bot.digest import DatedTask, safe_url
 from webhooks import api_models as m
 from webhooks.access import require_caller, require_installation
-from webhooks.dashboard import short
 from webhooks.ingress import state
 
 PREFIX = "/api/v1"
@@ -286,7 +285,7 @@ def _listed(item: L) -> L:
     """A list's item with its title cut as the dashboard shows it (a page of 100 items with a
     1 MB title each would be 100 MB); the item's own endpoint and the CSV have it whole. Other
     values stay whole: they are the filter values scripts send back."""
-    return item.model_copy(update={"title": short(item.title)})
+    return item.model_copy(update={"title": m.short(item.title)})
 
 
 def _pull_out(row: explore.PullRow) -> m.PullOut:

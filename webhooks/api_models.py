@@ -45,6 +45,13 @@ MAX_PR_NUMBER = 2**31 - 1  # the ledger's pull request numbers are SQL INTEGERs
 MAX_INSTALLATION_ID = 2**63 - 1  # and its installation ids BIGINTs
 WEEK_PATTERN = r"^[12][0-9]{3}-W(0[1-9]|[1-4][0-9]|5[0-3])$"
 TEXT_PATTERN = r"^[^\x00]*$"  # no NUL: never meaningful, and PostgreSQL refuses it in text
+SHOWN = 200  # characters of one untrusted value (a title, a trailer's) shown in a list or page
+
+
+def short(value: object) -> str:
+    """An untrusted value (a title, a trailer's) as one line of at most SHOWN characters, cut
+    with an ellipsis: a 1 MB trailer must not make every page listing it 1 MB. None is ""."""
+    return "" if value is None else clean(value, SHOWN)
 
 
 def money_text(value: Decimal) -> str:

@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 
 from bot import DOCS_URL, explore
 from bot.attribution import BUCKETS, Spend, Task
-from bot.channels.content import clean
 from bot.charts import (
     Bucket,
     HeatCell,
@@ -49,7 +48,15 @@ from webhooks.access import (
     require_caller,
     require_installation,
 )
-from webhooks.api_models import FIRST_DATE, LAST_DATE, MAX_PAGE, MAX_PR_NUMBER, bounded_window
+from webhooks.api_models import (
+    FIRST_DATE,
+    LAST_DATE,
+    MAX_PAGE,
+    MAX_PR_NUMBER,
+    SHOWN,
+    bounded_window,
+    short,
+)
 from webhooks.ingress import state as app_state
 
 blueprint = Blueprint("dashboard", __name__)
@@ -58,7 +65,6 @@ FILTERS = ("repository", "tier", "task_class", "agent", "model", "outcome", "sin
 WINDOW_ARGS = ("weeks", "to")
 PER_PAGE, MAX_PER_PAGE = 25, 100
 ERROR_SHOWN = 2000  # characters of a failed delivery's error shown on the operations page
-SHOWN = 200  # characters of one untrusted value (a title, a trailer's) shown on a page
 MAX_CHOICES = 200  # options of one filter of the list forms
 _REPO_RE = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 METRICS_DOC = f"{DOCS_URL}/metrics.md"
@@ -518,8 +524,4 @@ blueprint.add_app_template_global(per_shipped, "per_shipped")
 blueprint.add_app_template_filter(fmt_share, "share")
 
 
-@blueprint.app_template_filter()
-def short(value: Any) -> str:
-    """An untrusted value (a title, a trailer's) as one line of at most SHOWN characters, cut
-    with an ellipsis: a 1 MB trailer must not make every page listing it 1 MB. None is ""."""
-    return "" if value is None else clean(value, SHOWN)
+blueprint.add_app_template_filter(short, "short")
