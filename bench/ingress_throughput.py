@@ -48,7 +48,8 @@ timed deliveries) and how long the queue took to drain after the load, for the l
 
 With ``--github-delay SECONDS`` (e.g. 15) it measures instead what GitHub's slowness does to the
 acknowledgements: ``serve`` (web server and worker thread in one process) on each database, with
-the App configured against the project's fake GitHub (bot/github/fake.py), which answers every
+the App configured against the project's fake GitHub
+(bot/demo/fake_github/server.py), which answers every
 listing of a pull request's comments that many seconds late. Three pull requests are opened, and
 once the worker's first comment call is waiting on GitHub, --slow-requests deliveries are sent
 one after another and ``inbox list`` is run; p50/p99/max of their acknowledgements are reported,
@@ -413,8 +414,7 @@ def unreachable(base: str) -> str | None:
     """Why the PostgreSQL server at ``base`` cannot be used, or None; the password is hidden."""
     import sqlalchemy as sa
 
-    from bot.ledger import display_url, make_engine
-    from bot.ledger.db import redact
+    from bot.ledger.db import display_url, make_engine, redact
 
     engine = make_engine(base, poolclass=sa.NullPool)
     try:
@@ -588,8 +588,8 @@ def wait_for_drain(url: str, raw: dict[str, Any], timeout: float) -> dict[str, A
     """Wait for an empty queue (at most ``timeout`` s after the load), then read the timings."""
     import sqlalchemy as sa
 
-    from bot import inbox
-    from bot.ledger import make_engine
+    from bot.ledger import inbox
+    from bot.ledger.db import make_engine
 
     engine = make_engine(url)
     d = inbox.deliveries
@@ -647,8 +647,8 @@ def censored_percentile(waits: list[tuple[float, bool]], q: float) -> tuple[floa
 def stored_guids(url: str) -> set[str]:
     import sqlalchemy as sa
 
-    from bot import inbox
-    from bot.ledger import make_engine
+    from bot.ledger import inbox
+    from bot.ledger.db import make_engine
 
     engine = make_engine(url)
     try:
@@ -848,8 +848,8 @@ def slow_round(db: Database, delay: float, deliveries: list, tmp: Path) -> SlowR
     """One ``serve`` on ``db`` against a fake GitHub ``delay`` seconds late on comments."""
     import httpx
 
-    from bot.demo_story import HAIKU, Story, added, agent_message
-    from bot.github.fake import FakeGitHub
+    from bot.demo.fake_github.server import FakeGitHub
+    from bot.demo.story import HAIKU, Story, added, agent_message
 
     with FakeGitHub(app_id=4242) as fake:
         port, log = free_port(), tmp / f"slow-{db.name}-{delay:g}.log"

@@ -19,9 +19,10 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from bot.commit import Identity
-from bot.ledger import load_commits, make_engine, migrate, upsert_commits, upsert_repository
-from bot.records import CommitFacts, FileChange, UsageLine
+from bot.engine.records import CommitFacts, FileChange, UsageLine
+from bot.ledger.db import make_engine, migrate
+from bot.ledger.store import load_commits, upsert_commits, upsert_repository
+from bot.protocol.commit import Identity
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

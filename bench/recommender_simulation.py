@@ -1,8 +1,9 @@
 """How often the routing advice is wrong, measured on simulated histories with a known truth.
 
-Every scenario of ``bot.simulate.SCENARIOS`` at 10, 30, 100 and 300 tasks in the least-used
-tier's cell, ``--seeds`` histories each, through ``bot.report.recommendations(cells_of(...))``
-with every default. Prints, per row: the share of switch / keep / explore; the false switch rate
+Every scenario of ``bot.engine.simulate.SCENARIOS`` at 10, 30, 100 and 300 tasks in the least-used
+tier's cell, ``--seeds`` histories each, through
+``bot.engine.report.recommendations(cells_of(...))`` with every default. Prints, per row: the
+share of switch / keep / explore; the false switch rate
 (switches where switching is wrong) or the power (switches where it saves >= 10% at no loss of
 quality beyond the tolerance); and how often the 90% intervals hold the true saving per shipped
 task and the true success rate (over the histories that show one). ``--markdown FILE`` also
@@ -20,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.simulate import SCENARIOS, Scenario, Trial, switch_is_right, trial  # noqa: E402
-from bot.stats import DELTA, MIN_SAVING  # noqa: E402
+from bot.engine.simulate import SCENARIOS, Scenario, Trial, switch_is_right, trial  # noqa: E402
+from bot.stats.posterior import DELTA, MIN_SAVING  # noqa: E402
 
 SIZES = (10, 30, 100, 300)
 BEGIN = "<!-- recommender-simulation:begin -->"

@@ -10,11 +10,11 @@ spread over the 104 weeks before 2026-11-16, 80% of them carrying agent tasks (a
 escalations, usage priced in dollars; some abandoned, reverted or still open), the rest by
 people, each with its CI, review and merge or close events. It stores every repository in one
 transaction through the ledger's upserts and derives its tasks as the App does
-(``webhooks.apply.derive_tasks``). ``time`` runs each query once to warm up, then ``--runs``
+(``bot.app.apply.derive_tasks``). ``time`` runs each query once to warm up, then ``--runs``
 times, against a baseline measured in the same run (a full count of ``commits``). ``explain``
 runs each query once with every SQL statement timed and prints the slowest.
 
-Everything goes through public entry points (``bot.ledger``, ``bot.digest``, the Flask app
+Everything goes through public entry points (``bot.ledger``, ``bot.digest.compose``, the Flask app
 of ``webhooks.app.create_app`` in local mode), so the ledger can change beneath the benchmark.
 The database is PostgreSQL (``--url``, default ``$YIELD_AUDITOR_BENCH_POSTGRES_URL``) in the
 schema ``bench_scale`` (``--schema``). Figures and how to read them: bench/README.md.
@@ -53,22 +53,12 @@ from sqlalchemy.orm import Session
 
 import bot
 import webhooks
-from bot.analysis import Analyser
-from bot.commit import Identity
+from bot.app.apply import derive_tasks
 from bot.config import Settings
-from bot.demo_history import CLASSES, NOUNS, TITLES
-from bot.digest import build_digest, period_of, render_text
-from bot.ledger import (
-    current_revision,
-    make_engine,
-    migrate,
-    upsert_commits,
-    upsert_events,
-    upsert_installation,
-    upsert_pull_requests,
-    upsert_repository,
-)
-from bot.records import (
+from bot.demo.history import CLASSES, NOUNS, TITLES
+from bot.digest.compose import build_digest, period_of, render_text
+from bot.engine.analysis import Analyser
+from bot.engine.records import (
     APPROVED,
     CHANGES_REQUESTED,
     CI_FAILED,
@@ -82,8 +72,16 @@ from bot.records import (
     PullRequest,
     UsageLine,
 )
+from bot.ledger.db import current_revision, make_engine, migrate
+from bot.ledger.store import (
+    upsert_commits,
+    upsert_events,
+    upsert_installation,
+    upsert_pull_requests,
+    upsert_repository,
+)
+from bot.protocol.commit import Identity
 from webhooks.app import create_app
-from webhooks.apply import derive_tasks
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = tuple(str(Path(m.__file__).parent) for m in (bot, webhooks))  # the profiled code

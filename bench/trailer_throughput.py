@@ -31,9 +31,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.analysis import Analyser  # noqa: E402
-from bot.commit import CommitInfo, Identity  # noqa: E402
-from bot.trailers import parse_trailers  # noqa: E402
+from bot.engine.analysis import Analyser  # noqa: E402
+from bot.protocol.commit import CommitInfo, Identity  # noqa: E402
+from bot.protocol.trailers import parse_trailers  # noqa: E402
 
 SUBJECTS = [
     "fix: handle empty config",
@@ -131,7 +131,7 @@ def measure(repo: Path, env: dict[str, str]) -> list[tuple[str, float]]:
     who = Identity("Ada Lovelace", "ada@example.com")
     texts = [m.decode("utf-8", "replace") for m in messages]
     analyse, _ = timed(lambda: [analyser.analyse(CommitInfo("", t, who, who, when)) for t in texts])
-    cli_cmd = [sys.executable, "-m", "bot.cli", "trailers", "parse", "-z", "--no-divider", "-"]
+    cli_cmd = [sys.executable, "-m", "bot.cli.main", "trailers", "parse", "-z", "--no-divider", "-"]
     cli, _ = timed(
         lambda: subprocess.run(cli_cmd, input=raw, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     )

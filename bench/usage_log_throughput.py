@@ -12,7 +12,7 @@ process (the best of ``--repeat`` runs):
   baseline  ``for line in file: json.loads(line)``, the same bytes (the "plain JSON-lines read")
   ours      ``read_usage_logs`` on the file, and on the directory of ``--files`` files
   stamp     ``yield-auditor stamp --dry-run --from-log FILE -``, the whole command
-  --against ``read_usage_logs`` of ``bot/usage_logs.py`` at git revision REV
+  --against ``read_usage_logs`` of ``bot/local/usage_logs.py`` at git revision REV
   --ccusage ``ccusage daily --json --offline`` on the same files (``CLAUDE_CONFIG_DIR``)
 
 and prints wall and CPU seconds of the whole process (start-up included), MB per CPU second,
@@ -170,11 +170,11 @@ with open(sys.argv[1], "rb") as f:
 """
 OURS = """
 import sys
-from bot.usage_logs import read_usage_logs
+from bot.local.usage_logs import read_usage_logs
 read_usage_logs([sys.argv[1]])
 """
 
-CLI = "import sys; from bot.cli import main; sys.argv[0] = 'yield-auditor'; main()"
+CLI = "import sys; from bot.cli.main import main; sys.argv[0] = 'yield-auditor'; main()"
 
 
 def run(argv: list[str], stdin: bytes | None = None) -> tuple[float, float, float, str]:
@@ -209,7 +209,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=40)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="build in DIR and keep it")
-    parser.add_argument("--against", metavar="REV", help="also time bot/usage_logs.py of REV")
+    parser.add_argument("--against", metavar="REV", help="also time bot/local/usage_logs.py of REV")
     parser.add_argument("--ccusage", type=Path, help="also time this ccusage executable")
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="usage-log-bench-"))
@@ -226,7 +226,7 @@ def main() -> None:
             old = work / "at_rev"
             old.mkdir(exist_ok=True)
             source = subprocess.run(
-                ["git", "show", f"{args.against}:bot/usage_logs.py"],
+                ["git", "show", f"{args.against}:bot/local/usage_logs.py"],
                 cwd=ROOT, capture_output=True, check=True,
             ).stdout  # fmt: skip
             (old / "usage_logs_at_rev.py").write_bytes(source)
@@ -242,7 +242,7 @@ def _extra_rows(work: Path, log: Path, sessions: Path, args) -> list:
     rows = []
     if args.against:
         at_rev = f"import sys; sys.path.insert(0, {str(work / 'at_rev')!r})\n" + OURS.replace(
-            "bot.usage_logs", "usage_logs_at_rev"
+            "bot.local.usage_logs", "usage_logs_at_rev"
         )
         rows.append((f"ours at {args.against}, 1 file", [at_rev, str(log)], None))
         rows.append((f"ours at {args.against}, {args.files} files", [at_rev, str(sessions)], None))

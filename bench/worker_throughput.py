@@ -40,14 +40,14 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 from ingress_throughput import postgresql_database  # noqa: E402
 from scale import ACCOUNT, END, INSTALLATION, Loaded, load_repository, vacuum  # noqa: E402
 
-from bot import inbox  # noqa: E402
-from bot.analysis import Analyser  # noqa: E402
+from bot.app.apply import derive_tasks  # noqa: E402
+from bot.app.worker import Worker  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.ledger import make_engine, migrate, upsert_installation  # noqa: E402
-from bot.ledger.store import Touched  # noqa: E402
+from bot.engine.analysis import Analyser  # noqa: E402
+from bot.ledger import inbox  # noqa: E402
+from bot.ledger.db import make_engine, migrate  # noqa: E402
+from bot.ledger.store import Touched, upsert_installation  # noqa: E402
 from tests import payloads as p  # noqa: E402
-from webhooks.apply import derive_tasks  # noqa: E402
-from webhooks.worker import Worker  # noqa: E402
 
 REPO = "scale-org/worker-bench"
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -36,7 +36,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import inbox
+from bot.ledger import inbox
 
 logger = logging.getLogger(__name__)
 

@@ -47,8 +47,8 @@ logconfig_dict = {
 def on_starting(server):
     """Migrate before listening (unless ``YIELD_AUDITOR_MIGRATE_ON_START=false``, which checks
     instead), so the health check passes only on a database this release can use."""
+    from bot.app.processes import prepared_engine
     from bot.config import Settings
-    from webhooks.serve import prepared_engine
 
     prepared_engine(Settings()).dispose()
 

@@ -1,12 +1,12 @@
 """Signing in, in tests: a user session, an API token header, CSRF tokens and settings.
 
-from access_helpers import bearer, csrf_token, make_settings, sign_in
+from tests.access_helpers import bearer, csrf_token, make_settings, sign_in
 
 app = create_app(make_settings(), engine)
 client = app.test_client()
 sign_in(client, login="ada", installations=(7,), admin_of=(7,))
 client.post("/installations/7/...", data={"csrf_token": csrf_token(client)})
-client.get("/api/v1/installations/7/...", headers=bearer(token))  # bot.tokens.create_token
+client.get("/api/v1/installations/7/...", headers=bearer(token))  # bot.ledger.tokens.create_token
 """
 
 from __future__ import annotations

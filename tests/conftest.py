@@ -62,7 +62,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def github_contract(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
     """Holds every fake GitHub the test makes to GitHub's REST descriptions (github.com and
     GHES 3.19, tests/github_contract.py): each request the App sent and each answer it got."""
-    from bot.github.fake import FakeGitHub
+    from bot.demo.fake_github.server import FakeGitHub
     from tests.github_contract import violations
 
     fakes: list[FakeGitHub] = []
@@ -83,7 +83,7 @@ def github_contract(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPa
 @pytest.fixture(scope="session")
 def app_key() -> str:
     """The private key of the fake GitHub Apps of the tests: one RSA key is slow to make."""
-    from bot.github.fake import generate_private_key
+    from bot.demo.fake_github.server import generate_private_key
 
     return generate_private_key()
 
@@ -151,7 +151,7 @@ def _postgres_schema() -> Iterator[str]:
 @pytest.fixture
 def ledger_engine(database_url: str):
     """An engine on ``database_url`` with the ledger migrated to the newest revision."""
-    from bot.ledger import make_engine, migrate
+    from bot.ledger.db import make_engine, migrate
 
     engine = make_engine(database_url)
     migrate(engine)

@@ -21,7 +21,7 @@ from typing import Any
 
 from jsonschema import Draft4Validator
 
-from bot.github.fake_state import Recorded
+from bot.demo.fake_github.state import Recorded
 
 FIXTURES = Path(__file__).parent / "fixtures" / "github-openapi"
 DESCRIPTIONS = {

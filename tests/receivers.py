@@ -21,7 +21,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from bot.digest_model import (
+from bot.digest.model import (
     Advice,
     AttentionItem,
     Cell,

@@ -8,17 +8,8 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from bot.attribution import attribute
-from bot.commit import Identity
-from bot.ledger import (
-    replace_tasks,
-    upsert_commits,
-    upsert_events,
-    upsert_installation,
-    upsert_pull_requests,
-    upsert_repository,
-)
-from bot.records import (
+from bot.engine.attribution import attribute
+from bot.engine.records import (
     APPROVED,
     CI_FAILED,
     CI_PASSED,
@@ -30,6 +21,15 @@ from bot.records import (
     PullRequest,
     UsageLine,
 )
+from bot.ledger.store import (
+    replace_tasks,
+    upsert_commits,
+    upsert_events,
+    upsert_installation,
+    upsert_pull_requests,
+    upsert_repository,
+)
+from bot.protocol.commit import Identity
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 WEEK = timedelta(days=7)
@@ -170,7 +170,7 @@ def failed_delivery(engine, guid, installation=INSTALLATION, repository=REPO, er
     """A delivery of ``installation`` parked as failed in the inbox, with ``error``."""
     import json
 
-    from bot import inbox
+    from bot.ledger import inbox
 
     payload = {"action": "opened", "installation": {"id": installation},
                "repository": {"full_name": repository}, "pull_request": {"number": 1}}  # fmt: skip
@@ -181,8 +181,8 @@ def failed_delivery(engine, guid, installation=INSTALLATION, repository=REPO, er
 
 
 def load_dataset(engine, installation=INSTALLATION):
-    """The dashboard's ``bot.explore.Dataset`` of ``installation``, which must exist."""
-    from bot import explore
+    """The dashboard's ``bot.app.explore.Dataset`` of ``installation``, which must exist."""
+    from bot.app import explore
 
     with Session(engine) as session:
         dataset = explore.load_installation(session, installation)

@@ -361,7 +361,7 @@ def from_this_computer() -> bool:
 
 
 def _token_caller(engine: Engine, authorization: str) -> Caller:
-    from bot.tokens import verify_token
+    from bot.ledger.tokens import verify_token
 
     scheme, _, value = authorization.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():

@@ -7,7 +7,7 @@ query model and whose response schemas come from the models that build the bodie
 
 ``endpoint`` also checks access before the view runs: ``require_installation`` first for every
 path naming an installation (404 for another tenant's, as for one that does not exist), and a
-caller for every other endpoint but the document. Data comes from ``bot.explore`` over the
+caller for every other endpoint but the document. Data comes from ``bot.app.explore`` over the
 installation's own dataset only; nothing here computes a figure.
 """
 
@@ -30,9 +30,9 @@ from flask import Blueprint, Response, abort, current_app, request
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
-from bot import explore
-from bot.attribution import Task
-from bot.digest import DatedTask, safe_url
+from bot.app import explore
+from bot.digest.compose import DatedTask, safe_url
+from bot.engine.attribution import Task
 from webhooks import api_models as m
 from webhooks.access import require_caller, require_installation
 from webhooks.ingress import state

@@ -2,7 +2,7 @@
 
 The responses are built from these models and the OpenAPI document's schemas are generated from
 them (``webhooks.api.openapi``), so the document cannot drift from what is served. The
-``from_*`` builders only reshape what ``bot.explore`` computed; they compute no figure.
+``from_*`` builders only reshape what ``bot.app.explore`` computed; they compute no figure.
 
 Money is a decimal string with 8 places ("0.12345678"), never a float: a float would round the
 ledger's exact Decimal sums. A share is a number from 0 to 1, or null when it cannot be computed
@@ -25,13 +25,13 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from bot import explore
-from bot.attribution import Attempt, Spend, Task
+from bot.app import explore
 from bot.channels.content import clean
-from bot.digest import DatedTask
-from bot.digest_model import Advice, Cell
-from bot.metrics import GroupMetrics
-from bot.stats import INTERVAL, Rate, rate
+from bot.digest.compose import DatedTask
+from bot.digest.model import Advice, Cell
+from bot.engine.attribution import Attempt, Spend, Task
+from bot.engine.yields import GroupMetrics
+from bot.stats.posterior import INTERVAL, Rate, rate
 
 CENT_FRACTION = Decimal("0.00000001")
 MAX_PER_PAGE = 100
@@ -139,7 +139,7 @@ class RepositoryQuery(WindowQuery, Paging):
 
 
 class Filters(Query):
-    """``bot.explore.TaskFilter``: each given parameter narrows the list."""
+    """``bot.app.explore.TaskFilter``: each given parameter narrows the list."""
 
     repository: Text | None = Field(None, description="owner/name")
     tier: Text | None = Field(None, description='A tier; "unknown" for tasks without one.')
@@ -208,7 +208,7 @@ class Bucket(BaseModel):
 
 
 class Figures(BaseModel):
-    """``bot.metrics.GroupMetrics`` of a group of tasks (docs/metrics.md)."""
+    """``bot.engine.yields.GroupMetrics`` of a group of tasks (docs/metrics.md)."""
 
     tasks: int
     shipped_tasks: int

@@ -19,14 +19,14 @@ from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from bot import telemetry
+from bot.app.handlers import router as default_router
+from bot.app.router import Router
 from bot.config import Settings
-from bot.ledger import make_engine
-from bot.render import TEMPLATES
+from bot.ledger.db import make_engine
+from bot.render.audit import TEMPLATES
 from webhooks import access
-from webhooks.handlers import router as default_router
 from webhooks.ingress import MAX_BODY_BYTES, STATE_KEY
 from webhooks.ingress import blueprint as ingress_blueprint
-from webhooks.router import Router
 
 logger = logging.getLogger(__name__)
 

@@ -1,11 +1,11 @@
 """The dashboard: server-rendered pages over one installation's ledger (docs/dashboard.md).
 
-Each view parses its query, asks ``bot.explore`` and renders a template, so every figure is
+Each view parses its query, asks ``bot.app.explore`` and renders a template, so every figure is
 computed as in the weekly digest. A view naming an installation calls ``require_installation``
 (or ``require_admin``) before it reads anything, and looks repositories, pull requests and tasks
 up in that installation's ``Dataset`` only: another tenant's names answer 404 like unknown ones.
 Pages need no JavaScript and carry no inline style or script (the CSP forbids both); each chart
-is inline SVG from ``bot.charts`` next to a table that says the same in text.
+is inline SVG from ``bot.render.charts`` next to a table that says the same in text.
 """
 
 from __future__ import annotations
@@ -21,9 +21,14 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy.orm import Session
 
-from bot import DOCS_URL, explore
-from bot.attribution import BUCKETS, Spend, Task
-from bot.charts import (
+from bot import DOCS_URL
+from bot.app import explore
+from bot.digest.compose import DatedTask
+from bot.digest.model import Cell
+from bot.engine.attribution import BUCKETS, Spend, Task
+from bot.engine.records import PullRequest
+from bot.engine.yields import MIN_PRICE_COVERAGE, GroupMetrics
+from bot.render.charts import (
     Bucket,
     HeatCell,
     Point,
@@ -37,11 +42,7 @@ from bot.charts import (
     line_chart,
     waterfall_chart,
 )
-from bot.comment import _task_name, _timeline
-from bot.digest import DatedTask
-from bot.digest_model import Cell
-from bot.metrics import MIN_PRICE_COVERAGE, GroupMetrics
-from bot.records import PullRequest
+from bot.render.comment import _task_name, _timeline
 from webhooks.access import (
     current_caller,
     require_admin,
@@ -381,7 +382,7 @@ def cost_text(dollars: Decimal, unpriced_tokens: float) -> str:
 
 
 def attempt_rows(task: Task) -> list[dict]:
-    """The attempts timeline of the cost comment (``bot.comment``), in the dashboard's format."""
+    """The cost comment's attempts timeline (``bot.render.comment``), in the dashboard's format."""
     rows = _timeline([task], False)
     return [{**row, "cost": cost_text(a.usd, a.unpriced_tokens)}
             for a, row in zip(task.attempts, rows, strict=True)]  # fmt: skip

@@ -25,7 +25,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import RequestEntityTooLarge, ServiceUnavailable, Unauthorized
 
-from bot import inbox, telemetry
+from bot import telemetry
+from bot.ledger import inbox
 from bot.ledger.db import current_revision, head_revision, redact, write_lock
 from webhooks.access import from_this_computer
 

@@ -1,7 +1,7 @@
 """Where weekly digests go: Slack, Teams, Discord, a signed webhook, e-mail, a GitHub issue.
 
 ``make_channel(spec, settings)`` builds one channel from its spec (docs/channels.md); each
-renders a ``bot.digest_model.Digest`` within its format's limits (``render``, pure) and delivers
+renders a ``bot.digest.model.Digest`` within its format's limits (``render``, pure) and delivers
 it (``send``), raising ``ChannelError`` with ``retry_after`` when it could not.
 """
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot import telemetry
-from bot.digest_model import Digest
+from bot.digest.model import Digest
 
 RETRIES = 3  # attempts after the first, for a 5xx, a timeout or a short 429
 BACKOFF_SECONDS = 0.5  # 0.5 s, 1 s, 2 s between retries

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bot import DOCS_URL
-from bot.digest_model import Advice, AttentionItem, Cell, Digest, Figure, Misroute
+from bot.digest.model import Advice, AttentionItem, Cell, Digest, Figure, Misroute
 
 NAME = 48  # escaped characters of a name (tier, task class, figure, repository)
 TITLE = 120  # ... of a title, a reason, a denominator

@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.channels import content as c
 from bot.channels.http import ChatChannel
-from bot.digest_model import Digest
+from bot.digest.model import Digest
 
 MAX_CONTENT = 2000
 MAX_EMBEDS = 10

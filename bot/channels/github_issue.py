@@ -3,7 +3,7 @@
 The issue carries a hidden marker naming the installation and period; a second send (a retry,
 a second scheduler) finds it among the repository's newest issues and edits it instead of
 opening another, and does nothing when the body is unchanged. The body is Markdown under
-65,000 characters; every untrusted string goes through ``bot.comment.md`` (no mentions, no
+65,000 characters; every untrusted string goes through ``bot.render.comment.md`` (no mentions, no
 links, no HTML), and the trend is a Mermaid chart GitHub draws itself.
 """
 
@@ -21,10 +21,10 @@ from requests import RequestException
 
 from bot.channels import content as c
 from bot.channels.base import Channel, ChannelError, Spec
-from bot.comment import md
 from bot.config import Settings
-from bot.digest_model import Digest
+from bot.digest.model import Digest
 from bot.github.client import GitHubApp, RateLimited, rate_limits
+from bot.render.comment import md
 
 MAX_BODY = 60_000  # GitHub refuses bodies over 65,536 characters
 SEARCHED = 100  # newest issues looked through for this period's

@@ -18,7 +18,7 @@ import httpx
 
 from bot import telemetry
 from bot.channels.base import Channel, ChannelError, Spec, encode
-from bot.digest_model import Digest
+from bot.digest.model import Digest
 
 logger = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 15.0

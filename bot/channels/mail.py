@@ -23,7 +23,7 @@ from markupsafe import Markup, escape
 
 from bot.channels import content as c
 from bot.channels.base import Channel, ChannelError, Spec
-from bot.digest_model import Digest
+from bot.digest.model import Digest
 
 logger = logging.getLogger(__name__)
 SECURITY = {"starttls": 587, "ssl": 465, "none": 25}

@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.channels import content as c
 from bot.channels.http import ChatChannel
-from bot.digest_model import Digest
+from bot.digest.model import Digest
 
 MAX_BLOCKS = 50
 MAX_HEADER = 150

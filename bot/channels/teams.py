@@ -14,7 +14,7 @@ from typing import Any
 from bot.channels import content as c
 from bot.channels.base import encode
 from bot.channels.http import ChatChannel
-from bot.digest_model import Digest
+from bot.digest.model import Digest
 
 MAX_BYTES = 27_000  # Teams: "about 28 KB" for the whole message
 MAX_ROWS = 20  # rows of the tier x task class table

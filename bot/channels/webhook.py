@@ -18,7 +18,7 @@ from typing import Any
 
 from bot.channels.base import Spec, encode
 from bot.channels.http import ChatChannel
-from bot.digest_model import Digest
+from bot.digest.model import Digest
 
 SCHEMA = "yield-auditor.digest"
 VERSION = 1

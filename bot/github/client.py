@@ -12,7 +12,7 @@
   The worker re-queues the delivery for ``retry_at``.
 - A POST is never sent twice by the client: it creates something each time (a comment, a check
   run), and a timeout or a 5xx leaves unknown whether GitHub did. ``uncertain(exc)`` tells the
-  caller, which looks for what it created before creating again (``webhooks.pr_comment``).
+  caller, which looks for what it created before creating again (``bot.app.pr_comment``).
   Reads, PATCHes (whole fields: the same result when repeated) and DELETEs are retried.
 - Every HTTP request is counted, per installation (``bot.telemetry.record_api_call``, the
   ``yield_auditor_github_api_calls`` metric) and per block of code (``api_calls()``): PyGithub

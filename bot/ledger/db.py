@@ -19,9 +19,9 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
-import bot.migrations
+import bot.ledger.migrations
 
-MIGRATIONS_DIR = Path(bot.migrations.__file__).resolve().parent
+MIGRATIONS_DIR = Path(bot.ledger.migrations.__file__).resolve().parent
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 PSYCOPG_DRIVER = "postgresql+psycopg"
 _MIGRATION_LOCK = "yield-auditor:migrate:"

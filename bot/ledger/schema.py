@@ -1,7 +1,7 @@
 """The ledger's tables (SQLModel), and the column types that keep money and time exact.
 
-The initial migration (``bot/migrations/versions/0001_initial.py``) creates exactly this schema;
-a test compares the two with Alembic's ``compare_metadata`` on SQLite and PostgreSQL.
+The initial migration (``bot/ledger/migrations/versions/0001_initial.py``) creates exactly
+this schema; a test compares the two with Alembic's ``compare_metadata`` on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ class PullRequestRow(SQLModel, table=True):
 
 
 class CommitRow(SQLModel, table=True):
-    """One analysed commit (``bot.records.CommitFacts``).
+    """One analysed commit (``bot.engine.records.CommitFacts``).
 
     ``facts_hash`` digests every stored fact (usage lines and files included): an upsert
     rewrites the row, and its children, only when the hash changes.
@@ -258,7 +258,7 @@ class EventRow(SQLModel, table=True):
 
 
 class TaskRow(SQLModel, table=True):
-    """A derived ``bot.attribution.Task``; a repository's tasks are replaced wholesale.
+    """A derived ``bot.engine.attribution.Task``; a repository's tasks are replaced wholesale.
 
     ``spend`` maps each bucket to ``{"tokens", "usd", "unpriced_tokens"}`` with ``usd`` as a
     Decimal string, so allocated fractions of a cent survive exactly.
@@ -369,7 +369,7 @@ PENDING_SQL = "status IN ('received', 'processing')"
 
 
 class DeliveryRow(SQLModel, table=True):
-    """One webhook delivery in the inbox (``bot.inbox``): stored before it is acknowledged.
+    """One webhook delivery in the inbox (``bot.ledger.inbox``): stored before it is acknowledged.
 
     ``status`` is received, processing, done, ignored or failed. A worker owns a delivery while
     ``lease_expires_at`` is in the future; ``ordering_key`` ("owner/repo#12") makes deliveries
@@ -419,7 +419,7 @@ DIGEST_STATUSES = ("claimed", "sent", "failed")
 
 
 class DigestSendRow(SQLModel, table=True):
-    """A weekly digest for one channel and period (``bot.digest_schedule``).
+    """A weekly digest for one channel and period (``bot.app.digests``).
 
     The row is inserted (``claimed``) before the digest is sent, so the unique key makes the
     send happen once whatever the number of schedulers; it ends ``sent`` or ``failed``.
@@ -447,7 +447,7 @@ class DigestSendRow(SQLModel, table=True):
 
 
 class ApiTokenRow(SQLModel, table=True):
-    """An API token for scripts (``bot.tokens``): read-only, scoped to one installation.
+    """An API token for scripts (``bot.ledger.tokens``): read-only, scoped to one installation.
 
     Only the SHA-256 of the token is stored; ``prefix`` (its first 12 characters) identifies it
     in lists. ``last_used_at`` is written at most once a minute per token.
@@ -479,7 +479,7 @@ class ApiTokenRow(SQLModel, table=True):
 
 
 class BackfillProgressRow(SQLModel, table=True):
-    """How far ``yield-auditor backfill`` got in one repository (``bot.backfill``).
+    """How far ``yield-auditor backfill`` got in one repository (``bot.app.backfill``).
 
     ``done`` holds the numbers of the pull requests read closed or merged, as sorted disjoint
     ``[first, last]`` ranges (a run reads newest first, so it stays a range or two however many

@@ -22,8 +22,17 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from bot.attribution import BUCKETS, Attempt, Spend, Task, finished_at
-from bot.commit import Identity
+from bot.engine.attribution import BUCKETS, Attempt, Spend, Task, finished_at
+from bot.engine.records import (
+    CLOSED,
+    MERGED,
+    REVERTED,
+    CommitFacts,
+    Event,
+    FileChange,
+    PullRequest,
+    UsageLine,
+)
 from bot.ledger.schema import (
     AttemptRow,
     CommitRow,
@@ -39,16 +48,7 @@ from bot.ledger.schema import (
     UsageLineRow,
     quantize_usd,
 )
-from bot.records import (
-    CLOSED,
-    MERGED,
-    REVERTED,
-    CommitFacts,
-    Event,
-    FileChange,
-    PullRequest,
-    UsageLine,
-)
+from bot.protocol.commit import Identity
 
 BATCH_SIZE = 1000
 INSTALLATION_STATES = ("active", "suspended", "deleted")
@@ -706,7 +706,7 @@ class TaskScope:
 
 def load_task_scope(session: Session, repo_id: int, seeds: Touched) -> TaskScope:
     """The scope of the tasks that ``seeds`` belong to, closed over what ties commits into one
-    task (``bot.attribution``: the same ``Agent-Task``, pull request or branch)."""
+    task (``bot.engine.attribution``: the same ``Agent-Task``, pull request or branch)."""
     connection = session.connection()
     name = _repository_name(connection, repo_id)
     c, pr = commits, pull_requests
@@ -887,7 +887,7 @@ def rollups(
     prs: Sequence[PullRequest],
     events: Sequence[Event],
 ) -> dict[str, dict[str, Any]]:
-    """Per task id: when it finished (``bot.attribution.finished_at``), its first pull
+    """Per task id: when it finished (``bot.engine.attribution.finished_at``), its first pull
     request's title and its spend summed over the buckets."""
     by_number = {p.number: p for p in prs}
     ends: dict[int | None, list[Event]] = {}

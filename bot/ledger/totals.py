@@ -1,4 +1,4 @@
-"""Figures of many tasks summed in the database (``bot.metrics.Totals``), for reports.
+"""Figures of many tasks summed in the database (``bot.engine.yields.Totals``), for reports.
 
 A report of 100,000 tasks then reads a few rows instead of the tasks: every count and sum
 of ``Totals`` is an aggregate over ``tasks`` and its rollup columns, and money is summed as
@@ -14,10 +14,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bot.attribution import BUCKETS, OPEN, SHIPPED
-from bot.digest_model import Period
+from bot.digest.model import Period
+from bot.engine.attribution import BUCKETS, OPEN, SHIPPED
+from bot.engine.yields import COUNTS, Totals
 from bot.ledger.store import tasks as tasks_t
-from bot.metrics import COUNTS, Totals
 
 
 def totals(

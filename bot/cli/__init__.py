@@ -1,0 +1,1 @@
+"""The ``yield-auditor`` command line: a composition root."""

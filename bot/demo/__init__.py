@@ -1,0 +1,1 @@
+"""``yield-auditor demo`` and its fake GitHub: a composition root."""

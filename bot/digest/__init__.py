@@ -1,0 +1,1 @@
+"""The weekly digest: what it says, composed from the ledger."""

@@ -1,0 +1,1 @@
+"""Dollars for token usage: model names, list prices, overrides and tiers. Pure: no I/O."""

@@ -1,0 +1,1 @@
+"""Turning figures into text, HTML and SVG for people."""

@@ -1,0 +1,132 @@
+"""Render the audit report dict (``bot.engine.report``) for people: terminal, CSV, HTML."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # Rich and Jinja2 load only for the formats that use them (not json, csv)
+    from rich.console import Console
+    from rich.table import Table
+
+# bot/templates links to the project's top-level templates/; a wheel carries the files themselves.
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+CELL_COLUMNS = (
+    "tier", "task_class", "tasks", "shipped_tasks", "first_pass_yield", "interval",
+    "tokens_total", "tokens_shipped", "token_yield", "cost_usd", "cost_per_shipped_task",
+    "recommendation",
+)  # fmt: skip
+
+
+def to_json(report: dict[str, Any]) -> str:
+    return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+
+
+def to_csv(report: dict[str, Any]) -> str:
+    """The tier x task class matrix, one row per cell."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CELL_COLUMNS)
+    for cell in report["cells"]:
+        row = dict(cell)
+        low, high = row["interval"]
+        row["interval"] = f"{low:.4f}-{high:.4f}"
+        rec = row["recommendation"]
+        row["recommendation"] = f"{rec['action']} {rec['to_tier']}" if rec else ""
+        writer.writerow(_csv_safe(row[c]) for c in CELL_COLUMNS)
+    return out.getvalue()
+
+
+def _csv_safe(value: Any) -> Any:
+    """Neutralise spreadsheet formulas in text that came from commits (CSV injection)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
+
+
+def to_html(report: dict[str, Any]) -> str:
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"])
+    )
+    env.filters["pct"] = pct
+    env.filters["usd"] = usd
+    return env.get_template("audit.html.j2").render(report=report)
+
+
+def pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+def usd(value: str | None) -> str:
+    return "n/a" if value is None else f"${float(value):,.4f}"
+
+
+def print_table(report: dict[str, Any], console: Console) -> None:
+    from rich.markup import escape
+
+    s = report["summary"]
+    console.print(
+        f"[bold]{report['repository']}[/]: {report['commits_scanned']:,} commits, "
+        f"{report['agent_commits']:,} agent-authored, {report['agent_committed']:,} "
+        f"agent-committed, {report['tasks']:,} agent tasks"
+    )
+    console.print(
+        f"Token yield {pct(s['token_yield'])}, cost yield {pct(s['cost_yield'])}, "
+        f"spend {usd(s['cost_usd'])}, cost per shipped task {usd(s['cost_per_shipped_task'])}, "
+        f"first-pass yield {pct(s['first_pass_yield']['value'])}"
+    )
+    if report["tasks"]:
+        console.print(_matrix(report["cells"]))
+        console.print(_waterfall(s["waterfall"]))
+    if report["top_reworked_tasks"]:
+        console.print(_reworked(report["top_reworked_tasks"]))
+    for note in report["limitations"]:
+        console.print(f"[yellow]note:[/] {escape(note)}")  # "claude[bot]" is no markup
+
+
+def _matrix(cells: list[dict[str, Any]]) -> Table:
+    from rich.table import Table
+
+    table = Table(title="Tier x task class")
+    for name in ("tier", "class", "tasks", "shipped", "first pass (95% CI)", "token yield",
+                 "spend", "$/shipped task", "recommendation"):  # fmt: skip
+        table.add_column(name, justify="left" if name in ("tier", "class") else "right")
+    for c in cells:
+        low, high = c["interval"]
+        rec = c["recommendation"]
+        table.add_row(
+            str(c["tier"]), c["task_class"], str(c["tasks"]), str(c["shipped_tasks"]),
+            f"{pct(c['first_pass_yield'])} [{low:.0%}, {high:.0%}]", pct(c["token_yield"]),
+            usd(c["cost_usd"]), usd(c["cost_per_shipped_task"]),
+            f"{rec['action']} -> {rec['to_tier']}" if rec else "",
+        )  # fmt: skip
+    return table
+
+
+def _waterfall(waterfall: dict[str, Any]) -> Table:
+    from rich.table import Table
+
+    table = Table(title="Where the spend went")
+    for name in ("bucket", "tokens", "dollars"):
+        table.add_column(name, justify="left" if name == "bucket" else "right")
+    for bucket, spend in waterfall.items():
+        table.add_row(bucket, f"{spend['tokens']:,.0f}", usd(spend["usd"]))
+    return table
+
+
+def _reworked(tasks: list[dict[str, Any]]) -> Table:
+    from rich.table import Table
+
+    table = Table(title="Most reworked or bounced tasks")
+    for name in ("task", "tier", "class", "status", "bounces", "tokens not shipped"):
+        table.add_column(name)
+    for t in tasks:
+        bounces = ", ".join(t["bounces"]) or "-"
+        table.add_row(t["task"], str(t["tier"]), t["task_class"], t["status"], bounces,
+                      f"{t['tokens_not_shipped']:,.0f}")  # fmt: skip
+    return table

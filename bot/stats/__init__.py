@@ -1,0 +1,1 @@
+"""Honest small-sample statistics for the routing advice. Pure: no I/O."""
