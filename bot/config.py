@@ -270,7 +270,7 @@ class Settings(BaseSettings):
     def _valid_identities(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Checked at start, so a typo is a clear error, not an agent silently missed."""
         if value:
-            from bot.agents.detect import agent_identities  # the rule table loads only when needed
+            from bot.agents.rules import agent_identities  # the rule table loads only when needed
 
             agent_identities(value, "YIELD_AUDITOR_AGENT_IDENTITIES")
         return value

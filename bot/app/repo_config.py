@@ -27,7 +27,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from bot.agents.detect import AgentIdentity, RuleSet
+from bot.agents.rules import AgentIdentity, RuleSet
 from bot.engine.analysis import Analyser
 from bot.pricing.prices import OverrideConfig, PriceBook
 

@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from bot.agents.detect import DEFAULT_RULES, Detection, RuleSet, detect
+from bot.agents.detect import Detection, detect
+from bot.agents.rules import DEFAULT_RULES, RuleSet
 from bot.config import Settings
 from bot.pricing.prices import PriceBook, PricedUsage
 from bot.protocol.codec import ProtocolRecord, parse_record

@@ -8,7 +8,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.agents.detect import DEFAULT_RULES, detect
+from bot.agents.detect import detect
+from bot.agents.rules import DEFAULT_RULES
 from bot.app.repo_config import (
     CONFIG_PATH,
     RepoConfig,
