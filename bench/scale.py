@@ -14,7 +14,7 @@ transaction through the ledger's upserts and derives its tasks as the App does
 times, against a baseline measured in the same run (a full count of ``commits``). ``explain``
 runs each query once with every SQL statement timed and prints the slowest.
 
-Everything goes through public entry points (``bot.ledger``, ``bot.digest.compose``, the Flask app
+Everything goes through public entry points (``bot.ledger``, ``bot.digest.query``, the Flask app
 of ``webhooks.app.create_app`` in local mode), so the ledger can change beneath the benchmark.
 The database is PostgreSQL (``--url``, default ``$YIELD_AUDITOR_BENCH_POSTGRES_URL``) in the
 schema ``bench_scale`` (``--schema``). Figures and how to read them: bench/README.md.
@@ -56,8 +56,9 @@ import webhooks
 from bot.app.apply import derive_tasks
 from bot.config import Settings
 from bot.demo.history import CLASSES, NOUNS, TITLES
-from bot.digest.compose import build_digest, period_of, render_text
-from bot.engine.analysis import Analyser
+from bot.digest.period import period_of
+from bot.digest.query import build_digest
+from bot.digest.render import render_text
 from bot.engine.records import (
     APPROVED,
     CHANGES_REQUESTED,
@@ -473,7 +474,7 @@ def load(
     try:
         migrate(engine)
         settings = Settings(_env_file=None, database_url=url)
-        analyser = Analyser.from_settings(settings)
+        analyser = settings.analyser()
         with Session(engine) as session, session.begin():
             upsert_installation(session, INSTALLATION, ACCOUNT, END - timedelta(weeks=WEEKS))
         loaded = Loaded()

@@ -31,7 +31,8 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from bot.app import explore
-from bot.digest.compose import DatedTask, safe_url
+from bot.digest.compose import DatedTask
+from bot.digest.render import safe_url
 from bot.engine.attribution import Task
 from webhooks import api_models as m
 from webhooks.access import require_caller, require_installation

@@ -18,8 +18,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from bot.config import DigestSpec, Settings
-from bot.digest.compose import active_installations, build_digest, period_of
 from bot.digest.model import Digest, Period
+from bot.digest.period import period_of
+from bot.digest.query import active_installations, build_digest
 from bot.ledger.store import DigestSend, claim_digest_send, finish_digest_send, installation_state
 
 log = logging.getLogger(__name__)

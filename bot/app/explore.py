@@ -26,18 +26,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from bot.digest.compose import (
-    DatedTask,
-    _advice,
-    cells,
-    dated_tasks,
-    history_outcomes,
-    open_tasks,
-    period_of,
-    pull_url,
-    shift,
-)
+from bot.digest.compose import DatedTask, _advice, cells, pull_url
 from bot.digest.model import Advice, Cell, Period
+from bot.digest.period import period_of, shift
+from bot.digest.query import dated_tasks, history_outcomes, open_tasks
 from bot.engine.attribution import Spend, Task
 from bot.engine.records import PullRequest
 from bot.engine.report import Outcome, cells_of, recommendations
@@ -278,7 +270,7 @@ def retry_failed(engine: Engine, installation_id: int, guids: Sequence[str]) -> 
 
 
 def _dated(dataset: Dataset, *where: Any, **page: Any) -> list[DatedTask]:
-    """The installation's tasks matching ``where``, whole (``bot.digest.compose.dated_tasks``)."""
+    """The installation's tasks matching ``where``, whole (``bot.digest.query.dated_tasks``)."""
     with _connect(dataset) as connection:
         return dated_tasks(connection, dataset.repo_ids.values(), *where, **page)
 

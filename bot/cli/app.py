@@ -235,7 +235,7 @@ def _digest_targets(engine, settings: Settings, installation: int | None, send: 
         return [(None, installation)]
     from sqlalchemy.orm import Session
 
-    from bot.digest.compose import active_installations
+    from bot.digest.query import active_installations
 
     with Session(engine) as session:
         found = active_installations(session)
@@ -245,7 +245,7 @@ def _digest_targets(engine, settings: Settings, installation: int | None, send: 
 
 
 def _period(text: str, tz: str, now):
-    from bot.digest.compose import period_of
+    from bot.digest.period import period_of
 
     return period_of(text, tz, now)
 
@@ -253,7 +253,8 @@ def _period(text: str, tz: str, now):
 def _preview(engine, settings, spec, installation_id, period, fmt) -> str:
     from sqlalchemy.orm import Session
 
-    from bot.digest.compose import build_digest, render_html, render_markdown, render_text
+    from bot.digest.query import build_digest
+    from bot.digest.render import render_html, render_markdown, render_text
 
     with Session(engine) as session:
         digest = build_digest(

@@ -130,7 +130,9 @@ def _print_digest(engine) -> None:
     """The weekly digest the installation's channels would receive for the scenario's week."""
     from sqlalchemy.orm import Session
 
-    from bot.digest.compose import build_digest, period_of, render_text
+    from bot.digest.period import period_of
+    from bot.digest.query import build_digest
+    from bot.digest.render import render_text
 
     period = period_of(START.strftime("%G-W%V"), "UTC", START)
     with Session(engine) as session:

@@ -1,10 +1,9 @@
-"""The weekly digest: what happened to an installation's agent tasks in one ISO week.
+"""The weekly digest's composition: dated tasks into a ``bot.digest.model.Digest`` (pure).
 
-``build_digest`` reads the ledger (at the edge) and ``compose`` turns dated tasks into a
-``bot.digest.model.Digest`` (pure). Figures come from ``bot.engine.yields.summarise`` and the
-recommendations from ``bot.engine.report``, so they mean what docs/metrics.md says. A task belongs
-to the week it finished in: merged (shipped or reverted) or closed unmerged; open tasks belong to
-none (docs/digests.md).
+``bot.digest.query.build_digest`` reads the ledger and calls ``compose``. Figures come from
+``bot.engine.yields.summarise`` and the recommendations from ``bot.engine.report``, so they mean
+what docs/metrics.md says. A task belongs to the week it finished in: merged (shipped or
+reverted) or closed unmerged; open tasks belong to none (docs/digests.md).
 """
 
 from __future__ import annotations
@@ -13,16 +12,9 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
-from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from sqlalchemy.orm import Session
-
-from bot import DOCS_URL
 from bot.digest.model import (
     Advice,
     AttentionItem,
@@ -33,8 +25,9 @@ from bot.digest.model import (
     Period,
     TrendPoint,
 )
-from bot.engine.attribution import ABANDONED, MISROUTE, OPEN, SHIPPED, Task
-from bot.engine.report import Outcome, cells_of, outcomes, recommendations, task_cost
+from bot.digest.period import contains
+from bot.engine.attribution import ABANDONED, MISROUTE, Task
+from bot.engine.report import Outcome, cells_of, outcomes, recommendations
 from bot.engine.yields import (
     BREAKDOWNS,
     MIN_PRICE_COVERAGE,
@@ -45,17 +38,11 @@ from bot.engine.yields import (
     summarise,
     totals_of,
 )
-from bot.ledger.store import repositories as repositories_t
-from bot.ledger.store import tasks as tasks_t
-from bot.render.audit import TEMPLATES
-from bot.render.comment import Md, md
 from bot.stats.posterior import Rate, Recommendation, Rule
 
 TREND_WEEKS = 12
 MAX_ATTENTION = 10
-_WEEK_RE = re.compile(r"(\d{4})-W(\d{2})")
 _REPO_RE = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
-_SAFE_URL_RE = re.compile(r"https?://[^\s()<>\[\]\"'`]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,171 +52,6 @@ class DatedTask:
     task: Task
     finished_at: datetime | None
     title: str
-
-
-# --------------------------------------------------------------------------- periods
-
-
-def week_period(year: int, week: int, tz: str | ZoneInfo = "UTC") -> Period:
-    """ISO week ``year``-W``week``: Monday 00:00 to the next Monday 00:00 in ``tz``, in UTC.
-
-    Each bound is a local midnight of its own, so a week with a DST change lasts 167 or 169 h.
-    """
-    zone = ZoneInfo(tz) if isinstance(tz, str) else tz
-    try:
-        monday = date.fromisocalendar(year, week, 1)
-    except ValueError:
-        raise ValueError(f"{year}-W{week:02d} is not an ISO week") from None
-    start = datetime.combine(monday, time(), zone)
-    end = datetime.combine(monday + timedelta(days=7), time(), zone)
-    return Period(start.astimezone(ZoneInfo("UTC")), end.astimezone(ZoneInfo("UTC")),
-                  f"{year}-W{week:02d}")  # fmt: skip
-
-
-def period_of(spec: str, tz: str | ZoneInfo, now: datetime) -> Period:
-    """``"last-week"`` (the ISO week before the one ``now`` falls in, in ``tz``) or
-    ``"YYYY-Www"``."""
-    zone = ZoneInfo(tz) if isinstance(tz, str) else tz
-    if spec == "last-week":
-        year, week, _ = (now.astimezone(zone).date() - timedelta(days=7)).isocalendar()
-        return week_period(year, week, zone)
-    match = _WEEK_RE.fullmatch(spec)
-    if match is None:
-        raise ValueError(f"period {spec!r}: expected last-week or YYYY-Www, e.g. 2026-W47")
-    return week_period(int(match[1]), int(match[2]), zone)
-
-
-def shift(period: Period, weeks: int, tz: str | ZoneInfo = "UTC") -> Period:
-    """The ISO week ``weeks`` after ``period`` (negative: before), in the same time zone."""
-    match = _WEEK_RE.fullmatch(period.label)
-    assert match is not None, period.label
-    monday = date.fromisocalendar(int(match[1]), int(match[2]), 1) + timedelta(weeks=weeks)
-    year, week, _ = monday.isocalendar()
-    return week_period(year, week, tz)
-
-
-def _contains(period: Period, when: datetime | None) -> bool:
-    return when is not None and period.start <= when < period.end
-
-
-# --------------------------------------------------------------------------- the ledger edge
-
-
-def build_digest(
-    session: Session,
-    installation_id: int,
-    period: Period,
-    settings: Any = None,
-    repositories: Sequence[str] | None = None,
-    dashboard_url: str | None = None,
-    timezone: str = "UTC",
-) -> Digest:
-    """The digest of ``period`` for the installation's repositories (or those named).
-
-    ``timezone`` is the schedule's: the previous weeks of the scorecard and the trend are ISO
-    weeks in it, like ``period``. ``settings`` is accepted for symmetry with the senders. Only
-    the trend's weeks are read whole; the history behind the advice is read as outcomes.
-    """
-    names = list(repositories) if repositories is not None else repositories_of(
-        session, installation_id
-    )  # fmt: skip
-    from bot.ledger.totals import weekly_totals
-
-    weeks = [shift(period, i, timezone) for i in range(1 - TREND_WEEKS, 1)]
-    dated, missing = load_dated_tasks(session, names, period.start, period.end)
-    ids = _repository_ids(session, names)
-    connection = session.connection()
-    notes = [f"{name}: not in the ledger yet" for name in missing]
-    return compose(installation_id, account_of(session, installation_id), weeks, dated,
-                   tuple(names), dashboard_url, tuple(notes),
-                   history=history_outcomes(connection, ids, period.end),
-                   still_open=open_tasks(connection, ids),
-                   weekly=weekly_totals(connection, ids.values(), weeks))  # fmt: skip
-
-
-def repositories_of(session: Session, installation_id: int) -> list[str]:
-    t = repositories_t
-    query = sa.select(t.c.full_name).where(t.c.installation_id == installation_id)
-    return sorted(session.connection().execute(query).scalars())
-
-
-def active_installations(session: Session) -> list[int]:
-    from bot.ledger.schema import InstallationRow
-
-    t = InstallationRow.__table__  # type: ignore[attr-defined]
-    query = sa.select(t.c.id).where(t.c.state == "active").order_by(t.c.id)
-    return list(session.connection().execute(query).scalars())
-
-
-def account_of(session: Session, installation_id: int) -> str:
-    from bot.ledger.schema import InstallationRow
-
-    t = InstallationRow.__table__  # type: ignore[attr-defined]
-    query = sa.select(t.c.account_login).where(t.c.id == installation_id)
-    return session.connection().execute(query).scalar_one_or_none() or f"#{installation_id}"
-
-
-def _repository_ids(session: Session, names: Iterable[str]) -> dict[str, int]:
-    t = repositories_t
-    query = sa.select(t.c.full_name, t.c.id).where(t.c.full_name.in_(sorted(set(names))))
-    return {name: id_ for name, id_ in session.connection().execute(query)}
-
-
-def load_dated_tasks(
-    session: Session,
-    names: Iterable[str],
-    start: datetime | None = None,
-    end: datetime | None = None,
-) -> tuple[list[DatedTask], list[str]]:
-    """The repositories' tasks with their finishing time (those finished in [start, end) when
-    both are given, else all), by repository and id; and the names not in the ledger."""
-    names = sorted(set(names))
-    ids = _repository_ids(session, names)
-    f = tasks_t.c.finished_at
-    window = (f >= start, f < end) if start is not None and end is not None else ()
-    order = (repositories_t.c.full_name, tasks_t.c.key)
-    dated = dated_tasks(session.connection(), ids.values(), *window, order=order)
-    return dated, [n for n in names if n not in ids]
-
-
-def dated_tasks(
-    connection: Any, repo_ids: Iterable[int], *where: Any, **page: Any
-) -> list[DatedTask]:
-    """The repositories' tasks matching ``where`` with their attempts, finishing time and
-    title; ``page`` is ``order``, ``limit`` and ``offset`` of ``bot.ledger.store.scoped``."""
-    from bot.ledger.store import attempts_of, scoped, task_from_row
-
-    rows = connection.execute(scoped(tasks_t, repo_ids, *where, **page)).all()
-    attempts = attempts_of(connection, [r.id for r in rows])
-    return [DatedTask(task_from_row(r, r.full_name, attempts.get(r.id, ())), r.finished_at,
-                      r.title) for r in rows]  # fmt: skip
-
-
-def history_outcomes(connection: Any, repo_ids: Mapping[str, int], end: datetime) -> list[Outcome]:
-    """What the advice needs of every routed task finished before ``end``: a few columns per
-    task, not whole tasks, so years of history stay cheap."""
-    t = tasks_t.c
-    query = sa.select(t.task_class, t.tier, t.status, t.tokens, t.unpriced_tokens, t.usd).where(
-        t.repository_id.in_(list(repo_ids.values())),
-        t.finished_at < end,
-        t.tier.is_not(None),
-        t.status != OPEN,
-    )
-    return [Outcome(r.task_class, r.tier, r.status == SHIPPED,
-                    task_cost(r.tokens, r.unpriced_tokens, r.usd))
-            for r in connection.execute(query)]  # fmt: skip
-
-
-def open_tasks(connection: Any, repo_ids: Mapping[str, int]) -> int:
-    """How many of the repositories' tasks are still open (not finished)."""
-    query = (
-        sa.select(sa.func.count())
-        .select_from(tasks_t)
-        .where(
-            tasks_t.c.repository_id.in_(list(repo_ids.values())), tasks_t.c.finished_at.is_(None)
-        )
-    )
-    return int(connection.execute(query).scalar() or 0)
 
 
 # --------------------------------------------------------------------------- composing
@@ -257,9 +79,9 @@ def compose(
     otherwise computed from ``dated``.
     """
     period, previous = weeks[-1], weeks[-2] if len(weeks) > 1 else None
-    current = [d for d in dated if _contains(period, d.finished_at)]
+    current = [d for d in dated if contains(period, d.finished_at)]
     if weekly is None:
-        weekly = [totals_of(d.task for d in dated if _contains(w, d.finished_at)) for w in weeks]
+        weekly = [totals_of(d.task for d in dated if contains(w, d.finished_at)) for w in weeks]
     before = bool(previous and weekly[-2].tasks)
     now = summarise([d.task for d in current])
     scorecard = tuple(_scorecard(now, from_totals(weekly[-2]) if before else None))
@@ -302,7 +124,7 @@ def _scorecard(m: GroupMetrics, p: GroupMetrics | None) -> Iterable[Figure]:
         f"{m.tokens_shipped:,.0f} of {m.tokens_total:,.0f} tokens shipped",
     )
     yield Figure(
-        "Cost yield", m.cost_yield, p and p.cost_yield, "share", f"of {_money(spend(m))} spent", cov
+        "Cost yield", m.cost_yield, p and p.cost_yield, "share", f"of {money(spend(m))} spent", cov
     )
     yield Figure("Spend", spend(m), p and spend(p), "usd", f"on {m.tasks} finished tasks", cov)
     yield Figure(
@@ -343,7 +165,7 @@ def headline(period: Period, scorecard: Sequence[Figure], tasks: int) -> str:
     by_name = {f.name: f for f in scorecard}
     ty, cps = by_name["Token yield"], by_name["Cost per shipped task"]
     delta = f" ({change(ty)})" if change(ty) else ""
-    cost = _money(cps.value) if cps.value is not None else "unknown (too little priced usage)"
+    cost = money(cps.value) if cps.value is not None else "unknown (too little priced usage)"
     return f"Token yield {value_text(ty)}{delta}; cost per shipped task {cost}"
 
 
@@ -460,7 +282,7 @@ def _coverage_notes(m: GroupMetrics, still_open: int, previous, before: bool) ->
 # --------------------------------------------------------------------------- formatting
 
 
-def _money(value: Decimal | float | None) -> str:
+def money(value: Decimal | float | None) -> str:
     if value is None:
         return "unknown"
     return f"${value:,.2f}" if abs(value) >= Decimal("0.1") else f"${value:.4f}"
@@ -471,7 +293,7 @@ def value_text(f: Figure) -> str:
         return "unknown" if f.unit == "usd" else "n/a"
     if f.unit == "share":
         return f"{f.value:.0%}"
-    return _money(f.value) if f.unit == "usd" else f"{f.value:,}"
+    return money(f.value) if f.unit == "usd" else f"{f.value:,}"
 
 
 def change(f: Figure) -> str:
@@ -482,104 +304,5 @@ def change(f: Figure) -> str:
         return f"{(float(f.value) - float(f.previous)) * 100:+.0f} pts"
     if f.unit == "usd":
         d = Decimal(f.value) - Decimal(f.previous)
-        return ("+" if d >= 0 else "-") + _money(abs(d))
+        return ("+" if d >= 0 else "-") + money(abs(d))
     return f"{int(f.value) - int(f.previous):+d}"
-
-
-def coverage_text(f: Figure) -> str:
-    return "" if f.coverage is None else f"{f.coverage:.0%} priced"
-
-
-def interval_text(bounds: tuple[float, float] | None) -> str:
-    return "" if bounds is None else f"{bounds[0]:.0%} to {bounds[1]:.0%}"
-
-
-def safe_url(url: str | None) -> str | None:
-    """A URL that cannot break out of a Markdown link or an attribute, else None."""
-    return url if url and _SAFE_URL_RE.fullmatch(url) else None
-
-
-# --------------------------------------------------------------------------- rendering
-
-
-def render_markdown(digest: Digest) -> str:
-    """Markdown (GitHub issue, chat): untrusted strings escaped by ``bot.render.comment.md``."""
-    return _render(_MARKDOWN, "digest.md.j2", digest)
-
-
-def render_text(digest: Digest) -> str:
-    """Plain text (terminal, e-mail's text part): control characters removed."""
-    return _render(_TEXT, "digest.txt.j2", digest)
-
-
-def render_html(digest: Digest) -> str:
-    """HTML (e-mail, dashboard): autoescaped, with the trend as an inline SVG chart."""
-    return _render(_HTML, "digest.html.j2", digest)
-
-
-def _render(env: Environment, name: str, digest: Digest) -> str:
-    return env.get_template(name).render(d=digest, chart=trend_chart(digest.trend),
-                                         docs=DOCS_URL)  # fmt: skip
-
-
-def trend_chart(trend: Sequence[TrendPoint], width: int = 600, height: int = 160) -> dict:
-    """Coordinates of the SVG chart: spend as bars (left scale), token yield as a line (0-100%)."""
-    top, bottom = 10, height - 20
-    step = width / max(len(trend), 1)
-    peak = max((p.spend_usd for p in trend), default=Decimal(0)) or Decimal(1)
-    bars, points = [], []
-    for i, p in enumerate(trend):
-        h = float(p.spend_usd / peak) * (bottom - top)
-        x = i * step
-        bars.append(
-            {
-                "x": round(x + step * 0.15, 1),
-                "y": round(bottom - h, 1),
-                "w": round(step * 0.7, 1),
-                "h": round(h, 1),
-                "week": p.week,
-                "spend": _money(p.spend_usd),
-                "ty": "n/a" if p.token_yield is None else f"{p.token_yield:.0%}",
-            }
-        )
-        if p.token_yield is not None:
-            y = bottom - p.token_yield * (bottom - top)
-            points.append(f"{x + step / 2:.1f},{y:.1f}")
-    return {"width": width, "height": height, "bottom": bottom, "bars": bars,
-            "points": " ".join(points), "peak": _money(peak)}  # fmt: skip
-
-
-def _plain(value: Any) -> str:
-    """Text for a terminal: no control or format characters (no escape sequences)."""
-    return " ".join("".join(ch for ch in str(value) if ch.isprintable()).split())
-
-
-def _markdown_finalize(value: Any) -> str:
-    if isinstance(value, Md):
-        return value
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        return md(value)
-    return str(value)
-
-
-def _environment(finalize: Any, autoescape: bool) -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=autoescape,  # noqa: S701 - Markdown and text escape through ``finalize``
-        finalize=finalize,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters.update(value=value_text, change=change, coverage=coverage_text,
-                       money=_money, share=lambda v: "n/a" if v is None else f"{v:.0%}",
-                       interval=interval_text, safe_url=safe_url,
-                       trusted=lambda v: Md(v) if v is not None else None, long=str)  # fmt: skip
-    return env
-
-
-_MARKDOWN = _environment(_markdown_finalize, autoescape=False)
-_MARKDOWN.filters["long"] = lambda v: md(v, 1000)  # a recommendation's sentence, escaped
-_TEXT = _environment(_plain, autoescape=False)
-_HTML = _environment(None, autoescape=True)

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from bot.app import explore
-from bot.digest.compose import build_digest, period_of
+from bot.digest.period import period_of
+from bot.digest.query import build_digest
 from bot.engine.yields import summarise
 from bot.ledger import inbox
 from tests.scenario import INSTALLATION, REPO, failed_delivery, load_dataset, seed

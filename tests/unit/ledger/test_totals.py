@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from bot.demo.history import seed_history
-from bot.digest.compose import load_dated_tasks, repositories_of, week_period
+from bot.digest.period import week_period
+from bot.digest.query import load_dated_tasks, repositories_of
 from bot.engine.yields import COUNTS, Totals, from_totals, summarise, totals_of
 from bot.ledger.store import tasks as tasks_t
 from bot.ledger.totals import totals, weekly_totals
