@@ -5,15 +5,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from bot.render import format as fmt
+from bot.render.jinja import TEMPLATES  # noqa: F401 - bot.digest's import, until it moves to jinja
 
 if TYPE_CHECKING:  # Rich and Jinja2 load only for the formats that use them (not json, csv)
     from rich.console import Console
     from rich.table import Table
 
-# bot/templates links to the project's top-level templates/; a wheel carries the files themselves.
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 CELL_COLUMNS = (
     "tier", "task_class", "tasks", "shipped_tasks", "first_pass_yield", "interval",
     "tokens_total", "tokens_shipped", "token_yield", "cost_usd", "cost_per_shipped_task",
@@ -48,22 +48,9 @@ def _csv_safe(value: Any) -> Any:
 
 
 def to_html(report: dict[str, Any]) -> str:
-    from jinja2 import Environment, FileSystemLoader, select_autoescape
+    from bot.render.jinja import environment
 
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"])
-    )
-    env.filters["pct"] = pct
-    env.filters["usd"] = usd
-    return env.get_template("audit.html.j2").render(report=report)
-
-
-def pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.0%}"
-
-
-def usd(value: str | None) -> str:
-    return "n/a" if value is None else f"${float(value):,.4f}"
+    return environment("html").get_template("audit.html.j2").render(report=report)
 
 
 def print_table(report: dict[str, Any], console: Console) -> None:
@@ -76,9 +63,10 @@ def print_table(report: dict[str, Any], console: Console) -> None:
         f"agent-committed, {report['tasks']:,} agent tasks"
     )
     console.print(
-        f"Token yield {pct(s['token_yield'])}, cost yield {pct(s['cost_yield'])}, "
-        f"spend {usd(s['cost_usd'])}, cost per shipped task {usd(s['cost_per_shipped_task'])}, "
-        f"first-pass yield {pct(s['first_pass_yield']['value'])}"
+        f"Token yield {fmt.share(s['token_yield'])}, cost yield {fmt.share(s['cost_yield'])}, "
+        f"spend {fmt.money(s['cost_usd'])}, cost per shipped task "
+        f"{fmt.money_per(s['cost_per_shipped_task'], s['shipped_tasks'])}, "
+        f"first-pass yield {fmt.share(s['first_pass_yield']['value'])}"
     )
     if report["tasks"]:
         console.print(_matrix(report["cells"]))
@@ -101,8 +89,9 @@ def _matrix(cells: list[dict[str, Any]]) -> Table:
         rec = c["recommendation"]
         table.add_row(
             str(c["tier"]), c["task_class"], str(c["tasks"]), str(c["shipped_tasks"]),
-            f"{pct(c['first_pass_yield'])} [{low:.0%}, {high:.0%}]", pct(c["token_yield"]),
-            usd(c["cost_usd"]), usd(c["cost_per_shipped_task"]),
+            f"{fmt.share(c['first_pass_yield'])} [{fmt.share(low)}, {fmt.share(high)}]",
+            fmt.share(c["token_yield"]), fmt.money(c["cost_usd"]),
+            fmt.money_per(c["cost_per_shipped_task"], c["shipped_tasks"]),
             f"{rec['action']} -> {rec['to_tier']}" if rec else "",
         )  # fmt: skip
     return table
@@ -115,7 +104,7 @@ def _waterfall(waterfall: dict[str, Any]) -> Table:
     for name in ("bucket", "tokens", "dollars"):
         table.add_column(name, justify="left" if name == "bucket" else "right")
     for bucket, spend in waterfall.items():
-        table.add_row(bucket, f"{spend['tokens']:,.0f}", usd(spend["usd"]))
+        table.add_row(bucket, fmt.tokens(spend["tokens"], exact=True), fmt.money(spend["usd"]))
     return table
 
 
@@ -128,5 +117,5 @@ def _reworked(tasks: list[dict[str, Any]]) -> Table:
     for t in tasks:
         bounces = ", ".join(t["bounces"]) or "-"
         table.add_row(t["task"], str(t["tier"]), t["task_class"], t["status"], bounces,
-                      f"{t['tokens_not_shipped']:,.0f}")  # fmt: skip
+                      fmt.tokens(t["tokens_not_shipped"], exact=True))  # fmt: skip
     return table

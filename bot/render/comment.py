@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -18,7 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment
 
 from bot.agents.detect import stored_refusals
 from bot.engine.attribution import Task
@@ -27,11 +26,11 @@ from bot.engine.report import refused_notes
 from bot.engine.yields import summarise
 from bot.pricing.prices import PriceBook
 from bot.protocol.usage import Usage
-from bot.render.audit import TEMPLATES
+from bot.render import format as fmt
+from bot.render.jinja import Md, environment, md
 from bot.stats.posterior import CellSummary
 
 MAX_BODY = 60_000  # GitHub refuses bodies over 65,536 characters
-MAX_VALUE = 160  # characters of one untrusted value
 MAX_ROWS = 50  # rows of one table; the rest is counted
 MIN_HISTORY_TASKS = 5  # a (task class, tier) cell with fewer tasks is not shown as a forecast
 DEFAULT_REPRESENTATIVES = {
@@ -59,72 +58,6 @@ _OUTCOMES = {
     "approved": "approved",
     "merged": "merged",
 }
-
-
-# --------------------------------------------------------------------------- escaping
-
-
-class Md(str):
-    """Markdown built here from numbers and fixed words: the template emits it unescaped."""
-
-
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]()#|!~$])")
-
-
-def md(value: Any, limit: int = MAX_VALUE) -> Md:
-    """Untrusted text as inert Markdown on one line.
-
-    Control and format characters (bidi overrides, zero-width tricks) are dropped, whitespace
-    is collapsed, the text is capped at ``limit``; HTML is entity-escaped, Markdown punctuation
-    backslash-escaped, and a zero-width space breaks each of GitHub's autolinked references
-    (``_AUTOLINKS``): mentions, ``#123``, ``owner/repo#123``, ``GH-123``, commit SHAs
-    (``sha``, ``user@sha``, ``owner/repo@sha``) and URLs.
-    """
-    text = " ".join("".join(map(_visible, str(value))).split())
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = _MD_SPECIAL.sub(r"\\\1", text)
-    return Md(_AUTOLINKS.sub("\\g<0>\u200b", text))
-
-
-# Where GitHub would start an autolinked reference (docs.github.com, "Autolinked references and
-# URLs"): after ``@`` (mentions, user@sha), ``#`` (#123, owner/repo#123), ``GH-`` (GH-123),
-# ``www`` or a ``:`` before ``/`` (URLs), and every six hex digits (a SHA is linked from 7 digits
-# on, so no run of 7 is left whole). A repository's custom autolinks (JIRA-123) only link out:
-# they notify nobody, and their prefixes cannot be known here.
-_AUTOLINKS = re.compile(r"[@#]|(?i:gh-|www(?=\.))|:(?=/)|[0-9A-Fa-f]{6}(?=[0-9A-Fa-f])")
-
-
-def _visible(ch: str) -> str:
-    """Control characters (newlines) become spaces; format characters (bidi) disappear."""
-    category = unicodedata.category(ch)
-    return " " if category == "Cc" else "" if category == "Cf" else ch
-
-
-def _finalize(value: Any) -> str:
-    """Every ``{{ value }}``: trusted ``Md`` and numbers as they are, everything else escaped."""
-    if isinstance(value, Md):
-        return value
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        return md(value)
-    return str(value)
-
-
-def usd(value: Decimal | None, unpriced_tokens: float = 0) -> Md:
-    """Dollars; an unpriced share is said, never shown as $0."""
-    if value is None or (not value and unpriced_tokens):
-        return Md("unpriced")
-    text = f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
-    return Md(f"{text} + {tokens(unpriced_tokens)} unpriced tokens" if unpriced_tokens else text)
-
-
-def tokens(value: float) -> Md:
-    return Md(f"{round(value):,}")
-
-
-def pct(value: float | None) -> Md:
-    return Md("n/a" if value is None else f"{value:.0%}")
 
 
 # --------------------------------------------------------------------------- the marker
@@ -235,12 +168,12 @@ def check_run_output(comment: Comment, budget: Any = None) -> tuple[str, str, st
     Neutral, unless ``budget.max_cost_usd`` is set and the priced spend (a lower bound) exceeds
     it: then "failure" (``action: fail``) or "action_required" (``action: require_action``).
     """
-    title = f"Token yield {pct(comment.token_yield)}, spend {usd(comment.spend_usd)}"
+    title = f"Token yield {fmt.share(comment.token_yield)}, spend {fmt.money(comment.spend_usd)}"
     text = MARKER_RE.sub("", comment.body).rstrip()
     cap = getattr(budget, "max_cost_usd", None)
     if cap is None or comment.spend_usd <= Decimal(str(cap)):
         return title, comment.summary, text, "neutral"
-    title = f"Over budget: spend {usd(comment.spend_usd)} > {usd(Decimal(str(cap)))}"
+    title = f"Over budget: spend {fmt.money(comment.spend_usd)} > {fmt.money(Decimal(str(cap)))}"
     action = getattr(budget, "action", "fail")
     return title, comment.summary, text, "failure" if action == "fail" else "action_required"
 
@@ -292,8 +225,8 @@ def _summary(tasks: Sequence[Task], totals) -> Md:
     attempts = sum(len(t.attempts) for t in tasks)
     bounces = sum(len(t.bounces) for t in tasks)
     return Md(
-        f"**Yield Auditor**: spend so far **{usd(totals.usd_total, unpriced)}**, "
-        f"token yield **{status or pct(totals.token_yield)}**, {route}, "
+        f"**Yield Auditor**: spend so far **{fmt.cost(totals.usd_total, unpriced)}**, "
+        f"token yield **{status or fmt.share(totals.token_yield)}**, {route}, "
         f"{attempts} attempt{'s' * (attempts != 1)}, {bounces} bounce{'s' * (bounces != 1)}"
     )
 
@@ -313,8 +246,8 @@ def _timeline(tasks: Sequence[Task], label: bool) -> list[dict]:
                 "tier": a.tier or "none",
                 "model": a.model or "unknown",
                 "commits": len(a.commits),
-                "tokens": tokens(a.tokens),
-                "cost": usd(a.usd, a.unpriced_tokens),
+                "tokens": Md(fmt.tokens(a.tokens, exact=True)),
+                "cost": Md(fmt.cost(a.usd, a.unpriced_tokens)),
                 "outcome": Md(", ".join(_OUTCOMES.get(k) or md(k) for k in kinds)),
             })  # fmt: skip
     return rows
@@ -337,7 +270,12 @@ def _per_model(agent: Sequence[CommitFacts]) -> list[dict]:
             row[3] += u.tokens if u.usd is None else 0
     ordered = sorted(acc.items(), key=lambda kv: -kv[1][1])
     return [
-        {"model": m, "tier": t or "none", "tokens": tokens(n), "cost": usd(d, un)}
+        {
+            "model": m,
+            "tier": t or "none",
+            "tokens": Md(fmt.tokens(n, exact=True)),
+            "cost": Md(fmt.cost(d, un)),
+        }
         for m, (t, n, d, un) in ordered
     ]
 
@@ -379,10 +317,10 @@ def _history(tasks, history, tier_names) -> dict | None:
             continue
         rows.append({
             "tier": tier,
-            "cost": usd(Decimal(str(cell.cost.median))),
-            "low": usd(Decimal(str(cell.cost.low))),
-            "high": usd(Decimal(str(cell.cost.high))),
-            "success": pct(cell.posterior.mean),
+            "cost": Md(fmt.money(cell.cost.median)),
+            "low": Md(fmt.money(cell.cost.low)),
+            "high": Md(fmt.money(cell.cost.high)),
+            "success": Md(fmt.share(cell.posterior.mean)),
             "tasks": cell.rate.n,
         })  # fmt: skip
     return {"task_class": task_class, "rows": rows}
@@ -415,7 +353,7 @@ def _coverage(agent, totals, usage, documents: Sequence[Any]) -> dict:
         "without_usage": [c.sha[:7] for c in agent if not c.usage],
         "agent_commits": len(agent),
         "unpriced": unpriced,
-        "price_coverage": pct(totals.price_coverage),
+        "price_coverage": Md(fmt.share(totals.price_coverage)),
         "exact": usage is not None and all(c.sha in usage for c in agent if c.usage),
     }
 
@@ -429,13 +367,13 @@ def _counterfactual(agent, prices: PriceBook, usage, representatives) -> list[di
     for tier in prices.tier_names:
         model, why = _representative(tier, agent, prices, representatives)
         if model is None:
-            rows.append({"tier": tier, "model": "none", "why": why, "cost": Md("n/a")})
+            rows.append({"tier": tier, "model": "none", "why": why, "cost": Md(fmt.NOT_APPLICABLE)})
             continue
         cost, missing, scaled = _reprice(agent, model, prices, usage)
         approx = "≈ " if scaled else ""
         rows.append({
             "tier": tier, "model": model, "why": Md(why),
-            "cost": Md(f"{approx}{usd(cost, missing)}"),
+            "cost": Md(f"{approx}{fmt.cost(cost, missing)}"),
         })  # fmt: skip
     return rows
 
@@ -494,16 +432,8 @@ def _scaled(line: UsageLine, model: str, prices: PriceBook, at: datetime) -> Dec
 
 
 def _environment() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=False,  # noqa: S701 - Markdown, not HTML: ``_finalize`` escapes instead
-        finalize=_finalize,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters.update(usd=usd, tokens=tokens, pct=pct, task_name=_task_name)
+    env = environment("markdown")
+    env.filters["task_name"] = _task_name
     return env
 
 

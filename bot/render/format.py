@@ -11,8 +11,8 @@ everywhere. The rules (docs/metrics.md, "How figures are printed"):
 - shares: "63%", exact "63.4%". Tokens: "1.2M", "350k", "950", exact "1,234,567".
   Counts: "1,234" ("2.5" for an axis tick between integers).
 - a missing figure (None, NaN, infinite) is ``UNKNOWN``, a figure that exists but we cannot
-  know (dollars withheld); a share is ``NOT_APPLICABLE`` instead, since a share is missing
-  only when there is nothing to divide by.
+  know (dollars withheld); ``NOT_APPLICABLE`` when there is nothing to divide by: a missing
+  share, the cost per shipped task when nothing shipped (``money_per``).
 
 Pure: no I/O, no Jinja; ``FILTERS`` names the functions for templates.
 """
@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
-Number = float | int | Decimal
+Number = float | int | Decimal | str  # str: a decimal string, as the audit report's JSON has
 
 UNKNOWN = "unknown"  # a figure we cannot know, e.g. dollars withheld for unpriced tokens
 NOT_APPLICABLE = "n/a"  # nothing to divide by, e.g. cost per shipped task with nothing shipped
@@ -40,7 +40,7 @@ def _decimal(value: Number | None) -> Decimal | None:
     if value is None or isinstance(value, bool):
         return None
     try:
-        number = Decimal(value if isinstance(value, Decimal | int) else repr(float(value)))
+        number = Decimal(value if isinstance(value, Decimal | int | str) else repr(float(value)))
     except (InvalidOperation, OverflowError, TypeError, ValueError):
         return None
     return number if number.is_finite() else None
@@ -63,14 +63,16 @@ def money(value: Number | None, exact: bool = False) -> str:
         return UNKNOWN
     sign, amount = ("-" if amount < 0 else ""), abs(amount)
     if amount >= _TEN_CENTS or amount == 0:
-        text = f"{amount:,.4f}" if exact else f"{amount:,.2f}"
-        return f"{sign}$" + re.sub(r"(\.\d\d\d*?)0+$", r"\1", text)  # "$10.0042" but "$2.00"
+        return f"{sign}${_cents(f'{amount:,.4f}' if exact else f'{amount:,.2f}')}"
     if amount < _SMALLEST:
         return f"{'>-' if sign else '<'}${_SMALLEST:f}"
     decimals = 1 - amount.adjusted()  # two significant digits
-    if round(amount, decimals).adjusted() > amount.adjusted():
-        decimals -= 1  # 0.00996 rounds to "0.010", not "0.0100"
-    return f"{sign}${amount:.{max(2, decimals)}f}"
+    return f"{sign}${_cents(f'{amount:.{decimals}f}')}"
+
+
+def _cents(text: str) -> str:
+    """Trailing zeros after the cents dropped: "10.0042", "0.02" (not "0.020"), "2.00"."""
+    return re.sub(r"(\.\d\d\d*?)0+$", r"\1", text)
 
 
 def cost(value: Number | None, unpriced_tokens: Number = 0) -> str:
@@ -79,6 +81,11 @@ def cost(value: Number | None, unpriced_tokens: Number = 0) -> str:
         return UNPRICED
     extra = f" + {tokens(unpriced_tokens, exact=True)} unpriced tokens" if unpriced_tokens else ""
     return money(value) + extra
+
+
+def money_per(value: Number | None, count: int) -> str:
+    """Money per task (cost per shipped task): ``NOT_APPLICABLE`` when the count is zero."""
+    return NOT_APPLICABLE if value is None and not count else money(value)
 
 
 def share(value: Number | None, exact: bool = False) -> str:
@@ -127,6 +134,7 @@ def figure(value: Number | None, unit: str, exact: bool = False) -> str:
 FILTERS: dict[str, Callable[..., str]] = {
     "money": money,
     "cost": cost,
+    "money_per": money_per,
     "share": share,
     "tokens": tokens,
     "count": count,
