@@ -613,6 +613,11 @@ def _text(value) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
 
 
+def _id(value) -> object:
+    """A de-duplication key: an id that is a string, else a key equal to no other."""
+    return value if isinstance(value, str) else object()
+
+
 @dataclass(slots=True)
 class _Window:
     """What to keep: usage in ``[since, until)``, of ``session`` where a log holds several."""
@@ -639,7 +644,13 @@ class _Window:
 
 
 class _Reader:
+    """What every reader shares: the lines of a log holding one of ``wanted`` go to ``entry``,
+    which gives each request's usage to ``keep``; ``usages`` returns what was kept. A reader
+    whose agent counts differently (cumulative totals, streamed copies) keeps its own."""
+
     agent = ""
+    counted = ""  # what one request is, in warnings: "Gemini CLI message(s)"
+    document = ""  # a log that is one JSON document: what it is, in warnings: "session"
     wanted: tuple[bytes, ...] = ()
     per_request = True  # each usage is one request's, so its long-context band is known
 
@@ -650,11 +661,37 @@ class _Reader:
         self.version: str | None = None
         self.seen = False
         self.undated = 0
+        self.kept: dict[object, Usage] = {}  # by request id, across all files read
 
     def read(self, path: Path) -> None:
         self.seen = True
         for obj in _objects(path, self.wanted, self.notes, self.loads):
             self.entry(obj, path)
+
+    def read_document(self, path: Path) -> dict | None:
+        """A log that is one JSON object, which its agent rewrites as it goes: anything else is
+        a document caught being written, a warning."""
+        self.seen = True
+        document = _loads(path.read_bytes())
+        if isinstance(document, dict):
+            return document
+        self.notes.add(f"{path}: invalid JSON ignored (is the {self.document} being written?)")
+        return None
+
+    def keep(
+        self, key: object, when: datetime | None, model, usage: Callable[[str], Usage | None]
+    ) -> None:
+        """Keep one request's ``usage(model name)`` under ``key``, once: a copy of the request
+        in another file (a fork, a migration) has the same id. Outside the window it is not
+        read; a missing model is ``unknown``, with a warning."""
+        if key in self.kept or not self.in_window(when):
+            return
+        name = _text(model)
+        if name is None:
+            self.notes.count(f"{self.counted} without a model, counted as {UNKNOWN_MODEL!r}")
+        found = usage(name or UNKNOWN_MODEL)
+        if found is not None:
+            self.kept[key] = found
 
     @staticmethod
     def loads(raw: bytes) -> object:
@@ -664,7 +701,8 @@ class _Reader:
         raise NotImplementedError
 
     def usages(self) -> list[Usage]:
-        raise NotImplementedError
+        self.report_undated()
+        return list(self.kept.values())
 
     def in_window(self, when: datetime | None) -> bool:
         if when is None and not self.window.open:
@@ -968,19 +1006,15 @@ _CODEX_EXEC_FIELDS = ("input_tokens", "cached_input_tokens", "output_tokens")
 
 class _GeminiReader(_Reader):
     agent = "gemini-cli"
-
-    def __init__(self, window: _Window, notes: _Notes, files: list[Path]) -> None:
-        super().__init__(window, notes, files)
-        self.messages: dict[object, Usage] = {}
+    counted = "Gemini CLI message(s)"
+    document = "session"
 
     def read(self, path: Path) -> None:
         """The whole document: Gemini CLI rewrites it after each message."""
-        self.seen = True
-        session = _loads(path.read_bytes())
-        messages = session.get("messages") if isinstance(session, dict) else None
+        session = self.read_document(path)
         if session is None:
-            self.notes.add(f"{path}: invalid JSON ignored (is the session being written?)")
             return
+        messages = session.get("messages")
         if not isinstance(messages, list):
             self.notes.add(f"{path}: a Gemini CLI session without messages; ignored")
             return
@@ -992,19 +1026,16 @@ class _GeminiReader(_Reader):
         if obj.get("type") != "gemini":
             self.notes.count("Gemini CLI message(s) with tokens but not a gemini one, skipped")
             return
-        message_id = obj.get("id") if isinstance(obj.get("id"), str) else object()
-        if message_id in self.messages or not self.in_window(_timestamp(obj.get("timestamp"))):
-            return
-        model = _text(obj.get("model"))
-        if model is None:
-            self.notes.count(f"Gemini CLI message(s) without a model, counted as {UNKNOWN_MODEL!r}")
         tokens = obj["tokens"]
-        metadata = {name: _count(tokens.get(key), self.notes) for key, name in _GEMINI_TOKENS}
-        self.messages[message_id] = from_gemini(model or UNKNOWN_MODEL, metadata, requests=1)
+        self.keep(
+            _id(obj.get("id")),
+            _timestamp(obj.get("timestamp")),
+            obj.get("model"),
+            lambda model: from_gemini(model, self.counts(tokens), requests=1),
+        )
 
-    def usages(self) -> list[Usage]:
-        self.report_undated()
-        return list(self.messages.values())
+    def counts(self, tokens: dict) -> dict[str, int]:
+        return {name: _count(tokens.get(key), self.notes) for key, name in _GEMINI_TOKENS}
 
 
 _GEMINI_TOKENS = (  # Gemini CLI's ``tokens`` keys and the usageMetadata counts they record
@@ -1018,14 +1049,12 @@ _GEMINI_TOKENS = (  # Gemini CLI's ``tokens`` keys and the usageMetadata counts 
 
 class _QwenReader(_Reader):
     """Qwen Code chats: one JSON line per record; an ``assistant`` record carries the response's
-    ``model`` and its ``usageMetadata``, converted by Qwen Code from the provider's usage."""
+    ``model`` and its ``usageMetadata``, converted by Qwen Code from the provider's usage. A
+    forked session copies its parent's records, ``uuid`` included."""
 
     agent = "qwen-code"
+    counted = "Qwen Code record(s)"
     wanted = (b'"usageMetadata"',)
-
-    def __init__(self, window: _Window, notes: _Notes, files: list[Path]) -> None:
-        super().__init__(window, notes, files)
-        self.records: dict[object, Usage] = {}
 
     def entry(self, obj: dict, path: Path) -> None:
         metadata = obj.get("usageMetadata")
@@ -1035,18 +1064,15 @@ class _QwenReader(_Reader):
             self.notes.count("Qwen Code record(s) with usage but not an assistant one, skipped")
             return
         self.version = _text(obj.get("version")) or self.version
-        key = obj.get("uuid") if isinstance(obj.get("uuid"), str) else object()
-        if key in self.records or not self.in_window(_timestamp(obj.get("timestamp"))):
-            return  # a forked session copies its parent's records, uuid included
-        model = _text(obj.get("model"))
-        if model is None:
-            self.notes.count(f"Qwen Code record(s) without a model, counted as {UNKNOWN_MODEL!r}")
-        counts = {name: _count(metadata.get(name), self.notes) for _, name in _GEMINI_TOKENS}
-        self.records[key] = _qwen_usage(model or UNKNOWN_MODEL, counts)
+        self.keep(
+            _id(obj.get("uuid")),
+            _timestamp(obj.get("timestamp")),
+            obj.get("model"),
+            lambda model: _qwen_usage(model, self.counts(metadata)),
+        )
 
-    def usages(self) -> list[Usage]:
-        self.report_undated()
-        return list(self.records.values())
+    def counts(self, metadata: dict) -> dict[str, int]:
+        return {name: _count(metadata.get(name), self.notes) for _, name in _GEMINI_TOKENS}
 
 
 def _qwen_usage(model: str, counts: dict[str, int]) -> Usage:
@@ -1061,20 +1087,16 @@ class _OpenCodeReader(_Reader):
     ``modelID``, ``tokens`` and OpenCode's own ``cost``."""
 
     agent = "opencode"
-
-    def __init__(self, window: _Window, notes: _Notes, files: list[Path]) -> None:
-        super().__init__(window, notes, files)
-        self.messages: dict[object, Usage] = {}
+    counted = "OpenCode message(s)"
+    document = "message"
 
     def read(self, path: Path) -> None:
-        self.seen = True
         if path.suffix == ".db":
+            self.seen = True
             self.read_database(path)
             return
-        message = _loads(path.read_bytes())
-        if not isinstance(message, dict):
-            self.notes.add(f"{path}: invalid JSON ignored (is the message being written?)")
-        elif isinstance(message.get("tokens"), dict):
+        message = self.read_document(path)
+        if message is not None and isinstance(message.get("tokens"), dict):
             self.entry(message, path)
 
     def read_database(self, path: Path) -> None:
@@ -1092,33 +1114,26 @@ class _OpenCodeReader(_Reader):
         if obj.get("role") != "assistant":
             self.notes.count("OpenCode message(s) with tokens but not an assistant one, skipped")
             return
-        key = obj.get("id") if isinstance(obj.get("id"), str) else object()
         created = obj.get("time").get("created") if isinstance(obj.get("time"), dict) else None
         when = _timestamp(Decimal(created) / 1000) if type(created) is int else None  # in ms
-        if key in self.messages or not self.in_window(when):
-            return
-        model = _text(obj.get("modelID"))
-        if model is None:
-            self.notes.count(f"OpenCode message(s) without a model, counted as {UNKNOWN_MODEL!r}")
-        tokens = obj["tokens"]
+        self.keep(_id(obj.get("id")), when, obj.get("modelID"), lambda m: self.usage(m, obj))
+
+    def usage(self, model: str, message: dict) -> Usage | None:
+        """The message's usage; all zero is a message still streaming, no request billed yet."""
+        tokens = message["tokens"]
         cache = tokens.get("cache") if isinstance(tokens.get("cache"), dict) else {}
         reasoning = _count(tokens.get("reasoning"), self.notes)
         usage = Usage(
-            model=model or UNKNOWN_MODEL,
+            model=model,
             input=_count(tokens.get("input"), self.notes),
             output=_count(tokens.get("output"), self.notes) + reasoning,
             cache_read=_count(cache.get("read"), self.notes),
             cache_write=_count(cache.get("write"), self.notes),
             reasoning=reasoning,
             requests=1,
-            cost=_decimal(obj.get("cost"), self.notes),
+            cost=_decimal(message.get("cost"), self.notes),
         )
-        if usage.total_tokens:  # all zero: a message still streaming, no request billed yet
-            self.messages[key] = usage
-
-    def usages(self) -> list[Usage]:
-        self.report_undated()
-        return list(self.messages.values())
+        return usage if usage.total_tokens else None
 
 
 _OPENCODE_ALL = "SELECT id, session_id, data FROM message"
@@ -1143,19 +1158,18 @@ def _sqlite_errors() -> type[Exception]:
 
 class _AmpReader(_Reader):
     agent = "amp"
+    counted = "Amp usage event(s)"
+    document = "thread"
 
     def __init__(self, window: _Window, notes: _Notes, files: list[Path]) -> None:
         super().__init__(window, notes, files)
-        self.events: dict[object, Usage] = {}
         self.thread: object = None  # the id of the thread being read
         self.usage_of: dict[int, dict] = {}  # its assistant messages' usage by messageId
 
     def read(self, path: Path) -> None:
         """The whole thread document, which Amp rewrites as the thread goes."""
-        self.seen = True
-        thread = _loads(path.read_bytes())
-        if not isinstance(thread, dict):
-            self.notes.add(f"{path}: invalid JSON ignored (is the thread being written?)")
+        thread = self.read_document(path)
+        if thread is None:
             return
         ledger = thread.get("usageLedger")
         events = ledger.get("events") if isinstance(ledger, dict) else None
@@ -1170,22 +1184,18 @@ class _AmpReader(_Reader):
     def entry(self, obj: dict, path: Path) -> None:
         ids = (self.thread, obj.get("id"))
         key = ids if all(isinstance(i, str) for i in ids) else object()
-        if key in self.events or not self.in_window(_timestamp(obj.get("timestamp"))):
-            return
-        model = _text(obj.get("model"))
-        if model is None:
-            self.notes.count(f"Amp usage event(s) without a model, counted as {UNKNOWN_MODEL!r}")
-        number = obj.get("toMessageId")
+        when = _timestamp(obj.get("timestamp"))
+        self.keep(key, when, obj.get("model"), lambda model: self.usage(model, obj))
+
+    def usage(self, model: str, event: dict) -> Usage:
+        """The tokens of the assistant message the event names, else the event's own."""
+        number = event.get("toMessageId")
         message = self.usage_of.get(number) if type(number) is int else None
-        tokens = obj.get("tokens") if isinstance(obj.get("tokens"), dict) else {}
+        tokens = event.get("tokens") if isinstance(event.get("tokens"), dict) else {}
         names = _AMP_MESSAGE if message is not None else _AMP_EVENT
         source = message if message is not None else tokens
         counts = {name: _count(source.get(key), self.notes) for key, name in names}
-        self.events[key] = from_anthropic(model or UNKNOWN_MODEL, counts, requests=1)
-
-    def usages(self) -> list[Usage]:
-        self.report_undated()
-        return list(self.events.values())
+        return from_anthropic(model, counts, requests=1)
 
 
 def _amp_message_usage(messages) -> dict[int, dict]:
