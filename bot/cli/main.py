@@ -55,7 +55,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "Run everything in one process: web server, worker thread and scheduler.",
     ),
     "stamp": (
-        "bot.local.stamp:stamp_command",
+        "bot.cli.stamp:stamp_command",
         "Append Agent-* trailers (docs/trailers.md) to the commit message in MSGFILE.",
     ),
     "token": (
@@ -117,7 +117,7 @@ def trailers() -> None:
 
 def _messages(files: tuple[str, ...], nul: bool) -> Iterator[tuple[str, bytes]]:
     """(source, raw message) pairs; ``-`` or no file reads standard input."""
-    from bot.local.stamp import read_file
+    from bot.cli.stamp import read_file
 
     for name in files or ("-",):
         data = sys.stdin.buffer.read() if name == "-" else read_file(name)

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.local.stamp import stamp_command
+from bot.cli.stamp import stamp_command
 from bot.local.usage_logs import read_usage_logs
 from bot.pricing.prices import FAST_MODE_MULTIPLIERS, PriceBook
 from bot.protocol.codec import ProtocolRecord, format_record, parse_record

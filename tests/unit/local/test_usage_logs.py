@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.local import usage_logs
-from bot.local.stamp import stamp_command
+from bot.cli.stamp import stamp_command
 from bot.local.usage_logs import (
     KINDS,
     MAX_COUNT,
