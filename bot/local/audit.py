@@ -23,16 +23,15 @@ from bot.engine.records import CommitFacts
 from bot.engine.report import Scope, build_report
 from bot.local.gitlog import (
     PSEUDO_REVS,
-    Derived,
     Diffs,
     GitCommit,
-    derive_pull_requests,
     is_partial_clone,
     iter_commits,
-    line_survival,
     numstat_for,
     shallow_commits,
 )
+from bot.local.history import Derived, derive_pull_requests
+from bot.local.survival import line_survival
 
 _BATCH = 2000  # commits analysed before their agent commits are handed to git to diff
 

@@ -18,7 +18,8 @@ from bot.engine.attribution import Params, attribute
 from bot.engine.facts import commit_facts
 from bot.engine.report import Scope, build_report
 from bot.local.audit import AuditOptions, run_audit
-from bot.local.gitlog import derive_pull_requests, iter_commits
+from bot.local.gitlog import iter_commits
+from bot.local.history import derive_pull_requests
 
 pytestmark = pytest.mark.git
 

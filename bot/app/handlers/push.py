@@ -13,7 +13,7 @@ from typing import Any
 from bot.app.handlers.fields import Fields
 from bot.app.router import Changes, CommitSeen, HandlerContext, Router
 from bot.engine.records import REVERTED, Event
-from bot.local.gitlog import find_reverts
+from bot.local.history import find_reverts
 from bot.protocol.commit import CommitInfo, Identity
 
 router = Router()
