@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.blueprints import BlueprintSetupState
 from sqlalchemy.orm import Session
 
 from bot import DOCS_URL
@@ -28,6 +29,7 @@ from bot.digest.model import Cell
 from bot.engine.attribution import BUCKETS, Spend, Task
 from bot.engine.records import PullRequest
 from bot.engine.yields import MIN_PRICE_COVERAGE, GroupMetrics
+from bot.render import format as fmt
 from bot.render.charts import (
     Bucket,
     HeatCell,
@@ -35,14 +37,12 @@ from bot.render.charts import (
     Step,
     bar_chart,
     calibration_chart,
-    fmt_share,
-    fmt_tokens,
-    fmt_usd,
     heatmap,
     line_chart,
     waterfall_chart,
 )
 from bot.render.comment import _task_name, _timeline
+from bot.render.jinja import add_filters
 from webhooks.access import (
     current_caller,
     require_admin,
@@ -106,7 +106,7 @@ def matrix(installation_id: int):
              if len(c.tier) <= SHOWN and len(c.task_class) <= SHOWN else None
              for c in found.cells}  # fmt: skip
     cells = [HeatCell(c.tier, c.task_class, c.first_pass_yield,
-                      f"{fmt_share(c.first_pass_yield)} (n={c.tasks})", cell_detail(c),
+                      f"{fmt.share(c.first_pass_yield)} (n={c.tasks})", cell_detail(c),
                       links[(c.tier, c.task_class)]) for c in found.cells]  # fmt: skip
     chart = heatmap("matrix", f"First-pass yield by tier and task class, {found.window.label}",
                     found.tiers, found.classes, cells)  # fmt: skip
@@ -327,21 +327,21 @@ def figures(m: GroupMetrics) -> list[Figure]:
     """The overview's five figures, each with its denominator (never a bare number)."""
     dollars = spend(m)
     fp = m.first_pass
-    interval = f"; 95% interval {fmt_share(fp.low)} to {fmt_share(fp.high)}" if fp.n else ""
-    coverage = f"{fmt_share(m.price_coverage)} of tokens priced"
+    interval = f"; 95% interval {fmt.share(fp.low)} to {fmt.share(fp.high)}" if fp.n else ""
+    coverage = f"{fmt.share(m.price_coverage)} of tokens priced"
     shown = [
-        ("Spend", fmt_usd(dollars), f"on {m.tasks} finished tasks; {coverage}", dollars,
+        ("Spend", fmt.money(dollars), f"on {m.tasks} finished tasks; {coverage}", dollars,
          "where-the-tokens-went"),
-        ("Token yield", fmt_share(m.token_yield), f"{fmt_tokens(m.tokens_shipped, True)} of "
-         f"{fmt_tokens(m.tokens_total, True)} tokens shipped", m.token_yield,
+        ("Token yield", fmt.share(m.token_yield), f"{fmt.tokens(m.tokens_shipped, exact=True)} of "
+         f"{fmt.tokens(m.tokens_total, exact=True)} tokens shipped", m.token_yield,
          "where-the-tokens-went"),
-        ("Cost yield", fmt_share(m.cost_yield), coverage if dollars is None else
-         f"{fmt_usd(m.usd_shipped)} of {fmt_usd(dollars)} shipped; {coverage}", m.cost_yield,
+        ("Cost yield", fmt.share(m.cost_yield), coverage if dollars is None else
+         f"{fmt.money(m.usd_shipped)} of {fmt.money(dollars)} shipped; {coverage}", m.cost_yield,
          "where-the-tokens-went"),
-        ("First-pass yield", fmt_share(fp.value), f"{fp.k} of {fp.n} finished tasks{interval}",
+        ("First-pass yield", fmt.share(fp.value), f"{fp.k} of {fp.n} finished tasks{interval}",
          fp.value, "task-level-figures"),
-        ("Cost per shipped task", per_shipped(m.cost_per_shipped_task, m.shipped_tasks),
-         f"{fmt_usd(dollars)} over {m.shipped_tasks} shipped tasks", m.cost_per_shipped_task,
+        ("Cost per shipped task", fmt.money_per(m.cost_per_shipped_task, m.shipped_tasks),
+         f"{fmt.money(dollars)} over {m.shipped_tasks} shipped tasks", m.cost_per_shipped_task,
          "task-level-figures"),
     ]  # fmt: skip
     return [Figure(name, text, detail, None if raw is not None else _why(name, m), anchor)
@@ -354,7 +354,7 @@ def _why(name: str, m: GroupMetrics) -> str:
         return "no agent task finished in these weeks"
     dollars = name in ("Spend", "Cost yield", "Cost per shipped task")
     if dollars and m.price_coverage < MIN_PRICE_COVERAGE:
-        return (f"withheld: only {fmt_share(m.price_coverage)} of tokens are priced "
+        return (f"withheld: only {fmt.share(m.price_coverage)} of tokens are priced "
                 f"(under {MIN_PRICE_COVERAGE:.0%})")  # fmt: skip
     if name == "Token yield":
         return "no tokens recorded"
@@ -368,23 +368,10 @@ def spend(m: GroupMetrics) -> Decimal | None:
     return m.usd_total if m.price_coverage >= MIN_PRICE_COVERAGE else None
 
 
-def per_shipped(value: Decimal | None, shipped: int) -> str:
-    """Cost per shipped task: "n/a" when nothing shipped, "unknown" when dollars are withheld."""
-    return "n/a" if value is None and not shipped else fmt_usd(value)
-
-
-def cost_text(dollars: Decimal, unpriced_tokens: float) -> str:
-    """Dollars as the cost comment says them: unpriced usage is named, never shown as $0."""
-    if unpriced_tokens and not dollars:
-        return "unpriced"
-    extra = f" + {fmt_tokens(unpriced_tokens, True)} unpriced tokens" if unpriced_tokens else ""
-    return fmt_usd(dollars) + extra
-
-
 def attempt_rows(task: Task) -> list[dict]:
     """The cost comment's attempts timeline (``bot.render.comment``), in the dashboard's format."""
     rows = _timeline([task], False)
-    return [{**row, "cost": cost_text(a.usd, a.unpriced_tokens)}
+    return [{**row, "cost": fmt.cost(a.usd, a.unpriced_tokens)}
             for a, row in zip(task.attempts, rows, strict=True)]  # fmt: skip
 
 
@@ -399,8 +386,8 @@ def pull_line(row: explore.PullRow) -> dict:
             "attempts": sum(len(t.attempts) for t in tasks),
             "bounces": sum(len(t.bounces) for t in tasks),
             "rework": m.agent_rework_commits + m.human_rework_commits,
-            "tokens": fmt_tokens(m.tokens_total, True),
-            "cost": cost_text(m.usd_total, unpriced)}  # fmt: skip
+            "tokens": fmt.tokens(m.tokens_total, exact=True),
+            "cost": fmt.cost(m.usd_total, unpriced)}  # fmt: skip
 
 
 def task_line(installation_id: int, d: DatedTask) -> dict:
@@ -410,16 +397,17 @@ def task_line(installation_id: int, d: DatedTask) -> dict:
             "repository": t.repository, "tier": t.tier or "unknown", "task_class": t.task_class,
             "agent": t.agent or "unknown", "model": t.model or "unknown", "status": t.status,
             "finished_at": d.finished_at, "attempts": len(t.attempts), "bounces": len(t.bounces),
-            "tokens": fmt_tokens(tokens, True), "cost": cost_text(dollars, unpriced)}  # fmt: skip
+            "tokens": fmt.tokens(tokens, exact=True),
+            "cost": fmt.cost(dollars, unpriced)}  # fmt: skip
 
 
 def cell_detail(c: Cell) -> str:
     """A matrix cell's tooltip: first-pass yield with its interval, token yield, cost."""
-    interval = f" (95% interval {fmt_share(c.interval[0])} to {fmt_share(c.interval[1])})"
+    interval = f" (95% interval {fmt.share(c.interval[0])} to {fmt.share(c.interval[1])})"
     return (f"{short(c.tier)} x {short(c.task_class)}: first-pass yield "
-            f"{fmt_share(c.first_pass_yield)}{interval if c.interval else ''}, n={c.tasks}; "
-            f"token yield {fmt_share(c.token_yield)}; cost per shipped task "
-            f"{per_shipped(c.cost_per_shipped_task, c.shipped_tasks)}")  # fmt: skip
+            f"{fmt.share(c.first_pass_yield)}{interval if c.interval else ''}, n={c.tasks}; "
+            f"token yield {fmt.share(c.token_yield)}; cost per shipped task "
+            f"{fmt.money_per(c.cost_per_shipped_task, c.shipped_tasks)}")  # fmt: skip
 
 
 def _trend_charts(trend: Iterable[explore.Week]) -> list:
@@ -441,11 +429,11 @@ def _trend_charts(trend: Iterable[explore.Week]) -> list:
 def _week_rows(trend: Iterable[explore.Week]) -> list[dict]:
     """The trend charts as a table (their text alternative)."""
     return [{"label": w.label, "tasks": w.metrics.tasks,
-             "spend": fmt_usd(spend(w.metrics)),
-             "token_yield": fmt_share(w.metrics.token_yield),
-             "first_pass": fmt_share(w.metrics.first_pass.value),
-             "cost_yield": fmt_share(w.metrics.cost_yield),
-             "cost_per_shipped": per_shipped(w.metrics.cost_per_shipped_task,
+             "spend": fmt.money(spend(w.metrics)),
+             "token_yield": fmt.share(w.metrics.token_yield),
+             "first_pass": fmt.share(w.metrics.first_pass.value),
+             "cost_yield": fmt.share(w.metrics.cost_yield),
+             "cost_per_shipped": fmt.money_per(w.metrics.cost_per_shipped_task,
                                              w.metrics.shipped_tasks)}
             for w in trend]  # fmt: skip
 
@@ -454,10 +442,10 @@ def spend_rows(buckets: dict[str, Spend]) -> list[dict]:
     """Tokens and dollars per waterfall bucket, with each bucket's share of the total."""
     tokens = sum(s.tokens for s in buckets.values())
     dollars = sum((s.usd for s in buckets.values()), Decimal(0))
-    return [{"bucket": b, "tokens": fmt_tokens(s.tokens, True),
-             "token_share": fmt_share(s.tokens / tokens if tokens else None),
-             "usd": fmt_usd(s.usd), "usd_share": fmt_share(s.usd / dollars if dollars else None),
-             "unpriced": fmt_tokens(s.unpriced_tokens, True)}
+    return [{"bucket": b, "tokens": fmt.tokens(s.tokens, exact=True),
+             "token_share": fmt.share(s.tokens / tokens if tokens else None),
+             "usd": fmt.money(s.usd), "usd_share": fmt.share(s.usd / dollars if dollars else None),
+             "unpriced": fmt.tokens(s.unpriced_tokens, exact=True)}
             for b, s in ((b, buckets[b]) for b in BUCKETS)]  # fmt: skip
 
 
@@ -518,11 +506,15 @@ def list_url(endpoint: str, installation_id: int, args: dict[str, str], **change
     return url_for(endpoint, installation_id=installation_id, **merged)
 
 
+@blueprint.record_once
+def _figure_filters(state: BlueprintSetupState) -> None:
+    """The app's templates print figures with the same filters as every other surface."""
+    add_filters(state.app.jinja_env)
+
+
 blueprint.add_app_template_global(METRICS_DOC, "metrics_doc")
 blueprint.add_app_template_global(_task_name, "task_name")
-blueprint.add_app_template_filter(lambda m: fmt_usd(spend(m)), "spend")
-blueprint.add_app_template_global(per_shipped, "per_shipped")
-blueprint.add_app_template_filter(fmt_share, "share")
+blueprint.add_app_template_filter(lambda m: fmt.money(spend(m)), "spend")
 
 
 blueprint.add_app_template_filter(short, "short")

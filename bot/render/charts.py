@@ -19,13 +19,14 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment
 from markupsafe import Markup
 
-from bot.render.audit import TEMPLATES
+from bot.render import format as fmt
+from bot.render.format import UNITS
+from bot.render.jinja import environment, plain
 
 Number = float | Decimal
-UNITS = ("share", "usd", "count", "tokens")
 _UNIT_WORDS = {"share": "%", "usd": "US dollars", "count": "count", "tokens": "tokens"}
 COLOURS = {  # Okabe-Ito: distinguishable with every common colour-vision deficiency
     "series": "#0072B2",  # blue: the data
@@ -54,59 +55,6 @@ VIRIDIS = (
 # labels are thinned or clipped before they overlap
 CHAR_EM = 0.66
 CHAR_WIDTH = 10 * CHAR_EM  # at the charts' font-size 10
-
-
-# --------------------------------------------------------------------------- numbers as text
-
-
-def fmt_share(value: Number | None, exact: bool = False) -> str:
-    """ "63%"; one decimal ("63.4%") when exact, for tooltips."""
-    if value is None:
-        return "n/a"
-    return f"{value:.1%}" if exact else f"{value:.0%}"
-
-
-def fmt_usd(value: Number | None, exact: bool = False) -> str:
-    """ "$1.25", "$1,234" (cents kept when exact), "$0.0042": tiny spend must not read as $0."""
-    if value is None:
-        return "unknown"
-    sign, amount = ("-" if value < 0 else ""), abs(value)
-    if amount >= 1000 and not exact:
-        return f"{sign}${amount:,.0f}"
-    if amount >= Decimal("0.1") or amount == 0:
-        text = f"{amount:,.4f}" if exact else f"{amount:,.2f}"
-        return f"{sign}$" + re.sub(r"(\.\d\d\d*?)0+$", r"\1", text)  # "$10.0042" but "$2.00"
-    exponent = amount.adjusted() if isinstance(amount, Decimal) else math.floor(math.log10(amount))
-    decimals = max(4, min(8, 1 - exponent))  # two significant digits
-    return f"{sign}${amount:.{decimals}f}"
-
-
-def fmt_tokens(value: Number | None, exact: bool = False) -> str:
-    """ "1.2M", "12.5M", "350k", "950"; every digit ("1,234,567") when exact."""
-    if value is None:
-        return "n/a"
-    n = float(value)
-    if exact or abs(n) < 1000:
-        return f"{n:,.0f}"
-    power = min(3, int(math.log10(abs(n)) // 3))
-    if round(abs(n) / 1000**power) >= 1000 and power < 3:
-        power += 1  # 999,960 is "1M", not "1000k"
-    q, suffix = n / 1000**power, "kMB"[power - 1]
-    return (f"{q:.1f}".removesuffix(".0") if abs(q) < 99.95 else f"{q:,.0f}") + suffix
-
-
-def fmt_count(value: Number | None, exact: bool = False) -> str:
-    """ "1,234", "2.5" (an axis tick may fall between integers)."""
-    if value is None:
-        return "n/a"
-    return f"{value:,.2f}".rstrip("0").rstrip(".")
-
-
-def fmt_value(value: Number | None, unit: str, exact: bool = False) -> str:
-    return _FORMATS[unit](value, exact)
-
-
-_FORMATS = {"share": fmt_share, "usd": fmt_usd, "count": fmt_count, "tokens": fmt_tokens}
 
 
 # --------------------------------------------------------------------------- the data
@@ -150,12 +98,6 @@ class Step:
 
 
 # --------------------------------------------------------------------------- text and values
-
-
-def plain(value: Any) -> str:
-    """Printable text on one line: XML forbids most control characters even when escaped."""
-    text = "".join(ch for ch in str(value) if ch.isprintable() or ch.isspace())
-    return " ".join(text.split())
 
 
 def _clip(text: str, chars: float) -> str:
@@ -264,9 +206,9 @@ def _plot(axis: _Axis, unit: str, width: int, height: int, bottom_margin: int = 
 
 def _tick_text(tick: float, unit: str, axis: _Axis) -> str:
     """A tick's label: whole dollars ("$1,000", "$250") when every tick is whole."""
-    if unit == "usd" and all(t == int(t) for t in axis.ticks):
-        return f"-${-tick:,.0f}" if tick < 0 else f"${tick:,.0f}"
-    return fmt_value(tick, unit)
+    text = fmt.figure(tick, unit)
+    whole = unit == "usd" and all(t == int(t) for t in axis.ticks)
+    return text.removesuffix(".00") if whole else text
 
 
 def _axes(plot: _Plot, unit: str, y_label: str, labels: Sequence[str], width: int) -> dict:
@@ -344,14 +286,7 @@ def text_colour(background: str) -> str:
 
 
 def _environment() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=True,
-        finalize=lambda v: plain(v) if isinstance(v, str) and not isinstance(v, Markup) else v,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = environment("svg")
     env.globals["colours"] = COLOURS
     return env
 
@@ -421,7 +356,7 @@ def line_chart(
             continue
         y = plot.y(float(v))
         runs[-1].append(f"{x},{y}")
-        marks.append({"x": x, "y": y, "title": f"{plain(p.label)}: {fmt_value(v, unit, True)}"})
+        marks.append({"x": x, "y": y, "title": f"{plain(p.label)}: {fmt.figure(v, unit, True)}"})
     return _render(
         "line",
         chart_id,
@@ -448,9 +383,9 @@ def _line_desc(title: str, points: Sequence[Point], values: list, unit: str) -> 
         return f"{plain(title)}: no data."
     low, high = min(known, key=lambda pv: pv[1]), max(known, key=lambda pv: pv[1])
     return (
-        f"{plain(title)}, {_span(points)}: from {fmt_value(known[0][1], unit)} to "
-        f"{fmt_value(known[-1][1], unit)}; lowest {fmt_value(low[1], unit)} "
-        f"({plain(low[0].label)}), highest {fmt_value(high[1], unit)} "
+        f"{plain(title)}, {_span(points)}: from {fmt.figure(known[0][1], unit)} to "
+        f"{fmt.figure(known[-1][1], unit)}; lowest {fmt.figure(low[1], unit)} "
+        f"({plain(low[0].label)}), highest {fmt.figure(high[1], unit)} "
         f"({plain(high[0].label)}).{missing}"
     )
 
@@ -484,8 +419,8 @@ def bar_chart(
                 "h": round(abs(zero - y), 1),
                 "cx": x,
                 "ty": max(12, min(y, zero) - 4),
-                "text": fmt_value(v, unit) if slot >= 36 else "",
-                "title": f"{plain(p.label)}: {fmt_value(v, unit, True)}",
+                "text": fmt.figure(v, unit) if slot >= 36 else "",
+                "title": f"{plain(p.label)}: {fmt.figure(v, unit, True)}",
             }
         )
     return _render(
@@ -507,9 +442,9 @@ def _bar_desc(title: str, points: Sequence[Point], values: list, unit: str) -> s
     if not points:
         return f"{plain(title)}: no data."
     parts = [
-        f"{plain(p.label)} {'n/a' if v is None else fmt_value(v, unit)}"
+        f"{plain(p.label)} {'no data' if v is None else fmt.figure(v, unit)}"
         for p, v in zip(points, values, strict=True)
-    ]
+    ]  # "no data", as the missing bar's tooltip says
     return f"{plain(title)}, {_span(points)}: " + "; ".join(parts) + "."
 
 
@@ -682,7 +617,7 @@ def calibration_chart(
                 {
                     "x": x,
                     "y": plot.y(mid),
-                    "title": f"{labels[i]}: perfect calibration {fmt_share(mid)}",
+                    "title": f"{labels[i]}: perfect calibration {fmt.share(mid)}",
                 }
             )
         if value is None:
@@ -697,7 +632,7 @@ def calibration_chart(
                 "h": round(plot.bottom - y, 1),
                 "cx": x,
                 "whisker": _whisker(plot, b),
-                "title": f"{labels[i]}: {fmt_share(value, True)}{_interval_text(b)}, n={b.n}",
+                "title": f"{labels[i]}: {fmt.share(value, True)}{_interval_text(b)}, n={b.n}",
             }
         )
     axes = _axes(plot, "share", "first-pass yield (%)", labels, width)
@@ -743,7 +678,7 @@ def _whisker(plot: _Plot, b: Bucket) -> dict | None:
 def _interval_text(b: Bucket) -> str:
     if not b.interval or None in map(_finite, b.interval):
         return ""
-    return f" (95%: {fmt_share(b.interval[0])}-{fmt_share(b.interval[1])})"
+    return f" (95%: {fmt.share(b.interval[0])}-{fmt.share(b.interval[1])})"
 
 
 def _calibration_desc(title: str, buckets: Sequence[Bucket], labels: list[str]) -> str:
@@ -752,8 +687,8 @@ def _calibration_desc(title: str, buckets: Sequence[Bucket], labels: list[str]) 
     parts = []
     for b, label in zip(buckets, labels, strict=True):
         value, mid = _finite(b.value), _midpoint(b)
-        observed = "no data" if value is None else fmt_share(value) + _interval_text(b)
-        expected = "" if mid is None else f", perfect calibration {fmt_share(mid)}"
+        observed = "no data" if value is None else fmt.share(value) + _interval_text(b)
+        expected = "" if mid is None else f", perfect calibration {fmt.share(mid)}"
         parts.append(f"{label}: {observed}, n={b.n}{expected}")
     return f"{plain(title)}, first-pass yield by router score: " + "; ".join(parts) + "."
 
@@ -823,8 +758,8 @@ def _waterfall_bar(plot: _Plot, i: int, n: int, level: tuple, total: Decimal, un
     label, amount, top, bottom = level
     y1, y2 = plot.y(float(top)), plot.y(float(bottom))
     slot, x = plot.slot(n), plot.centre(i, n)
-    share = fmt_share(amount / total) if total else "n/a"
-    exact = fmt_share(amount / total, True) if total else "n/a"
+    share = fmt.share(amount / total if total else None)
+    exact = fmt.share(amount / total if total else None, True)
     kind = "total" if i == 0 else "shipped" if i == n - 1 else "loss"
     return {
         "x": round(x - slot * 0.35, 1),
@@ -837,12 +772,12 @@ def _waterfall_bar(plot: _Plot, i: int, n: int, level: tuple, total: Decimal, un
         "amount": amount,
         "fill": COLOURS["series" if kind == "shipped" else kind],
         "share": share,
-        "text": fmt_value(amount, unit),
+        "text": fmt.figure(amount, unit),
         "ty": max(12, y1 - 4),
         "name": _clip(label, (slot - 2) / CHAR_WIDTH),
         "ny": plot.bottom + 14,
         "sy": plot.bottom + 27,
-        "title": f"{plain(label)}: {fmt_value(amount, unit, True)}"
+        "title": f"{plain(label)}: {fmt.figure(amount, unit, True)}"
         f"{'' if i == 0 else f', {exact} of the total'}",
     }
 
@@ -862,5 +797,5 @@ def _connectors(bars: list[dict]) -> list[dict]:
 def _waterfall_desc(title: str, bars: list[dict], unit: str) -> str:
     if not bars:
         return f"{plain(title)}: no data."
-    parts = [f"{b['label']} {fmt_value(b['amount'], unit)} ({b['share']})" for b in bars[1:]]
-    return f"{plain(title)}: total {fmt_value(bars[0]['amount'], unit)}; " + "; ".join(parts) + "."
+    parts = [f"{b['label']} {fmt.figure(b['amount'], unit)} ({b['share']})" for b in bars[1:]]
+    return f"{plain(title)}: total {fmt.figure(bars[0]['amount'], unit)}; " + "; ".join(parts) + "."

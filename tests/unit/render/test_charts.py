@@ -20,10 +20,6 @@ from bot.render.charts import (
     Step,
     bar_chart,
     calibration_chart,
-    fmt_count,
-    fmt_share,
-    fmt_tokens,
-    fmt_usd,
     heatmap,
     line_chart,
     plain,
@@ -143,28 +139,6 @@ def check_geometry(e: ET.Element, width: float, height: float) -> None:
         assert float(e.get("y")) + float(e.get("height")) <= height + 0.1
 
 
-# --------------------------------------------------------------------------- number formats
-
-
-def test_numbers_read_the_same_from_decimal_and_float():
-    assert fmt_share(Decimal("0.634")) == fmt_share(0.634) == "63%"
-    assert fmt_share(0.634, exact=True) == "63.4%" and fmt_share(None) == "n/a"
-    assert fmt_usd(Decimal("1.25")) == fmt_usd(1.25) == "$1.25"
-    assert fmt_usd(1234.5) == "$1,234" and fmt_usd(Decimal("1234.5"), exact=True) == "$1,234.50"
-    assert fmt_usd(Decimal("10.00421"), exact=True) == "$10.0042" and fmt_usd(2.0, True) == "$2.00"
-    assert fmt_usd(Decimal("0.0042")) == fmt_usd(0.0042) == "$0.0042"
-    assert fmt_usd(Decimal("0.00004213")) == "$0.000042"  # tiny spend is not "$0.00"
-    assert fmt_usd(0) == "$0.00" and fmt_usd(-2) == "-$2.00" and fmt_usd(None) == "unknown"
-    assert fmt_tokens(1_234_567) == "1.2M" and fmt_tokens(Decimal(350_000)) == "350k"
-    assert (
-        fmt_tokens(999_960) == "1M"
-        and fmt_tokens(12_500_000) == "12.5M"
-        and fmt_tokens(950) == "950"
-    )
-    assert fmt_tokens(1_234_567, exact=True) == "1,234,567" and fmt_tokens(42e9) == "42B"
-    assert fmt_count(2.5) == "2.5" and fmt_count(Decimal(1234)) == "1,234"
-
-
 # --------------------------------------------------------------------------- line chart
 
 
@@ -235,7 +209,7 @@ def test_bar_chart_missing_is_not_zero():
     assert gap.text == "n/a" and title_of(gap) == "W2: no data"
     assert (
         root.find(f"{SVG}desc").text
-        == "Spend by week, W1 to W4: W1 $2.50; W2 n/a; W3 $0.00; W4 $5.00."
+        == "Spend by week, W1 to W4: W1 $2.50; W2 no data; W3 $0.00; W4 $5.00."
     )
     assert [t for t in texts(root) if t.startswith("$2.50")] == ["$2.50"]  # the value above W1
 
