@@ -81,7 +81,7 @@ def measure(url: str, size: int, deliveries: int) -> dict[str, float]:
     engine = make_engine(url)
     try:
         migrate(engine)
-        analyser = Analyser.from_settings(Settings(_env_file=None, database_url=url))
+        analyser = Settings(_env_file=None, database_url=url).analyser()
         with Session(engine) as session, session.begin():
             upsert_installation(session, INSTALLATION, ACCOUNT)
         load_repository(engine, analyser, REPO, size, 8, Loaded())

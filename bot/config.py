@@ -10,7 +10,7 @@ import json
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -31,6 +31,9 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+if TYPE_CHECKING:
+    from bot.engine.analysis import Analyser
 
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_WEB_URL = "https://github.com"
@@ -335,6 +338,20 @@ class Settings(BaseSettings):
             "YIELD_AUDITOR_PUBLIC_URL": self.public_url,
         }
         return [name for name, value in needed.items() if not value]
+
+    def analyser(self) -> Analyser:
+        """The commit reader with these settings' rule table and price book.
+
+        Built here, not in the pure ``bot.engine``, which reads no settings.
+        """
+        from bot.agents.rules import RuleSet  # the rule table loads only when needed
+        from bot.engine.analysis import Analyser
+        from bot.pricing.prices import PriceBook
+
+        return Analyser(
+            RuleSet.from_config(self.agent_rules, identities=self.agent_identities),
+            PriceBook.from_config(self.price_overrides, self.tiers),
+        )
 
     @cached_property
     def private_key(self) -> str | None:

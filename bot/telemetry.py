@@ -2,8 +2,9 @@
 
 Counters and histograms are process-local module objects in the default registry; each app also
 gets its own ``CollectorRegistry`` (``create_registry``) holding them plus a collector that reads
-the queue from the database at scrape time, so queue figures agree across every process and
-``create_app`` can run many times in one process (tests) without duplicated time series.
+the queue at scrape time, so queue figures agree across every process and ``create_app`` can run
+many times in one process (tests) without duplicated time series. The queue is read through the
+function ``create_registry`` is given: telemetry is shared infrastructure, below the ledger.
 
 Logs never carry secrets: ``RedactingFilter`` masks anything shaped like a GitHub token, a JWT,
 an ``Authorization`` credential or a PEM key, and every value passed to ``register_secret``.
@@ -16,12 +17,12 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from prometheus_client import (
     GC_COLLECTOR,
@@ -33,10 +34,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
-
-from bot.ledger import inbox
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +121,19 @@ def record_rejected(reason: str) -> None:
 # --------------------------------------------------------------------------- registry
 
 
+class QueueStats(Protocol):
+    """What the queue gauges show: ``bot.ledger.inbox.QueueStats``."""
+
+    @property
+    def counts(self) -> Mapping[str, int]: ...
+
+    @property
+    def oldest_pending(self) -> datetime | None: ...
+
+    @property
+    def depth(self) -> int: ...
+
+
 class QueueCollector(Collector):
     """Queue depth, oldest pending age and deliveries by status, read from the database.
 
@@ -131,13 +142,13 @@ class QueueCollector(Collector):
     database cannot be read (the other gauges are then left out rather than reported as 0).
     """
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, read: Callable[[], QueueStats]) -> None:
+        self._read = read
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         up = GaugeMetricFamily(f"{PREFIX}_database_up", "1 if the inbox could be read.")
         try:
-            stats = inbox.queue_stats(self._engine)
+            stats = self._read()
         except (SQLAlchemyError, OSError) as exc:
             logger.warning("metrics: the inbox cannot be read (%s)", type(exc).__name__)
             up.add_metric([], 0)
@@ -148,7 +159,7 @@ class QueueCollector(Collector):
         yield from _queue_gauges(stats)
 
 
-def _queue_gauges(stats: inbox.QueueStats) -> Iterator[GaugeMetricFamily]:
+def _queue_gauges(stats: QueueStats) -> Iterator[GaugeMetricFamily]:
     yield GaugeMetricFamily(
         f"{PREFIX}_queue_depth", "Deliveries received or processing.", value=stats.depth
     )
@@ -166,13 +177,14 @@ def _queue_gauges(stats: inbox.QueueStats) -> Iterator[GaugeMetricFamily]:
     yield by_status
 
 
-def create_registry(engine: Engine | None = None) -> CollectorRegistry:
-    """A registry with this process's metrics, and the queue's when ``engine`` is given."""
+def create_registry(queue: Callable[[], QueueStats] | None = None) -> CollectorRegistry:
+    """A registry with this process's metrics, and the queue's when given the function that
+    reads it (``functools.partial(bot.ledger.inbox.queue_stats, engine)``)."""
     registry = CollectorRegistry()
     for collector in (*PROCESS_LOCAL, PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
         registry.register(collector)
-    if engine is not None:
-        registry.register(QueueCollector(engine))
+    if queue is not None:
+        registry.register(QueueCollector(queue))
     return registry
 
 

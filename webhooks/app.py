@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from flask import Blueprint, Flask, Response
@@ -22,6 +23,7 @@ from bot import telemetry
 from bot.app.handlers import router as default_router
 from bot.app.router import Router
 from bot.config import Settings
+from bot.ledger import inbox
 from bot.ledger.db import make_engine
 from bot.render.audit import TEMPLATES
 from webhooks import access
@@ -71,7 +73,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # Autoescape every template, whatever its name (Flask's default covers only .html & co.).
     app.jinja_options = {**app.jinja_options, "autoescape": True}
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    registry = telemetry.create_registry(engine)
+    registry = telemetry.create_registry(partial(inbox.queue_stats, engine))
     app.extensions[STATE_KEY] = AppState(settings, engine, default_router, registry)
     csrf = access.init_access(app, settings, engine)
     csrf.exempt(ingress_blueprint)

@@ -192,7 +192,7 @@ def backfill(
     own = app is None
     client = app or GitHubApp(settings, seconds_between_requests=None, seconds_between_writes=None)
     try:
-        analyser = Analyser.from_settings(settings)
+        analyser = settings.analyser()
         return Backfill(engine, client, analyser, options, progress, sleep).run()
     finally:
         if own:

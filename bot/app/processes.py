@@ -10,6 +10,7 @@ import logging
 import signal
 import threading
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -24,7 +25,6 @@ from bot.app.digests import add_digest_job
 from bot.app.pr_comment import CommentStep
 from bot.app.worker import DEFAULT_LEASE, Worker
 from bot.config import Settings
-from bot.engine.analysis import Analyser
 from bot.github.client import GitHubApp, configured
 from bot.ledger import inbox
 from bot.ledger.db import LedgerUnavailable, make_engine, migrate, require_head
@@ -48,7 +48,7 @@ def run_worker(
     engine = prepared_engine(settings)
     try:
         if metrics_port is not None:
-            registry = telemetry.create_registry(engine)
+            registry = telemetry.create_registry(partial(inbox.queue_stats, engine))
             start_http_server(metrics_port, addr=metrics_address, registry=registry)
         worker = build_worker(engine, settings, poll_seconds=poll_seconds, lease=lease)
         if once:
@@ -74,7 +74,7 @@ def build_worker(
         log.warning("no GitHub App credentials: steps that need the GitHub API are skipped")
         return Worker(engine, settings, **options)
     app = GitHubApp(settings, **(github_options or {}))
-    analyser = Analyser.from_settings(settings)
+    analyser = settings.analyser()
     comments = CommentStep(app, analyser, settings)
     worker = Worker(
         engine,

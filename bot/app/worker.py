@@ -72,7 +72,7 @@ class Worker:
         settings = settings or Settings()
         self.engine = engine
         self.router = router
-        self.analyser = analyser or Analyser.from_settings(settings)
+        self.analyser = analyser or settings.analyser()
         self.context = HandlerContext(app_id=settings.github_app_id)
         self.api_steps = dict(api_steps or {})
         self.comment_step = comment_step

@@ -149,9 +149,8 @@ def parse_command(files, nul, no_divider, author, committer, branch, date) -> No
     (e.g. 'git log -z --format=%B').
     """
     from bot.config import Settings
-    from bot.engine.analysis import Analyser
 
-    analyser = Analyser.from_settings(Settings())
+    analyser = Settings().analyser()
     when = (date.replace(tzinfo=date.tzinfo or UTC)) if date else datetime.now(UTC)
     author_id, committer_id = (parse_identity(v) if v else Identity() for v in (author, committer))
     out = sys.stdout
@@ -223,7 +222,6 @@ def audit_command(repo, since, until, rev, fmt, output, db, survival, max_blame_
                   window_days, seed) -> None:  # fmt: skip
     """Audit a local git history: token yield, waterfall, tier x task class, recommendations."""
     from bot.config import Settings
-    from bot.engine.analysis import Analyser
     from bot.local.audit import AuditOptions, run_audit
     from bot.local.gitlog import GitLogError
     from bot.render.audit import print_table, to_csv, to_html, to_json
@@ -232,7 +230,7 @@ def audit_command(repo, since, until, rev, fmt, output, db, survival, max_blame_
                            seed)  # fmt: skip
     try:
         with _progress() as advance:
-            report = run_audit(options, Analyser.from_settings(Settings()), advance)
+            report = run_audit(options, Settings().analyser(), advance)
     except GitLogError as error:
         raise click.ClickException(str(error)) from error
     if fmt == "table":

@@ -13,7 +13,6 @@ from typing import Any
 
 from bot.agents.detect import Detection, detect
 from bot.agents.rules import DEFAULT_RULES, RuleSet
-from bot.config import Settings
 from bot.pricing.prices import PriceBook, PricedUsage
 from bot.protocol.codec import ProtocolRecord, parse_record
 from bot.protocol.commit import CommitInfo
@@ -42,18 +41,12 @@ class CommitAnalysis:
 
 
 class Analyser:
-    """Holds the configured rule table and price book, built once for many commits."""
+    """Holds the configured rule table and price book, built once for many commits
+    (``bot.config.Settings.analyser`` builds it from the settings)."""
 
     def __init__(self, rules: RuleSet = DEFAULT_RULES, prices: PriceBook | None = None):
         self.rules = rules
         self.prices = prices if prices is not None else PriceBook.from_config(None, None)
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Analyser:
-        return cls(
-            RuleSet.from_config(settings.agent_rules, identities=settings.agent_identities),
-            PriceBook.from_config(settings.price_overrides, settings.tiers),
-        )
 
     def analyse(self, commit: CommitInfo, divider: bool = False) -> CommitAnalysis:
         """``divider`` applies git's ``---`` rule: on for message files, off for stored commits."""

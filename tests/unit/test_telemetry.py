@@ -7,6 +7,7 @@ import json
 import logging
 import threading
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 
@@ -203,7 +204,9 @@ def test_worker_api_counts():
 
 
 def test_registries_can_be_created_many_times(ledger_engine):
-    registries = [telemetry.create_registry(ledger_engine) for _ in range(3)]
+    registries = [
+        telemetry.create_registry(partial(inbox.queue_stats, ledger_engine)) for _ in range(3)
+    ]
     assert all(r.get_sample_value("yield_auditor_queue_depth") == 0 for r in registries)
 
 
@@ -212,7 +215,7 @@ def test_queue_gauges_read_the_database(ledger_engine):
     inbox.store(ledger_engine, "q-1", "push", b"{}", {}, now=old)
     inbox.store(ledger_engine, "q-2", "push", b"{}", {})
     inbox.store(ledger_engine, "q-3", "sponsorship", b"{}", {}, ignored=True)
-    registry = telemetry.create_registry(ledger_engine)
+    registry = telemetry.create_registry(partial(inbox.queue_stats, ledger_engine))
     assert registry.get_sample_value("yield_auditor_database_up") == 1
     assert registry.get_sample_value("yield_auditor_queue_depth") == 2
     assert registry.get_sample_value("yield_auditor_deliveries", {"status": "received"}) == 2
@@ -224,12 +227,12 @@ def test_queue_gauges_read_the_database(ledger_engine):
 
 def test_queue_gauges_without_a_database():
     engine = make_engine("sqlite:////nonexistent-dir/ledger.db")
-    registry = telemetry.create_registry(engine)
+    registry = telemetry.create_registry(partial(inbox.queue_stats, engine))
     assert registry.get_sample_value("yield_auditor_database_up") == 0
     assert registry.get_sample_value("yield_auditor_queue_depth") is None
     engine.dispose()
 
 
 def test_empty_queue_has_no_pending_age(ledger_engine):
-    registry = telemetry.create_registry(ledger_engine)
+    registry = telemetry.create_registry(partial(inbox.queue_stats, ledger_engine))
     assert registry.get_sample_value("yield_auditor_oldest_pending_seconds") == 0

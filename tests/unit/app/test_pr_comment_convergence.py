@@ -18,7 +18,6 @@ from bot.app.repo_config import ConfigResult, RepoConfig
 from bot.app.worker import RetryLater
 from bot.config import Settings
 from bot.demo.fake_github.server import ERROR, FakeGitHub, Person
-from bot.engine.analysis import Analyser
 from bot.github.client import GitHubApp
 from bot.render.comment import Comment, Revision
 
@@ -44,7 +43,7 @@ def step(fake: FakeGitHub, app_key: str) -> Iterator[CommentStep]:
     )
     quick = {"backoff_factor": 0, "seconds_between_requests": None, "seconds_between_writes": None}
     app = GitHubApp(options, **quick)
-    yield CommentStep(app, Analyser.from_settings(options), options)
+    yield CommentStep(app, options.analyser(), options)
     app.close()
 
 
