@@ -8,16 +8,27 @@ NUMERIC from the exact decimal strings of each task's spend document (docs/ledge
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bot.digest.model import Period
 from bot.engine.attribution import BUCKETS, OPEN, SHIPPED
 from bot.engine.yields import COUNTS, Totals
 from bot.ledger.store import tasks as tasks_t
+
+
+class Week(Protocol):
+    """A half-open interval [start, end) in UTC, such as the digest's ``Period``: the ledger
+    sits below the digest and so names only what it reads."""
+
+    @property
+    def start(self) -> datetime: ...
+
+    @property
+    def end(self) -> datetime: ...
 
 
 def totals(
@@ -35,7 +46,7 @@ def totals(
 
 
 def weekly_totals(
-    connection: Connection, repo_ids: Iterable[int], weeks: Sequence[Period]
+    connection: Connection, repo_ids: Iterable[int], weeks: Sequence[Week]
 ) -> list[Totals]:
     """The totals of the tasks finished in each of ``weeks`` (consecutive), in order."""
     f = tasks_t.c.finished_at
