@@ -26,9 +26,14 @@ audit: $(INSTALLED)
 test: $(INSTALLED)
 	$(BIN)/python -m pytest
 
+# Style, the layers between packages (import-linter, [tool.importlinter] in pyproject.toml), every
+# imported library declared (deptry), the Dockerfile and the shell scripts.
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check bot webhooks tests bench docker
+	$(BIN)/lint-imports
+	$(BIN)/deptry bot webhooks docker
+	$(BIN)/deptry tests bench --ignore DEP002,DEP004
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/shellcheck docker/entrypoint.sh docker/base-image.sh .ci/run
 
