@@ -1,5 +1,5 @@
-"""What every channel says, as lines: numbers formatted once here, untrusted text escaped by the
-channel's ``Style``.
+"""What every channel says, as lines: numbers printed by ``bot.render.format``, untrusted text
+escaped by the channel's ``Style``.
 
 Every string in a ``Digest`` that is not a number is untrusted (it came from a commit, a trailer,
 a pull request title or the configuration). ``piece`` cleans it (no control or bidi characters,
@@ -9,17 +9,16 @@ bound and ``clip`` can drop whole lines to fit a section's budget without breaki
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
 from bot import DOCS_URL
 from bot.digest.model import Advice, AttentionItem, Cell, Digest, Figure, Misroute
+from bot.render import format as fmt
 
 NAME = 48  # escaped characters of a name (tier, task class, figure, repository)
 TITLE = 120  # ... of a title, a reason, a denominator
@@ -100,51 +99,7 @@ def more(count: int) -> str:
 # --------------------------------------------------------------------------- numbers
 
 
-def finite(value: float | Decimal | None) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
-def usd(value: float | Decimal | None) -> str:
-    number = finite(value)
-    if number is None:
-        return "n/a"
-    digits = 4 if 0 < abs(number) < 0.01 else 2
-    return f"{'-' if number < 0 else ''}${abs(number):,.{digits}f}"
-
-
-def share(value: float | None) -> str:
-    number = finite(value)
-    return "n/a" if number is None else f"{number:.1%}"
-
-
-def amount(value: float | Decimal | None, unit: str) -> str:
-    number = finite(value)
-    if number is None:
-        return "n/a"
-    if unit == "share":
-        return share(number)
-    if unit == "usd":
-        return usd(number)
-    return f"{number:,.0f}" if number.is_integer() else f"{number:,.2f}"
-
-
-def change(figure: Figure) -> str:
-    """The change against the previous period: points for shares, dollars, counts."""
-    value, previous = finite(figure.value), finite(figure.previous)
-    if value is None or previous is None:
-        return "no previous period"
-    delta = value - previous
-    if figure.unit == "share":
-        return f"{delta * 100:+.1f} pts"
-    if figure.unit == "usd":
-        return f"{'+' if delta >= 0 else '-'}{usd(abs(delta))}"
-    return f"{delta:+,.0f}" if delta.is_integer() else f"{delta:+,.2f}"
-
-
-def interval(bounds: tuple[float, float] | None, format: Callable[[Any], str] = share) -> str:
+def interval(bounds: tuple[float, float] | None, format: Callable[[Any], str] = fmt.share) -> str:
     return "" if bounds is None else f" [{format(bounds[0])}–{format(bounds[1])}]"
 
 
@@ -162,19 +117,19 @@ def headline(digest: Digest, style: Style) -> str:
 
 def figure_columns(figure: Figure, style: Style) -> tuple[str, str, str, str, str, str]:
     """Name, value, previous, change, denominator, coverage."""
-    coverage = "" if figure.coverage is None else f"{share(figure.coverage)} priced"
+    coverage = "" if figure.coverage is None else f"{fmt.share(figure.coverage)} priced"
     return (
         piece(style, figure.name, NAME),
-        amount(figure.value, figure.unit),
-        amount(figure.previous, figure.unit),
-        change(figure),
+        fmt.figure(figure.value, figure.unit),
+        fmt.figure(figure.previous, figure.unit),
+        fmt.change(figure.value, figure.previous, figure.unit) or "no previous period",
         piece(style, figure.denominator, TITLE),
         coverage,
     )
 
 
 def figure_text(figure: Figure, style: Style) -> tuple[str, str]:
-    """(name, "71.0% (+6.0 pts; was 65.0%) · of 34 tasks · 98.0% priced")."""
+    """(name, "71% (+6 pts; was 65%) · of 34 tasks · 98% priced")."""
     name, value, previous, delta, denominator, coverage = figure_columns(figure, style)
     detail = " · ".join(part for part in (denominator, coverage) if part)
     body = f"{value} ({delta}; was {previous})"
@@ -187,9 +142,9 @@ def cell_columns(cell: Cell, style: Style) -> tuple[str, str, str, str, str, str
         piece(style, cell.tier, NAME),
         piece(style, cell.task_class, NAME),
         f"{cell.shipped_tasks}/{cell.tasks}",
-        share(cell.first_pass_yield) + interval(cell.interval),
-        share(cell.token_yield),
-        usd(cell.cost_per_shipped_task),
+        fmt.share(cell.first_pass_yield) + interval(cell.interval),
+        fmt.share(cell.token_yield),
+        fmt.money_per(cell.cost_per_shipped_task, cell.shipped_tasks),
     )
 
 
@@ -204,15 +159,14 @@ def cell_line(cell: Cell, style: Style) -> str:
 def attention_line(item: AttentionItem, style: Style) -> str:
     where = piece(style, item.repository, NAME)
     reason = piece(style, item.reason, TITLE)
-    return f"{linked(style, item.url, item.title)} ({where}) · {usd(item.usd)} · {reason}"
+    return f"{linked(style, item.url, item.title)} ({where}) · {fmt.money(item.usd)} · {reason}"
 
 
 def misroute_line(item: Misroute, style: Style) -> str:
     where = piece(style, item.repository, NAME)
     route = f"{piece(style, item.from_tier, NAME)} → {piece(style, item.to_tier, NAME)}"
-    return (
-        f"{linked(style, item.url, item.task)} ({where}) · {route} · {usd(item.usd_burned)} burned"
-    )
+    burned = fmt.money(item.usd_burned)
+    return f"{linked(style, item.url, item.task)} ({where}) · {route} · {burned} burned"
 
 
 def advice_line(advice: Advice, style: Style) -> str:
@@ -224,17 +178,16 @@ def advice_line(advice: Advice, style: Style) -> str:
 def standing(advice: Advice, style: Style) -> str:
     """The sentence, then P(cheaper) and the saving with its interval when known."""
     parts = [piece(style, advice.text, LONG)]
-    if finite(advice.p_cheaper) is not None:
-        parts.append(f"P(saves ≥ 5%) {share(advice.p_cheaper)}")
-    if finite(advice.saving) is not None:
-        parts.append(
-            f"saving {usd(advice.saving)} per shipped task{interval(advice.saving_interval, usd)}"
-        )
+    if fmt.finite(advice.p_cheaper) is not None:
+        parts.append(f"P(saves ≥ 5%) {fmt.share(advice.p_cheaper)}")
+    if fmt.finite(advice.saving) is not None:
+        saving = interval(advice.saving_interval, fmt.money)
+        parts.append(f"saving {fmt.money(advice.saving)} per shipped task{saving}")
     return " · ".join(parts)
 
 
 def trend_line(digest: Digest, style: Style) -> str:
-    points = [f"{piece(style, p.week, 12)} {share(p.token_yield)}" for p in digest.trend[-12:]]
+    points = [f"{piece(style, p.week, 12)} {fmt.share(p.token_yield)}" for p in digest.trend[-12:]]
     return "Token yield by week: " + (", ".join(points) if points else "no history yet")
 
 

@@ -3,7 +3,7 @@
 The issue carries a hidden marker naming the installation and period; a second send (a retry,
 a second scheduler) finds it among the repository's newest issues and edits it instead of
 opening another, and does nothing when the body is unchanged. The body is Markdown under
-65,000 characters; every untrusted string goes through ``bot.render.comment.md`` (no mentions, no
+65,000 characters; every untrusted string goes through ``bot.render.jinja.md`` (no mentions, no
 links, no HTML), and the trend is a Mermaid chart GitHub draws itself.
 """
 
@@ -24,7 +24,8 @@ from bot.channels.base import Channel, ChannelError, Spec
 from bot.config import Settings
 from bot.digest.model import Digest
 from bot.github.client import GitHubApp, RateLimited, rate_limits
-from bot.render.comment import md
+from bot.render import format as fmt
+from bot.render.jinja import md
 
 MAX_BODY = 60_000  # GitHub refuses bodies over 65,536 characters
 SEARCHED = 100  # newest issues looked through for this period's
@@ -94,7 +95,7 @@ def _body(digest: Digest, scale: float) -> str:
 
 def _trend(digest: Digest) -> list[str]:
     """A Mermaid line chart of token yield by week, and the dashboard link."""
-    points = [(p.week, c.finite(p.token_yield)) for p in digest.trend[-12:]]
+    points = [(p.week, fmt.finite(p.token_yield)) for p in digest.trend[-12:]]
     points = [(re.sub(r"[^0-9A-Za-z-]", "", week)[:10], y) for week, y in points if y is not None]
     url = c.safe_url(digest.dashboard_url)
     lines = ["", "### Token yield, last 12 weeks", ""]

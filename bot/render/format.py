@@ -10,6 +10,7 @@ everywhere. The rules (docs/metrics.md, "How figures are printed"):
   decimal value, so a float and the Decimal of its text print the same.
 - shares: "63%", exact "63.4%". Tokens: "1.2M", "350k", "950", exact "1,234,567".
   Counts: "1,234" ("2.5" for an axis tick between integers).
+- a change: "+6 pts" (points of a share), "-$1.50", "+3"; "" when either value is missing.
 - a missing figure (None, NaN, infinite) is ``UNKNOWN``, a figure that exists but we cannot
   know (dollars withheld); ``NOT_APPLICABLE`` when there is nothing to divide by: a missing
   share, the cost per shipped task when nothing shipped (``money_per``).
@@ -46,7 +47,8 @@ def _decimal(value: Number | None) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-def _float(value: Number | None) -> float | None:
+def finite(value: Number | None) -> float | None:
+    """The value as a float, or None when it is missing (None, NaN, infinite)."""
     number = _decimal(value)
     return None if number is None else float(number)
 
@@ -98,7 +100,7 @@ def share(value: Number | None, exact: bool = False) -> str:
 
 def tokens(value: Number | None, exact: bool = False) -> str:
     """ "1.2M", "12.5M", "350k", "950"; every digit ("1,234,567") when exact."""
-    n = _float(value)
+    n = finite(value)
     if n is None:
         return UNKNOWN
     if exact or abs(n) < 1000:
@@ -131,6 +133,19 @@ def figure(value: Number | None, unit: str, exact: bool = False) -> str:
     return _BY_UNIT[unit](value, exact)
 
 
+def change(value: Number | None, previous: Number | None, unit: str, exact: bool = False) -> str:
+    """The change from ``previous``: "+6 pts" for shares, "-$1.50", "+3"; "" if one is missing."""
+    now, before = _decimal(value), _decimal(previous)
+    if now is None or before is None:
+        return ""
+    delta = now - before
+    if unit == "share":
+        size = f"{abs(delta) * 100:.{1 if exact else 0}f} pts"
+    else:
+        size = figure(abs(delta), unit, exact)
+    return ("-" if delta < 0 and re.search(r"[1-9]", size) else "+") + size
+
+
 FILTERS: dict[str, Callable[..., str]] = {
     "money": money,
     "cost": cost,
@@ -139,4 +154,5 @@ FILTERS: dict[str, Callable[..., str]] = {
     "tokens": tokens,
     "count": count,
     "figure": figure,
+    "change": change,
 }

@@ -76,10 +76,10 @@ def test_a_pull_request_quoting_the_marker_is_never_adopted(fake, channel):
 def test_body_shows_every_section_with_a_mermaid_trend(channel):
     body = channel.render(small_digest())["body"]
     for expected in (
-        "| Token yield | 71.0% | 65.0% | +6.0 pts |",
-        "97.0% priced",
+        "| Token yield | 71% | 65% | +6 pts |",
+        "97% priced",
         "economy",
-        "[60.0%–98.0%]",
+        "[60%–98%]",
         "$0.80 burned",
         "**SWITCH**",
         "```mermaid",
