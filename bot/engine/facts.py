@@ -6,9 +6,8 @@ from collections.abc import Sequence
 
 from bot.engine.analysis import CommitAnalysis
 from bot.engine.records import CommitFacts, FileChange, UsageLine
+from bot.protocol.commit import is_fixup, subject_of
 from bot.protocol.keys import bounded_or_none
-
-FIXUP_PREFIXES = ("fixup! ", "squash! ", "amend! ")
 
 
 def commit_facts(
@@ -24,7 +23,7 @@ def commit_facts(
         UsageLine(p.usage.model, p.tier, p.usage.total_tokens, p.usd) for p in analysis.usage
     )
     main_line = max(analysis.usage, key=lambda p: p.usage.total_tokens, default=None)
-    subject = commit.message.split("\n", 1)[0]
+    subject = subject_of(commit.message)
     authored = commit.authored_at or commit.committed_at
     return CommitFacts(
         sha=commit.sha,
@@ -55,6 +54,6 @@ def commit_facts(
         files=tuple(files),
         pr_number=pr_number,
         branch=bounded_or_none(commit.branch),
-        is_fixup=subject.startswith(FIXUP_PREFIXES),
+        is_fixup=is_fixup(subject),
         refused=detection.refused,
     )

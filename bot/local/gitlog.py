@@ -30,7 +30,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 from bot.engine.records import FileChange
-from bot.protocol.commit import CommitInfo, Identity
+from bot.protocol.commit import CommitInfo, Identity, subject_of
 
 GIT = "git"
 CHUNK = 1 << 18  # bytes per read from git's stdout
@@ -41,7 +41,6 @@ _LOCATION_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR", "GIT_INDEX_FILE"
 _CONFIG = ("diff.relative=false", "log.showSignature=false", "color.ui=never", "core.pager=cat")
 _FORMAT = "%H%x00%P%x00%an%x00%ae%x00%ad%x00%cn%x00%ce%x00%cd%x00%B%x00"
 _FIELDS = 10  # the nine fields above and the empty one -z adds after each header
-FIXUP_PREFIXES = ("fixup! ", "squash! ", "amend! ")
 HEX = frozenset("0123456789abcdefABCDEF")
 # git's complaints about a missing object name it: "unable to read <sha>", "could not fetch".
 _OBJECT_ID = re.compile(rb"\b[0-9a-f]{40}(?:[0-9a-f]{24})?\b")
@@ -96,34 +95,6 @@ class GitCommit:
             self.committed_at,
             branch,
         )
-
-
-def subject_of(message: str) -> str:
-    """git's subject (``%s``): the first paragraph, its lines joined by spaces."""
-    start = 0
-    n = len(message)
-    while start < n:  # leading blank lines are skipped
-        nl = message.find("\n", start)
-        end = n if nl < 0 else nl
-        if message[start:end].strip():
-            break
-        start = end + 1
-    nl = message.find("\n", start)
-    if nl < 0:
-        return message[start:].rstrip()
-    if message.startswith("\n", nl + 1) or nl + 1 >= n:  # the common one-line subject
-        return message[start:nl].rstrip()
-    lines = []
-    for line in message[start:].split("\n"):
-        if not line.strip():
-            break
-        lines.append(line.rstrip())
-    return " ".join(lines)
-
-
-def is_fixup(subject: str) -> bool:
-    """A ``git commit --fixup/--squash`` commit: meant to be folded into an earlier one."""
-    return subject.startswith(FIXUP_PREFIXES)
 
 
 # --------------------------------------------------------------------------------------

@@ -21,11 +21,9 @@ from bot.local.gitlog import (
     Diffs,
     GitCommit,
     GitLogError,
-    is_fixup,
     iter_commits,
     numstat_for,
     shallow_commits,
-    subject_of,
 )
 from bot.protocol.commit import Identity
 from tests.unit.local.repos import Repo, fast_import
@@ -466,11 +464,3 @@ def test_a_commit_with_many_files_spanning_many_reads(
     after, many, before = repo.commits()
     assert len(many.files) == 3000 and many.lines_added == 3000
     assert [c.subject for c in (after, many, before)] == ["after", "many", "before"]
-
-
-def test_small_helpers() -> None:
-    assert is_fixup("fixup! feat: x") and is_fixup("squash! x") and is_fixup("amend! x")
-    assert not is_fixup("fix: x") and not is_fixup("fixup!x")
-    assert subject_of("one\ntwo\n\nbody") == "one two"
-    assert subject_of("\n\n  title  \n\nbody") == "  title"
-    assert subject_of("") == ""
