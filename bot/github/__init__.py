@@ -1,4 +1,5 @@
-"""GitHub's REST API for the App: the PyGithub client (``client``) and a local fake (``fake``).
+"""GitHub's REST API for the App: the PyGithub client (``client``).
 
-Importing this package imports neither, so the engine and the CLI stay light.
+Importing this package does not import PyGithub, so the engine and the CLI stay light. The fake
+GitHub the demo and the tests talk to is ``bot.demo.fake_github``.
 """
