@@ -11,6 +11,11 @@ interpolation between vertices, as RouteLLM's ``np.interp``). The current policy
 its distance below the curve, at its own frontier-dollar share, is the quality mis-routing
 costs. Every figure is a posterior median with a 90% interval over joint draws of every cell.
 
+``strategies`` sets routing against cascading (``Agent-Route: strategy=``): cost per shipped
+task, escalation rate, and the cost of escalating late (after a failed CI run or review)
+against at once. Not built: the router's threshold sweep (``Agent-Route: score=``), which needs
+outcomes on both tiers for the same scores, and time to merge, which ``Routed`` does not carry.
+
 Pure: no I/O. See docs/metrics.md ("The routing-efficiency curve") and
 ../shared/reference/routing-economics.md, sections 1.1 and 1.5.
 """
@@ -34,7 +39,7 @@ from bot.engine.scorecard import (
     thin,
     tier_prices,
 )
-from bot.stats.posterior import Rule
+from bot.stats.posterior import Rate, Rule, bayes_bootstrap_means, cost_per_shipped, rate
 
 if TYPE_CHECKING:
     import numpy as np
@@ -282,3 +287,59 @@ def _interp_rows(x: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     import numpy as np  # here, not at module level (start-up)
 
     return np.array([np.interp(xi, xr, yr) for xi, xr, yr in zip(x, xs, ys, strict=True)])
+
+
+# --- routing against cascading -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """One routing strategy (``Agent-Route: strategy=``; None: not stated): its tasks, shipped
+    and escalation rates (Wilson 95%), cost per shipped task (90%, None: withheld), and among
+    its escalated tasks the mean cost (90%) of those that went through a failed CI run or review
+    before escalating (``late``) against those that escalated at once (``immediate``)."""
+
+    strategy: str | None
+    tasks: int
+    shipped: Rate
+    escalated: Rate
+    cost_per_shipped: Estimate | None
+    late: Estimate | None
+    immediate: Estimate | None
+    late_tasks: int
+    immediate_tasks: int
+
+
+def strategies(records: Sequence[Routed], *, draws: int = DRAWS, seed: int = 0) -> list[Strategy]:
+    """Routing against cascading: the figures of each strategy, in the order of their names."""
+    groups: dict[str | None, list[Routed]] = defaultdict(list)
+    for r in records:
+        groups[r.strategy].append(r)
+    return [_strategy(name, group, draws, seed) for name, group in
+            sorted(groups.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))]  # fmt: skip
+
+
+def _strategy(name: str | None, group: Sequence[Routed], draws: int, seed: int) -> Strategy:
+    shipped = [r.outcome.cost for r in group if r.outcome.shipped]
+    failed = [r.outcome.cost for r in group if not r.outcome.shipped]
+    cps = cost_per_shipped(shipped, failed, draws, seed)
+    late = [float(r.outcome.cost) for r in group if r.late and r.outcome.cost is not None]
+    now = [float(r.outcome.cost) for r in group if r.late is False and r.outcome.cost is not None]
+    return Strategy(
+        strategy=name,
+        tasks=len(group),
+        shipped=rate(len(shipped), len(group)),
+        escalated=rate(sum(r.escalated for r in group), len(group)),
+        cost_per_shipped=None if cps.withheld else Estimate(cps.median, cps.low, cps.high),
+        late=_mean(late, draws, seed),
+        immediate=_mean(now, draws, seed),
+        late_tasks=len(late),
+        immediate_tasks=len(now),
+    )
+
+
+def _mean(costs: Sequence[float], draws: int, seed: int) -> Estimate | None:
+    """The Bayesian bootstrap's median and 90% interval of a mean cost; None without costs."""
+    if not costs:
+        return None
+    return Estimate.of(bayes_bootstrap_means(costs, draws, seed))

@@ -141,10 +141,12 @@ class Estimate:
     high: float
 
     @classmethod
-    def of(cls, values: np.ndarray) -> Estimate:
+    def of(cls, values: np.ndarray | Sequence[float]) -> Estimate:
+        """Of draws; non-finite ones (a ratio over a zero draw) are left out."""
         import numpy as np  # here, not at module level (start-up)
 
-        srt = np.sort(values[np.isfinite(values)]).tolist()
+        x = np.asarray(values, dtype=float)
+        srt = np.sort(x[np.isfinite(x)]).tolist()
         tail = (1.0 - INTERVAL) / 2
         return cls(quantile(srt, 0.5), quantile(srt, tail), quantile(srt, 1.0 - tail))
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import numpy as np
 import pytest
 
-from bot.engine.curve import Arrays, crossing, curve, figures, trace
+from bot.engine.curve import Arrays, crossing, curve, figures, strategies, trace
+from bot.engine.report import Outcome
+from bot.engine.scorecard import Routed
 from bot.engine.simulate import (
     PROOF,
     PROOF_ROUTING,
@@ -105,3 +109,26 @@ def test_curve_intervals_cover_the_truth():
             e = getattr(found, name)
             hits[name] += e.low <= truth[name] <= e.high
     assert all(0.85 <= k / seeds <= 0.95 for k in hits.values()), hits
+
+
+def _task(strategy, shipped, cost, late=None):
+    outcome = Outcome("bugfix", "economy", shipped, Decimal(cost))
+    return Routed(outcome, strategy=strategy, escalated=late is not None, late=late)
+
+
+def test_routing_against_cascading():
+    records = [
+        _task("route", True, "1.0"), _task("route", True, "1.0"), _task("route", False, "2.0"),
+        _task("cascade", True, "3.0", late=True), _task("cascade", True, "1.5", late=False),
+        _task("cascade", True, "0.5"), _task(None, True, "1.0"),
+    ]  # fmt: skip
+    found = {s.strategy: s for s in strategies(records, draws=500)}
+    assert list(found) == ["cascade", "route", None]
+    route, cascade = found["route"], found["cascade"]
+    assert (route.tasks, route.shipped.k, route.escalated.k) == (3, 2, 0)
+    assert route.late is None and route.immediate is None
+    assert (cascade.escalated.k, cascade.late_tasks, cascade.immediate_tasks) == (2, 1, 1)
+    assert cascade.late.median == 3.0 and cascade.immediate.median == 1.5
+    assert (
+        route.cost_per_shipped.low <= route.cost_per_shipped.median <= route.cost_per_shipped.high
+    )
