@@ -41,6 +41,7 @@ __all__ = [
     "Trial",
     "Truth",
     "current_tier",
+    "cost_over_optimal",
     "curve_truth",
     "history",
     "ladder",
@@ -50,6 +51,7 @@ __all__ = [
     "routed_history",
     "switch_is_right",
     "trial",
+    "truly_worse",
     "truth",
 ]
 
@@ -155,15 +157,28 @@ def _task(
     task_class: str,
     tier: str,
 ) -> Outcome:
-    cost, shipped = 0.0, False
+    spent, shipped, priced = _attempts(rng, scenario, arms, steps, mu_shift)
+    cost = sum(c for _, c in spent)
+    return Outcome(task_class, tier, shipped, Decimal(repr(cost)) if priced else None)
+
+
+def _attempts(
+    rng: random.Random,
+    scenario: Scenario,
+    arms: Mapping[str, Arm],
+    steps: Sequence[str],
+    mu_shift: float,
+) -> tuple[list[tuple[str, float]], bool, bool]:
+    """One task's attempts along ``steps`` until one succeeds: each attempt's (tier, dollars),
+    whether it shipped, and whether its cost is known."""
+    spent, shipped = [], False
     for step in steps:
         arm = arms[step]
-        cost += rng.lognormvariate(math.log(arm.mean_cost) + mu_shift, scenario.sigma)
+        spent.append((step, rng.lognormvariate(math.log(arm.mean_cost) + mu_shift, scenario.sigma)))
         if rng.random() < arm.p:
             shipped = True
             break
-    priced = rng.random() >= scenario.unpriced
-    return Outcome(task_class, tier, shipped, Decimal(repr(cost)) if priced else None)
+    return spent, shipped, rng.random() >= scenario.unpriced
 
 
 # --- the scenarios of docs/statistics.md and what a recommendation is judged against -----------
@@ -289,6 +304,11 @@ class Routing:
                 found[(task_class, tier)] = round(minority * s / least)
         return found
 
+    def current(self, task_class: str) -> str:
+        """The tier most of ``task_class`` goes to: the one a policy switches away from."""
+        shares = self.shares[task_class]
+        return max(shares, key=lambda t: (shares[t], t))
+
 
 def routed_history(
     scenario: Scenario,
@@ -320,36 +340,31 @@ def _routed_task(
     mu_shift: float,
     prices: Mapping[str, float],
 ) -> Routed:
-    arms = scenario.arms[task_class]
-    spent: list[tuple[str, float]] = []
-    shipped = False
-    for step in steps:
-        arm = arms[step]
-        spent.append((step, rng.lognormvariate(math.log(arm.mean_cost) + mu_shift, scenario.sigma)))
-        if rng.random() < arm.p:
-            shipped = True
-            break
-    priced = rng.random() >= scenario.unpriced
+    spent, shipped, priced = _attempts(rng, scenario, scenario.arms[task_class], steps, mu_shift)
     cost = sum(c for _, c in spent)
     outcome = Outcome(task_class, tier, shipped, Decimal(repr(cost)) if priced else None)
+    escalated = len({step for step, _ in spent}) > 1
+    late = True if escalated else None  # the ladder escalates only after failed attempts
     if not priced:
-        return Routed(outcome, escalated=len(set(t for t, _ in spent)) > 1)
+        return Routed(outcome, escalated=escalated, late=late)
     usage: dict[str, tuple[float, Decimal]] = {}
     spend: dict[str, Decimal] = defaultdict(Decimal)
     for i, (step, c) in enumerate(spent):
         tokens, usd = usage.get(step, (0.0, Decimal(0)))
         usage[step] = (tokens + c / prices[step], usd + Decimal(repr(c)))
-        last = i == len(spent) - 1
-        bucket = (
-            (SHIPPED if last else REWORK if step == spent[-1][0] else MISROUTE)
-            if shipped
-            else ABANDONED
-        )
-        spend[bucket] += Decimal(repr(c))
-    escalated = len(usage) > 1
-    return Routed(
-        outcome, usage, dict(spend), escalated=escalated, late=True if escalated else None
-    )
+        spend[_bucket(shipped, i == len(spent) - 1, step == spent[-1][0])] += Decimal(repr(c))
+    return Routed(outcome, usage, dict(spend), escalated=escalated, late=late)
+
+
+def _bucket(shipped: bool, last: bool, on_final_tier: bool) -> str:
+    """The waterfall bucket of one attempt's dollars: all of a task that never ships is
+    abandoned; a shipped task's last attempt shipped, its failed ones on the tier that shipped
+    are rework, on a lower tier a mis-route."""
+    if not shipped:
+        return ABANDONED
+    if last:
+        return SHIPPED
+    return REWORK if on_final_tier else MISROUTE
 
 
 def policy_truth(
@@ -367,6 +382,15 @@ def policy_truth(
     return Truth(ship, cost, cost / ship)
 
 
+def truly_worse(
+    scenario: Scenario, task_class: str, current: str, chosen: str, delta: float
+) -> bool:
+    """Whether moving ``task_class`` from ``current`` to ``chosen`` is truly worse: dearer per
+    shipped task, or shipping more than ``delta`` less."""
+    a, b = truth(scenario, task_class, current), truth(scenario, task_class, chosen)
+    return b.cost_per_shipped > a.cost_per_shipped or b.shipped < a.shipped - delta
+
+
 def optimal_tiers(scenario: Scenario, delta: float) -> dict[str, str]:
     """Per class, the tier with the lowest true cost per shipped task among those shipping no
     fewer than ``delta`` under the class's best shipped rate."""
@@ -377,6 +401,16 @@ def optimal_tiers(scenario: Scenario, delta: float) -> dict[str, str]:
         fit = [t for t in scenario.tiers if truths[t].shipped >= top - delta]
         best[task_class] = min(fit, key=lambda t: (truths[t].cost_per_shipped, t))
     return best
+
+
+def cost_over_optimal(scenario: Scenario, tiers: Mapping[str, str], delta: float) -> float:
+    """The true cost per shipped task of routing each class wholly to ``tiers[class]`` over
+    the ``optimal_tiers`` policy's, the classes in equal shares (1.05: 5% dearer)."""
+    mix = dict.fromkeys(scenario.arms, 1.0)
+    best = optimal_tiers(scenario, delta)
+    optimal = policy_truth(scenario, {c: {t: 1.0} for c, t in best.items()}, mix)
+    chosen = policy_truth(scenario, {c: {t: 1.0} for c, t in tiers.items()}, mix)
+    return chosen.cost_per_shipped / optimal.cost_per_shipped
 
 
 PROOF = Scenario(

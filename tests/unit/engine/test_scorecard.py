@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.engine.attribution import attribute
+from bot.engine.attribution import ABANDONED, MISROUTE, REWORK, SHIPPED, attribute
 from bot.engine.report import Outcome
 from bot.engine.scorecard import (
     LEAKS,
@@ -96,6 +96,21 @@ def test_the_leak_is_the_gap_and_its_split_adds_up():
     bugfix = next(c for c in card.cells if c.task_class == "bugfix")
     assert bugfix.realised_saving.median < 0 < bugfix.invoice_saving  # cheap tokens, dearer work
     assert "per shipped task" in card.sentence()
+
+
+def test_a_simulated_task_spends_along_its_ladder():
+    records = routed_history(PROOF, PROOF_ROUTING, 30, seed=4)
+    priced = [r for r in records if r.outcome.cost is not None]
+    assert len(records) == 450 and 0 < len(records) - len(priced) < 90  # 10% unpriced
+    for r in priced:
+        cost = pytest.approx(float(r.outcome.cost))  # a float sum, its parts in Decimal
+        assert float(sum(r.spend.values())) == cost
+        assert float(sum(usd for _, usd in r.usage.values())) == cost
+        assert (SHIPPED in r.spend) == r.outcome.shipped
+        assert set(r.spend) <= ({SHIPPED, REWORK, MISROUTE} if r.outcome.shipped else {ABANDONED})
+        assert r.escalated == (len(r.usage) > 1) and r.late == (True if r.escalated else None)
+        assert (MISROUTE in r.spend) <= r.escalated
+    assert any(MISROUTE in r.spend for r in priced) and any(REWORK in r.spend for r in priced)
 
 
 def test_the_same_seed_gives_the_same_scorecard():
