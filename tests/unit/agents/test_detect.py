@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.agents.detect import MAX_MATCHED, ROLES, Detection, detect
-from bot.agents.rules import DEFAULT_RULES
+from bot.agents.rules import DEFAULT_RULES, MAX_AGENT_NAME
 from bot.agents.table import BUILTIN_RULES
 from bot.protocol.commit import CommitInfo, Identity
 from tests.unit.agents.commits import commit, evidence
@@ -1195,12 +1195,17 @@ def test_megabyte_message_still_reads_the_footer():
         "a/" * 500,
     ],
 )
-def test_ten_thousand_hostile_trailers_give_a_verdict(value):
-    """Bounded patterns; the time these take is measured in bench/, not asserted here."""
+def test_ten_thousand_hostile_trailers_give_the_verdict_of_one_of_each(value):
+    """A repeated trailer adds nothing: each rule keeps its first hit and its text is capped.
+    Bounded patterns; the time these take is measured in bench/, not asserted here."""
     keys = ["Co-authored-by", "Assisted-by", "Generated-by", "Agent"]
     trailers = [(keys[i % 4], value) for i in range(10_000)]
     d = detect(commit("t"), trailers)
-    assert d.role in ROLES
+    assert d == detect(commit("t"), trailers[:4])
+    assert d.role == "authored" and d.agent in d.agents  # Assisted-by credits any name
+    assert len({e.rule for e in d.evidence}) == len(d.evidence)
+    assert all(len(e.matched) <= MAX_MATCHED for e in d.evidence)
+    assert all(0 < len(a) <= MAX_AGENT_NAME for a in d.agents)
 
 
 def test_many_spoofed_trailer_lines_in_the_body():
