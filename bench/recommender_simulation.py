@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.engine.simulate import SCENARIOS, Scenario, Trial, switch_is_right, trial  # noqa: E402
-from bot.stats.posterior import DELTA, MIN_SAVING  # noqa: E402
+from bot.stats.rule import DELTA, MIN_SAVING  # noqa: E402
 
 SIZES = (10, 30, 100, 300)
 BEGIN = "<!-- recommender-simulation:begin -->"

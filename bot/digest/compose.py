@@ -38,7 +38,8 @@ from bot.engine.yields import (
     summarise,
     totals_of,
 )
-from bot.stats.posterior import Rate, Recommendation, Rule
+from bot.stats.posterior import Rate
+from bot.stats.rule import Recommendation, Rule
 
 TREND_WEEKS = 12
 MAX_ATTENTION = 10

@@ -39,7 +39,8 @@ from bot.engine.scorecard import (
     thin,
     tier_prices,
 )
-from bot.stats.posterior import Rate, Rule, bayes_bootstrap_means, cost_per_shipped, rate
+from bot.stats.posterior import Rate, bayes_bootstrap_means, cost_per_shipped, rate
+from bot.stats.rule import Rule
 
 if TYPE_CHECKING:
     import numpy as np

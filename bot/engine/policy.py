@@ -6,7 +6,7 @@ class has the lowest cost per shipped task among the tiers shipping within the t
 unless another wins in ``SWITCH_WINS`` of the draws: a router changes course only on strong
 evidence (a switch to a truly worse tier stays under 5% of simulated histories at 30 tasks a
 cell), yet follows it once the cells are large (docs/statistics.md, section 7). This is not the
-audit's advice (``bot.stats.posterior.best_tier``), which also asks for a material saving with
+audit's advice (``bot.stats.rule.best_tier``), which also asks for a material saving with
 99% probability before telling a human to move a class: a router keeps exploring, so it can
 correct itself. The **exploration share** is the share of draws another tier wins, floored at
 ``EXPLORE_FLOOR`` so no tier is ever starved and capped at ``EXPLORE_CAP``.
@@ -27,7 +27,8 @@ from typing import Any
 
 from bot.engine.report import cells_of
 from bot.engine.scorecard import DRAWS, Cell, Estimate, Routed, draw_cells
-from bot.stats.posterior import Rule, rate_interval
+from bot.stats.posterior import rate_interval
+from bot.stats.rule import Rule
 
 SCHEMA = "yield-auditor/policy/v1"
 EXPLORE_FLOOR = 0.02

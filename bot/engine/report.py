@@ -14,14 +14,8 @@ from typing import Any
 from bot.engine.attribution import SHIPPED, Task
 from bot.engine.records import CommitFacts
 from bot.engine.yields import BREAKDOWNS, GroupMetrics, breakdown, calibration, summarise
-from bot.stats.posterior import (
-    CellData,
-    CellSummary,
-    Rate,
-    Recommendation,
-    best_tier,
-    summarise_cell,
-)
+from bot.stats.posterior import CellData, CellSummary, Rate, summarise_cell
+from bot.stats.rule import Recommendation, best_tier
 
 SCHEMA_VERSION = 1
 

@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING
 
 from bot.engine.attribution import ABANDONED, MISROUTE, REVERTED_SPEND, REWORK, Task
 from bot.engine.report import Outcome, cells_of, outcomes
-from bot.stats.posterior import INTERVAL, CellData, Rule, _draw_cell, quantile
+from bot.stats.posterior import INTERVAL, CellData, _draw_cell, quantile
+from bot.stats.rule import Rule
 
 if TYPE_CHECKING:
     import numpy as np

@@ -1,4 +1,4 @@
-"""Honest small-sample statistics for the routing recommendation engine.
+"""Honest small-sample statistics for the routing advice: the building blocks.
 
 Why this exists: a (tier, task class) cell usually holds a handful of tasks, and per-task cost is
 heavy-tailed (runs of the same task differ by up to 30x in tokens). Point estimates from such cells
@@ -14,10 +14,9 @@ are noise, so every number here comes with an interval or a probability:
 * ``cost_per_shipped``: posterior draws of cost per shipped task, resampling costs together with
   outcomes (failed tasks cost more). A missing cost is missing, never zero: it lowers
   ``coverage``, and below 50% coverage the estimate is withheld.
-* ``recommend``/``best_tier``: the decision rule of docs/statistics.md ("switch", "keep" or
-  "explore"), with error control: a switch needs a material saving and no quality loss beyond a
-  tolerance, at 99% and 95% posterior probability. Its errors are measured by simulation
-  (``bot.engine.simulate``, bench/recommender_simulation.py).
+* ``CellData``/``summarise_cell``: one (tier, task class) cell and what a report shows of it.
+
+The decision rule that compares cells (switch, keep or explore) is ``bot.stats.rule``.
 
 Pure functions: the standard library, and numpy for the posterior draws. Every random function
 takes a seed or a ``random.Random``; the same inputs and seed give identical output. See
@@ -34,26 +33,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from statistics import NormalDist
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import numpy as np
 
 __all__ = [
     "BOOTSTRAP_EXACT_MAX",
-    "DELTA",
+    "INTERVAL",
     "JEFFREYS",
-    "MIN_SAVING",
     "CellData",
     "CellSummary",
     "CostEstimate",
     "Posterior",
     "Prior",
     "Rate",
-    "Recommendation",
-    "Rule",
     "bayes_bootstrap_means",
-    "best_tier",
     "beta_cdf",
     "beta_ppf",
     "cell_seed",
@@ -62,14 +57,12 @@ __all__ = [
     "quantile",
     "rate",
     "rate_interval",
-    "recommend",
+    "summarise_cell",
     "wilson",
 ]
 
 Prior = tuple[float, float]
 """A Beta prior as (alpha0, beta0) = (kappa * m, kappa * (1 - m))."""
-
-Action = Literal["switch", "keep", "explore"]
 
 JEFFREYS: Prior = (0.5, 0.5)
 """Every cell's prior: it takes nothing from the cell's own data nor from its siblings."""
@@ -77,10 +70,6 @@ INTERVAL = 0.90
 """Level of the rate (``rate_interval``) and equal-tailed cost intervals."""
 MIN_COVERAGE = 0.5
 """Below this share of priced tasks the cost estimate is withheld (as in bot.pricing.prices)."""
-DELTA = 0.05
-"""Tolerated loss of success rate when switching (5 points)."""
-MIN_SAVING = 0.05
-"""A switch must save at least this share of the current tier's cost per shipped task."""
 THETA_FLOOR = 1e-12
 """Beta draws that underflow to 0.0 are raised to this, so CPS stays finite (and huge)."""
 BOOTSTRAP_EXACT_MAX = 200
@@ -563,7 +552,7 @@ def cost_per_shipped(
     return est
 
 
-# --- recommendation ----------------------------------------------------------------------------
+# --- cells -------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -596,34 +585,9 @@ class CellSummary:
     cost: CostEstimate
 
 
-@dataclass(frozen=True)
-class Recommendation:
-    """The decision for one task class, from ``from_tier`` (current) toward ``to_tier``.
-
-    ``p_cheaper`` = P(CPS_to <= (1 - min_saving) CPS_from), the probability of a material saving,
-    None when a cost estimate is withheld; ``p_quality`` = P(theta_to >= theta_from - delta).
-    ``expected_saving_per_task`` is the posterior median of CPS_from - CPS_to in dollars per
-    shipped task, with its 90% interval in ``saving_low`` / ``saving_high`` (a median, because the
-    mean of a ratio may not exist); the interval is None below ``Rule.interval_tasks`` on either
-    tier, where it would not hold its level. ``explore_share`` is the share of the class to send to
-    ``to_tier`` (0 unless "explore").
-    """
-
-    action: Action
-    from_tier: str
-    to_tier: str
-    p_cheaper: float | None
-    p_quality: float | None
-    expected_saving_per_task: float | None
-    reason: str
-    saving_low: float | None = None
-    saving_high: float | None = None
-    explore_share: float = 0.0
-    current: CellSummary | None = None
-    candidate: CellSummary | None = None
-
-
 def _summary(cell: CellData, cost: CostEstimate) -> CellSummary:
+    """A cell's summary from draws already made (``bot.stats.rule`` shares them with its
+    comparison); the cost draws are dropped to keep it small."""
     return CellSummary(
         tier=cell.tier,
         task_class=cell.task_class,
@@ -652,209 +616,7 @@ def summarise_cell(cell: CellData, seed: int = 0, draws: int = 4000) -> CellSumm
 
 
 def _draw_cell(cell: CellData, draws: int, seed: int) -> tuple[np.ndarray, CostEstimate]:
+    """A cell's theta draws and cost estimate, seeded by ``cell_seed``: a cell's draws do not
+    depend on the cells it is compared with."""
     rng = random.Random(cell_seed(seed, cell.tier, cell.task_class))  # noqa: S311 - seeded
     return _cell_draws(cell.shipped, cell.failed, cell.prior, draws, rng, MIN_COVERAGE)
-
-
-@dataclass(frozen=True)
-class Rule:
-    """The thresholds of the decision rule (docs/statistics.md, section 5)."""
-
-    delta: float = DELTA
-    min_saving: float = MIN_SAVING
-    p_cheaper: float = 0.99
-    """Stricter than ``p_quality``: the bootstrap of heavy-tailed costs misses the rare dear task,
-    and at 0.95 a saving under the minimum was advised in up to 8% of simulated histories."""
-    p_quality: float = 0.95
-    min_tasks: int = 5
-    explore_share: float = 0.10
-    interval_tasks: int = 30
-    """Tasks on each tier before the saving's 90% interval is shown: below, it held the truth in
-    only 78-88% of simulated histories (docs/statistics.md, section 6)."""
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.delta < 1.0:
-            raise ValueError(f"delta must be in [0, 1), got {self.delta!r}")
-        if not 0.0 <= self.min_saving < 1.0:
-            raise ValueError(f"min_saving must be in [0, 1), got {self.min_saving!r}")
-        _check_level(self.p_cheaper, "p_cheaper")
-        _check_level(self.p_quality, "p_quality")
-        _check_level(self.explore_share, "explore_share")
-        if self.min_tasks < 0 or self.interval_tasks < 0:
-            raise ValueError("min_tasks and interval_tasks must be >= 0")
-
-
-def recommend(
-    current: CellData,
-    candidate: CellData,
-    rule: Rule = Rule(),  # noqa: B008 - frozen, so one shared default is safe
-    *,
-    draws: int = 4000,
-    seed: int = 0,
-) -> Recommendation:
-    """Should the class move from ``current`` (tier A) to ``candidate`` (tier B)?
-
-    With S = 1 - CPS_B / CPS_A the relative saving and m = ``rule.min_saving``:
-
-    * explore: n_A < min_tasks or n_B < min_tasks.
-    * switch: both cost estimates present, P(S >= m) >= p_cheaper and
-      P(theta_B >= theta_A - delta) >= p_quality. Each is a one-sided test (at 1% and 5% by
-      default), so a switch that saves less than m, or loses more than delta, is rarely advised.
-    * keep: the evidence against B is as strong: P(S < m) >= p_cheaper (needs both costs), or
-      P(theta_B < theta_A - delta) >= p_quality.
-    * explore otherwise (send ``explore_share`` of the class to B to learn).
-
-    Each cell's draws come from ``cell_seed(seed, tier, task_class)``.
-    """
-    if current.task_class != candidate.task_class:
-        raise ValueError(
-            f"cells are for different classes: {current.task_class!r}, {candidate.task_class!r}"
-        )
-    if current.tier == candidate.tier:
-        raise ValueError(f"current and candidate are the same tier {current.tier!r}")
-    drawn_a, drawn_b = _draw_cell(current, draws, seed), _draw_cell(candidate, draws, seed)
-    return _compare(current, candidate, drawn_a, drawn_b, rule)
-
-
-def _compare(
-    current: CellData,
-    candidate: CellData,
-    drawn_a: tuple[np.ndarray, CostEstimate],
-    drawn_b: tuple[np.ndarray, CostEstimate],
-    rule: Rule,
-) -> Recommendation:
-    """One comparison from both cells' draws, combined draw by draw as numpy arrays."""
-    import numpy as np  # here, not at module level (start-up)
-
-    th_a, cost_a = drawn_a
-    th_b, cost_b = drawn_b
-    draws = len(th_a)
-    delta, a, b = rule.delta, current.tier, candidate.tier
-    no_worse = int(np.count_nonzero(th_b >= th_a - delta))
-    pq, p_worse = no_worse / draws, (draws - no_worse) / draws  # from counts: exact complements
-    pc = p_short = saving = s_low = s_high = None
-    enough = current.n >= rule.min_tasks and candidate.n >= rule.min_tasks
-    honest = min(current.n, candidate.n) >= rule.interval_tasks
-    if cost_a.draws is not None and cost_b.draws is not None:
-        bar = 1.0 - rule.min_saving
-        ca, cb = np.array(cost_a.draws), np.array(cost_b.draws)
-        material = int(np.count_nonzero(cb <= bar * ca))
-        pc, p_short = material / draws, (draws - material) / draws
-        srt = np.sort(ca - cb).tolist()
-        saving = quantile(srt, 0.5)
-        if honest:
-            tail = (1.0 - INTERVAL) / 2
-            s_low, s_high = quantile(srt, tail), quantile(srt, 1.0 - tail)
-    action, why = _decide(rule, enough, pc, p_short, pq, p_worse, a, b)
-    withheld = [f"{c.tier}: {e.reason}" for c, e in ((current, cost_a), (candidate, cost_b))
-                if e.withheld]  # fmt: skip
-    if withheld:
-        why += "; never switch without costs: " + "; ".join(withheld)
-    if action == "explore":
-        why += f"; send ~{rule.explore_share:.0%} of {current.task_class!r} to {b}"
-    probs = (
-        f"P({b} saves >= {rule.min_saving:.0%}) = {'n/a' if pc is None else f'{pc:.3f}'}, "
-        f"P(theta_{b} >= theta_{a} - {delta:g}) = {pq:.3f}, "
-        f"n_{a} = {current.n}, n_{b} = {candidate.n}"
-    )
-    if saving is not None:
-        probs += f"; median saving {saving:.4g} $/shipped task"
-        probs += (
-            f" (no interval under {rule.interval_tasks} tasks a tier)"
-            if s_low is None
-            else f" (90% interval [{s_low:.4g}, {s_high:.4g}])"
-        )
-    return Recommendation(
-        action=action,
-        from_tier=a,
-        to_tier=b,
-        p_cheaper=pc,
-        p_quality=pq,
-        expected_saving_per_task=saving,
-        reason=f"{action}: {why} ({probs})",
-        saving_low=s_low,
-        saving_high=s_high,
-        explore_share=rule.explore_share if action == "explore" else 0.0,
-        current=_summary(current, cost_a),
-        candidate=_summary(candidate, cost_b),
-    )
-
-
-def _decide(
-    rule: Rule,
-    enough: bool,
-    pc: float | None,
-    p_short: float | None,
-    pq: float,
-    p_worse: float,
-    a: str,
-    b: str,
-) -> tuple[Action, str]:
-    """The action of ``recommend`` and why, from the comparison's probabilities."""
-    m, d = f"{rule.min_saving:.0%}", f"{rule.delta:g}"
-    if not enough:
-        return "explore", f"too few tasks to decide (need >= {rule.min_tasks} on both tiers)"
-    if pc is not None and pc >= rule.p_cheaper and pq >= rule.p_quality:
-        return "switch", (
-            f"{b} saves at least {m} per shipped task (P >= {rule.p_cheaper:g}) and its success "
-            f"rate is no worse than {a}'s minus {d} (P >= {rule.p_quality:g})"
-        )
-    if p_short is not None and p_short >= rule.p_cheaper:
-        return "keep", f"{b} does not save {m} per shipped task (P >= {rule.p_cheaper:g})"
-    if p_worse >= rule.p_quality:
-        return "keep", (
-            f"{b}'s success rate is lower than {a}'s by more than {d} (P >= {rule.p_quality:g})"
-        )
-    return "explore", "evidence not yet conclusive"
-
-
-def best_tier(
-    cells_for_class: Sequence[CellData],
-    current_tier: str,
-    rule: Rule = Rule(),  # noqa: B008 - frozen, so one shared default is safe
-    *,
-    draws: int = 4000,
-    seed: int = 0,
-) -> Recommendation:
-    """Compare the current tier with every other tier for one class.
-
-    The switch with the highest median saving wins; failing that, explore toward the tier with the
-    highest P(cheaper) (withheld costs rank last; ties by tier name); failing that, keep, reported
-    against the most competitive alternative. With no other tier the answer is "keep".
-    """
-    classes = {c.task_class for c in cells_for_class}
-    if len(classes) > 1:
-        raise ValueError(f"cells span several classes: {sorted(classes)}")
-    tiers = [c.tier for c in cells_for_class]
-    if len(set(tiers)) != len(tiers):
-        raise ValueError(f"duplicate tiers: {tiers}")
-    current = next((c for c in cells_for_class if c.tier == current_tier), None)
-    if current is None:
-        raise ValueError(f"no cell for the current tier {current_tier!r}")
-    others = sorted((c for c in cells_for_class if c.tier != current_tier), key=lambda c: c.tier)
-    if not others:
-        return Recommendation(
-            action="keep",
-            from_tier=current_tier,
-            to_tier=current_tier,
-            p_cheaper=None,
-            p_quality=None,
-            expected_saving_per_task=None,
-            reason=f"keep: no other tier has data for {current.task_class!r}",
-        )
-    drawn_current = _draw_cell(current, draws, seed)  # once, shared by every comparison
-    recs = [
-        _compare(current, other, drawn_current, _draw_cell(other, draws, seed), rule)
-        for other in others
-    ]
-
-    def by_cheaper(r: Recommendation) -> float:
-        return -1.0 if r.p_cheaper is None else r.p_cheaper
-
-    switches = [r for r in recs if r.action == "switch"]
-    if switches:
-        return max(switches, key=lambda r: r.expected_saving_per_task or 0.0)
-    explores = [r for r in recs if r.action == "explore"]
-    if explores:
-        return max(explores, key=by_cheaper)
-    return max(recs, key=by_cheaper)

@@ -31,7 +31,7 @@ from bot.engine.simulate import (
     routed_history,
     truly_worse,
 )
-from bot.stats.posterior import DELTA
+from bot.stats.rule import DELTA
 
 SCHEMA_FILE = Path(__file__).parents[3] / "docs" / "policy.schema.json"
 BY_NAME = {s.name: s for s in SCENARIOS}

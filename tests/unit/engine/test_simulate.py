@@ -21,7 +21,7 @@ from bot.engine.simulate import (
     switch_is_right,
     truth,
 )
-from bot.stats.posterior import DELTA, MIN_SAVING
+from bot.stats.rule import DELTA, MIN_SAVING
 
 BY_NAME = {s.name: s for s in SCENARIOS}
 
