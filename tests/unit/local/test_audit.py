@@ -157,6 +157,11 @@ def test_not_a_repository_is_a_clear_error(tmp_path):
 
 @pytest.mark.skipif(not (ROOT / ".git").exists() or shutil.which("git") is None,
                     reason="needs this project's git history")  # fmt: skip
-def test_audits_this_repository():
-    report = json.loads(audit("--repo", str(ROOT), "--format", "json"))
-    assert report["commits_scanned"] >= 1
+def test_audits_this_repository(run_git):
+    """Every commit git counts on this project's history, whole and in a range, and no other."""
+    head = run_git("rev-parse", "HEAD", cwd=ROOT).decode().strip()
+    for rev in (head, f"{head}~3..{head}"):
+        report = json.loads(audit("--repo", str(ROOT), "--format", "json", "--branch", rev))
+        counted = int(run_git("rev-list", "--count", rev, cwd=ROOT))
+        assert (report["rev"], report["commits_scanned"]) == (rev, counted)
+        assert report["agent_commits"] <= counted
