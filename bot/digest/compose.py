@@ -38,6 +38,7 @@ from bot.engine.yields import (
     summarise,
     totals_of,
 )
+from bot.render import format as fmt
 from bot.stats.posterior import Rate
 from bot.stats.rule import Recommendation, Rule
 
@@ -122,10 +123,16 @@ def _scorecard(m: GroupMetrics, p: GroupMetrics | None) -> Iterable[Figure]:
         m.token_yield,
         p and p.token_yield,
         "share",
-        f"{m.tokens_shipped:,.0f} of {m.tokens_total:,.0f} tokens shipped",
+        f"{fmt.tokens(m.tokens_shipped, exact=True)} of {fmt.tokens(m.tokens_total, exact=True)}"
+        " tokens shipped",
     )
     yield Figure(
-        "Cost yield", m.cost_yield, p and p.cost_yield, "share", f"of {money(spend(m))} spent", cov
+        "Cost yield",
+        m.cost_yield,
+        p and p.cost_yield,
+        "share",
+        f"of {fmt.money(spend(m))} spent",
+        cov,
     )
     yield Figure("Spend", spend(m), p and spend(p), "usd", f"on {m.tasks} finished tasks", cov)
     yield Figure(
@@ -150,13 +157,12 @@ def _scorecard(m: GroupMetrics, p: GroupMetrics | None) -> Iterable[Figure]:
     ):
         rate: Rate = getattr(m, attr)
         yield Figure(name, rate.value, p and getattr(p, attr).value, "share", _out_of(rate))
-    # fmt: skip
 
 
 def _out_of(r: Rate) -> str:
     if not r.n:
         return "of 0 tasks"
-    return f"{r.k} of {r.n} tasks; 95% interval {r.low:.0%} to {r.high:.0%}"
+    return f"{r.k} of {r.n} tasks; 95% interval {fmt.share(r.low)} to {fmt.share(r.high)}"
 
 
 def headline(period: Period, scorecard: Sequence[Figure], tasks: int) -> str:
@@ -165,9 +171,14 @@ def headline(period: Period, scorecard: Sequence[Figure], tasks: int) -> str:
         return f"No agent task finished in {period.label}"
     by_name = {f.name: f for f in scorecard}
     ty, cps = by_name["Token yield"], by_name["Cost per shipped task"]
-    delta = f" ({change(ty)})" if change(ty) else ""
-    cost = money(cps.value) if cps.value is not None else "unknown (too little priced usage)"
-    return f"Token yield {value_text(ty)}{delta}; cost per shipped task {cost}"
+    delta = fmt.change(ty.value, ty.previous, ty.unit)
+    delta = f" ({delta})" if delta else ""
+    cost = (
+        fmt.money(cps.value)
+        if cps.value is not None
+        else f"{fmt.UNKNOWN} (too little priced usage)"
+    )
+    return f"Token yield {fmt.figure(ty.value, ty.unit)}{delta}; cost per shipped task {cost}"
 
 
 def _matrix(tasks: Sequence[Task]) -> Iterable[Cell]:
@@ -248,14 +259,13 @@ def advice_text(r: Recommendation) -> str:
     few = min((c.rate.n for c in (r.current, r.candidate) if c), default=0) < rule.min_tasks
     if r.expected_saving_per_task is None or few:
         return r.reason
-    p = "n/a" if r.p_cheaper is None else f"{r.p_cheaper:.0%}"
-    q = "n/a" if r.p_quality is None else f"{r.p_quality:.0%}"
+    p, q = fmt.share(r.p_cheaper), fmt.share(r.p_quality)
     saving = r.expected_saving_per_task
-    effect = f"save {_usd(saving)}" if saving >= 0 else f"cost {_usd(-saving)} more"
+    effect = f"save {fmt.money(saving)}" if saving >= 0 else f"cost {fmt.money(-saving)} more"
     interval = (
         f"no 90% interval under {rule.interval_tasks} tasks a tier"
         if r.saving_low is None or r.saving_high is None
-        else f"90% interval of the saving {_usd(r.saving_low)} to {_usd(r.saving_high)}"
+        else f"90% interval of the saving {fmt.money(r.saving_low)} to {fmt.money(r.saving_high)}"
     )
     return (
         f"{r.action}: {r.to_tier} instead of {r.from_tier} would {effect} per shipped task "
@@ -263,47 +273,14 @@ def advice_text(r: Recommendation) -> str:
     )
 
 
-def _usd(amount: float) -> str:
-    return f"-${-amount:,.2f}" if amount < 0 else f"${amount:,.2f}"
-
-
 def _coverage_notes(m: GroupMetrics, still_open: int, previous, before: bool) -> Iterable[str]:
     if still_open:
         yield f"{still_open} task{'s' * (still_open != 1)} still open: counted when they finish"
     if m.tokens_total and m.price_coverage < 1:
         share = 1 - m.price_coverage
-        yield f"{share:.0%} of this period's tokens are from unpriced models" + (
+        yield f"{fmt.share(share)} of this period's tokens are from unpriced models" + (
             ": dollar figures are withheld" if m.price_coverage < MIN_PRICE_COVERAGE
             else ": dollar figures cover the priced part"
         )  # fmt: skip
     if previous is not None and not before:
         yield f"no agent task finished in {previous.label}: nothing to compare with"
-
-
-# --------------------------------------------------------------------------- formatting
-
-
-def money(value: Decimal | float | None) -> str:
-    if value is None:
-        return "unknown"
-    return f"${value:,.2f}" if abs(value) >= Decimal("0.1") else f"${value:.4f}"
-
-
-def value_text(f: Figure) -> str:
-    if f.value is None:
-        return "unknown" if f.unit == "usd" else "n/a"
-    if f.unit == "share":
-        return f"{f.value:.0%}"
-    return money(f.value) if f.unit == "usd" else f"{f.value:,}"
-
-
-def change(f: Figure) -> str:
-    """The change from the previous period: points for shares, dollars, counts; "" if none."""
-    if f.value is None or f.previous is None:
-        return ""
-    if f.unit == "share":
-        return f"{(float(f.value) - float(f.previous)) * 100:+.0f} pts"
-    if f.unit == "usd":
-        d = Decimal(f.value) - Decimal(f.previous)
-        return ("+" if d >= 0 else "-") + money(abs(d))
-    return f"{int(f.value) - int(f.previous):+d}"

@@ -1,123 +1,138 @@
 """The digest as text, Markdown and HTML, from ``templates/digest.*.j2``.
 
 One rendering per format: the CLI preview and the e-mail channel (its text and HTML parts) use
-these same functions. Every string of a ``Digest`` that is not a number is untrusted (commits,
-trailers, pull request titles, configuration): Markdown escapes it with
-``bot.render.comment.md``, text drops control characters, HTML is autoescaped.
+these same functions, through the environments of ``bot.render.jinja`` and the figures of
+``bot.render.format``. Every string of a ``Digest`` that is not a number is untrusted (commits,
+trailers, pull request titles, configuration): Markdown escapes it with ``bot.render.jinja.md``,
+text drops control characters, HTML is autoescaped. A digest is bounded before it is rendered
+(``bounded``), so a hostile or huge ledger still makes a message of known size.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment
+from markupsafe import Markup
 
 from bot import DOCS_URL
-from bot.digest.compose import change, money, value_text
+from bot.digest.compose import TREND_WEEKS
 from bot.digest.model import Digest, Figure, TrendPoint
-from bot.render.audit import TEMPLATES
-from bot.render.comment import Md, md
+from bot.render import format as fmt
+from bot.render.charts import Point, bar_chart, line_chart
+from bot.render.jinja import Md, environment, md, plain
 
+MAX_ROWS = {"matrix": 100, "attention": 50, "misroutes": 50, "advice": 30, "notes": 20}
+MAX_CHARS = {"headline": 400, "text": 400, "notes": 400, "title": 120, "task": 120,
+             "repository": 120, "reason": 120, "denominator": 120}  # fmt: skip
+MAX_NAME = 48  # characters of any other untrusted string: a tier, a task class, an account
+MAX_URL = 500  # a longer URL is not linked
+CHART_WIDTH, CHART_HEIGHT = 600, 160  # e-mail bodies are laid out at 600 px
+_URL_FIELDS = {"url", "dashboard_url"}  # checked by safe_url, never clipped
 _SAFE_URL_RE = re.compile(r"https?://[^\s()<>\[\]\"'`]+")
 
 
-def coverage_text(f: Figure) -> str:
-    return "" if f.coverage is None else f"{f.coverage:.0%} priced"
-
-
-def interval_text(bounds: tuple[float, float] | None) -> str:
-    return "" if bounds is None else f"{bounds[0]:.0%} to {bounds[1]:.0%}"
-
-
-def safe_url(url: str | None) -> str | None:
-    """A URL that cannot break out of a Markdown link or an attribute, else None."""
-    return url if url and _SAFE_URL_RE.fullmatch(url) else None
-
-
-# --------------------------------------------------------------------------- rendering
-
-
 def render_markdown(digest: Digest) -> str:
-    """Markdown (GitHub issue, chat): untrusted strings escaped by ``bot.render.comment.md``."""
+    """Markdown: untrusted strings escaped by ``bot.render.jinja.md``."""
     return _render(_MARKDOWN, "digest.md.j2", digest)
 
 
 def render_text(digest: Digest) -> str:
-    """Plain text (terminal, e-mail's text part): control characters removed."""
+    """Plain text (terminal, e-mail's text part): control characters removed, no chart."""
     return _render(_TEXT, "digest.txt.j2", digest)
 
 
 def render_html(digest: Digest) -> str:
-    """HTML (e-mail, dashboard): autoescaped, with the trend as an inline SVG chart."""
-    return _render(_HTML, "digest.html.j2", digest)
+    """HTML (CLI preview, e-mail's HTML part): autoescaped; the trend as inline SVG charts
+    (e-mail clients load no external image and run no script) and as a table."""
+    return _render(_HTML, "digest.html.j2", digest, charts=True)
 
 
-def _render(env: Environment, name: str, digest: Digest) -> str:
-    return env.get_template(name).render(d=digest, chart=trend_chart(digest.trend),
-                                         docs=DOCS_URL)  # fmt: skip
+def _render(env: Environment, name: str, digest: Digest, charts: bool = False) -> str:
+    shown, rest = bounded(digest)
+    extra = {"charts": trend_charts(shown.trend)} if charts else {}
+    return env.get_template(name).render(d=shown, rest=rest, docs=DOCS_URL, **extra)
 
 
-def trend_chart(trend: Sequence[TrendPoint], width: int = 600, height: int = 160) -> dict:
-    """Coordinates of the SVG chart: spend as bars (left scale), token yield as a line (0-100%)."""
-    top, bottom = 10, height - 20
-    step = width / max(len(trend), 1)
-    peak = max((p.spend_usd for p in trend), default=Decimal(0)) or Decimal(1)
-    bars, points = [], []
-    for i, p in enumerate(trend):
-        h = float(p.spend_usd / peak) * (bottom - top)
-        x = i * step
-        bars.append(
-            {
-                "x": round(x + step * 0.15, 1),
-                "y": round(bottom - h, 1),
-                "w": round(step * 0.7, 1),
-                "h": round(h, 1),
-                "week": p.week,
-                "spend": money(p.spend_usd),
-                "ty": "n/a" if p.token_yield is None else f"{p.token_yield:.0%}",
-            }
-        )
-        if p.token_yield is not None:
-            y = bottom - p.token_yield * (bottom - top)
-            points.append(f"{x + step / 2:.1f},{y:.1f}")
-    return {"width": width, "height": height, "bottom": bottom, "bars": bars,
-            "points": " ".join(points), "peak": money(peak)}  # fmt: skip
-
-
-def _plain(value: Any) -> str:
-    """Text for a terminal: no control or format characters (no escape sequences)."""
-    return " ".join("".join(ch for ch in str(value) if ch.isprintable()).split())
-
-
-def _markdown_finalize(value: Any) -> str:
-    if isinstance(value, Md):
-        return value
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        return md(value)
-    return str(value)
-
-
-def _environment(finalize: Any, autoescape: bool) -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=autoescape,  # noqa: S701 - Markdown and text escape through ``finalize``
-        finalize=finalize,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
+def trend_charts(trend: Sequence[TrendPoint]) -> Markup:
+    """Spend per week as bars, token yield as a line: the dashboard's charts at e-mail width."""
+    spend = [Point(p.week, p.spend_usd) for p in trend]
+    token_yield = [Point(p.week, p.token_yield) for p in trend]
+    width, height = CHART_WIDTH, CHART_HEIGHT
+    return bar_chart(
+        "digest-spend", "Spend per week", spend, unit="usd", width=width, height=height
+    ) + line_chart(
+        "digest-token-yield", "Token yield", token_yield, unit="share", width=width, height=height
     )
-    env.filters.update(value=value_text, change=change, coverage=coverage_text,
-                       money=money, share=lambda v: "n/a" if v is None else f"{v:.0%}",
-                       interval=interval_text, safe_url=safe_url,
-                       trusted=lambda v: Md(v) if v is not None else None, long=str)  # fmt: skip
+
+
+# --------------------------------------------------------------------------- bounds
+
+
+def bounded(digest: Digest) -> tuple[Digest, dict[str, int]]:
+    """The digest within every rendering's bounds, and how many rows each section left out.
+
+    At most ``MAX_ROWS`` rows a section and the last ``TREND_WEEKS`` weeks; every untrusted
+    string on one line, without control or format characters (bidi overrides), and at most
+    ``MAX_CHARS`` (by field) or ``MAX_NAME`` characters: the e-mail stays under the size at
+    which clients clip a message.
+    """
+    clean = _clean(digest, MAX_NAME)
+    rest = {key: max(len(getattr(clean, key)) - n, 0) for key, n in MAX_ROWS.items()}
+    cut = {key: getattr(clean, key)[:n] for key, n in MAX_ROWS.items()}
+    return dataclasses.replace(clean, trend=clean.trend[-TREND_WEEKS:], **cut), rest
+
+
+def _clean(value: Any, limit: int) -> Any:
+    if isinstance(value, str):
+        text = plain(value)
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+    if isinstance(value, tuple):
+        return tuple(_clean(item, limit) for item in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = [f.name for f in dataclasses.fields(value) if f.name not in _URL_FIELDS]
+        return dataclasses.replace(
+            value, **{name: _clean(getattr(value, name), MAX_CHARS.get(name, MAX_NAME))
+                      for name in fields}
+        )  # fmt: skip
+    return value
+
+
+# --------------------------------------------------------------------------- filters
+
+
+def coverage_text(f: Figure) -> str:
+    return "" if f.coverage is None else f"{fmt.share(f.coverage)} priced"
+
+
+def interval_text(bounds: tuple[float, float] | None) -> str:
+    return "" if bounds is None else f"{fmt.share(bounds[0])} to {fmt.share(bounds[1])}"
+
+
+def safe_url(url: str | None) -> str | None:
+    """A URL that cannot break out of a Markdown link or an attribute, else None."""
+    return url if url and len(url) <= MAX_URL and _SAFE_URL_RE.fullmatch(url) else None
+
+
+def _environment(kind: str) -> Environment:
+    """``bot.render.jinja``'s environment with the digest's own filters; in Markdown the
+    figures' text is trusted (numbers and fixed words) and the long sentences escaped."""
+    env = environment(kind)
+    trusted = Md if kind == "markdown" else str
+    env.filters.update(
+        change=lambda f: trusted(fmt.change(f.value, f.previous, f.unit)),
+        coverage=lambda f: trusted(coverage_text(f)),
+        interval=lambda bounds: trusted(interval_text(bounds)),
+        safe_url=safe_url,
+        trusted=lambda v: Md(v) if v is not None else None,
+        long=lambda v: md(v, MAX_CHARS["text"]) if kind == "markdown" else v,
+    )
     return env
 
 
-_MARKDOWN = _environment(_markdown_finalize, autoescape=False)
-_MARKDOWN.filters["long"] = lambda v: md(v, 1000)  # a recommendation's sentence, escaped
-_TEXT = _environment(_plain, autoescape=False)
-_HTML = _environment(None, autoescape=True)
+_MARKDOWN = _environment("markdown")
+_TEXT = _environment("text")
+_HTML = _environment("html")

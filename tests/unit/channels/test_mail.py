@@ -8,6 +8,7 @@ import pytest
 
 from bot.channels import ChannelConfigError, ChannelError, make_channel
 from bot.config import Settings
+from bot.digest.render import render_html, render_text
 from tests.receivers import SmtpReceiver, huge_digest, small_digest
 
 SETTINGS = Settings(_env_file=None)
@@ -34,6 +35,13 @@ def mail_channel(smtp: SmtpReceiver, **spec):
     return make_channel({**values, **spec}, SETTINGS)
 
 
+def parts(message) -> tuple[str, str]:
+    """The text and HTML parts as sent (SMTP carries CRLF line ends)."""
+    return tuple(
+        message.get_body((kind,)).get_content().replace("\r\n", "\n") for kind in ("plain", "html")
+    )
+
+
 def test_digest_arrives_as_multipart_text_and_html_with_the_headline(smtp):
     mail_channel(smtp).send(small_digest())
     [(sender, recipients, message)] = smtp.messages
@@ -43,22 +51,24 @@ def test_digest_arrives_as_multipart_text_and_html_with_the_headline(smtp):
     assert "Token yield 71% (+6 pts)" in message["Subject"]
     assert message["Message-ID"] == "<digest.7.2026-W47.leads@yield-auditor>"
     assert message["Date"]
-    text = message.get_body(("plain",)).get_content()
-    html = message.get_body(("html",)).get_content()
+    text, html = parts(message)
     for part in (text, html):
-        for expected in (
-            "65.0%",
-            "+6.0 pts",
-            "of 34 shipped tasks",
-            "97.0% priced",
-            "$0.80 burned",
-        ):
+        for expected in ("71%", "+6 pts", "of 34 shipped tasks", "97% priced", "$0.80 burned"):
             assert expected in part
-        assert "[60.0%–98.0%]" in part and "metrics.md" in part and "muted" in part
+        assert "60% to 98%" in part and "metrics.md" in part and "muted" in part
+    assert "<svg" not in text and "2026-W47: 71%, $111.00" in text  # the trend as lines
     assert "<svg" in html and "<polyline" in html and "<rect" in html
+    assert "<td>2026-W47</td><td>71%</td><td>$111.00</td>" in html  # and as a table
     assert 'href="https://github.com/octo-org/service/pull/3"' in html
     assert 'href="https://yield.example.org/dashboard/7"' in html
     assert 'href="https://github.com/yield-auditor/yield-auditor/blob/main/docs/metrics.md"' in html
+
+
+@pytest.mark.parametrize("digest", [small_digest(), small_digest(trend=()), huge_digest()])
+def test_the_parts_are_the_digests_own_renderings(smtp, digest):
+    mail_channel(smtp).send(digest)
+    [(_, _, message)] = smtp.messages
+    assert parts(message) == (render_text(digest), render_html(digest))
 
 
 def test_hostile_strings_are_escaped_in_html_and_the_lists_are_capped(smtp):

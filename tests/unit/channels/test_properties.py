@@ -9,9 +9,10 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.channels import discord, github_issue, mail, slack, teams
+from bot.channels import discord, github_issue, slack, teams
 from bot.channels.base import encode
 from bot.digest.model import Advice, AttentionItem, Cell, Misroute
+from bot.digest.render import render_html
 from tests.receivers import small_digest, strings
 from tests.unit.channels.test_chat import (
     assert_discord_limits,
@@ -75,6 +76,6 @@ def test_every_renderer_stays_within_its_limits_and_defuses_mentions(digest):
     body = github_issue.render(digest)["body"]
     assert len(body) <= github_issue.MAX_BODY
     assert not re.search(r"@(?!\u200b)", body) and "<script" not in body
-    html = mail.html(digest)
+    html = render_html(digest)  # the e-mail's HTML part
     assert "<script" not in html and "[x](https://e.org)" not in body
     json.loads(encode(payload))
