@@ -3,6 +3,7 @@ and empty databases (SQLite, and PostgreSQL when YIELD_AUDITOR_TEST_POSTGRES_URL
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 GIT = shutil.which("git")
 
@@ -91,15 +93,15 @@ def app_key() -> str:
 # --------------------------------------------------------------------------- databases
 
 POSTGRES_URL_ENV = "YIELD_AUDITOR_TEST_POSTGRES_URL"
+_made: list[tuple[sa.URL, str]] = []  # (server, database) made here, dropped at the session end
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database: a SQLite file, or a fresh PostgreSQL schema dropped afterwards.
 
-    PostgreSQL runs when YIELD_AUDITOR_TEST_POSTGRES_URL is set (CI sets it); a server that is
-    set but unreachable fails the test rather than skipping it. Each test gets its own schema
-    (``search_path``), so concurrent test runs can share one server.
+    PostgreSQL runs when YIELD_AUDITOR_TEST_POSTGRES_URL is set (CI sets it, and there it must);
+    a server that is set but unreachable fails the test rather than skipping it.
     """
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'ledger.db'}"
@@ -114,38 +116,63 @@ def postgres_url() -> Iterator[str]:
 
 
 def _postgres_schema() -> Iterator[str]:
-    base = os.environ.get(POSTGRES_URL_ENV)
-    if not base:
-        pytest.skip(
-            "PostgreSQL tests need YIELD_AUDITOR_TEST_POSTGRES_URL, "
-            "e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test"
-        )
-    import sqlalchemy as sa
-
-    url = sa.make_url(base)
-    if url.drivername in ("postgres", "postgresql"):
-        url = url.set(drivername="postgresql+psycopg")
+    """A schema of its own for each test (``search_path``), in this process's database."""
+    url = _postgres_database()
     schema = f"test_{uuid.uuid4().hex[:16]}"
-    admin = sa.create_engine(url, poolclass=sa.NullPool)
-    error = None
-    try:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    except sa.exc.OperationalError as exc:
-        error = str(exc.orig).replace(url.password or "\0", "***")
-    if error is not None:  # fail outside the handler: no traceback, so no password in the log
-        admin.dispose()
-        shown = url.render_as_string(hide_password=True)
-        pytest.fail(f"{POSTGRES_URL_ENV} is set but {shown} is unreachable: {error}", pytrace=False)
+    _execute(url, f'CREATE SCHEMA "{schema}"')
     try:
         yield url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
             hide_password=False
         )
     finally:
-        with admin.begin() as connection:
-            connection.exec_driver_sql("SET LOCAL lock_timeout = '30s'")
-            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+        _execute(url, "SET lock_timeout = '30s'", f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@functools.cache
+def _postgres_database() -> sa.URL:
+    """A database of this process's own on the server of YIELD_AUDITOR_TEST_POSTGRES_URL: xdist
+    workers, and test runs sharing one server, never see each other's tables or locks."""
+    server = os.environ.get(POSTGRES_URL_ENV)
+    if not server:
+        reason = (
+            f"PostgreSQL tests need {POSTGRES_URL_ENV}, "
+            "e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the PostgreSQL tests: {reason}", pytrace=False)
+        pytest.skip(reason)
+    url = sa.make_url(server)
+    if url.drivername in ("postgres", "postgresql"):
+        url = url.set(drivername="postgresql+psycopg")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    made = url.set(database=f"{url.database}_{worker}_{uuid.uuid4().hex[:8]}")
+    _execute(url, f'CREATE DATABASE "{made.database}"')
+    _made.append((url, made.database))
+    return made
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Drop this process's database (a worker's, or the serial run's)."""
+    while _made:
+        server, database = _made.pop()
+        _execute(server, f'DROP DATABASE "{database}" WITH (FORCE)')
+
+
+def _execute(url: sa.URL, *statements: str) -> None:
+    """Run ``statements`` in autocommit; a server that refuses fails the test, password hidden."""
+    engine = sa.create_engine(url, poolclass=sa.NullPool, isolation_level="AUTOCOMMIT")
+    error = None
+    try:
+        with engine.connect() as connection:
+            for statement in statements:
+                connection.exec_driver_sql(statement)
+    except sa.exc.OperationalError as exc:
+        error = str(exc.orig).replace(url.password or "\0", "***")
+    finally:
+        engine.dispose()
+    if error is not None:  # fail outside the handler: no traceback, so no password in the log
+        shown = url.render_as_string(hide_password=True)
+        pytest.fail(f"{POSTGRES_URL_ENV} is set, but {shown} failed: {error}", pytrace=False)
 
 
 @pytest.fixture
