@@ -9,6 +9,7 @@ from datetime import timedelta
 import click
 
 from bot.config import Settings
+from bot.render import format as fmt
 
 STATUS_CHOICE = click.Choice(["received", "processing", "done", "ignored", "failed"])
 
@@ -142,7 +143,7 @@ def _print_table(found) -> None:
             d.action or "",
             d.status,
             str(d.attempts),
-            d.received_at.strftime("%Y-%m-%d %H:%M:%S"),
+            fmt.instant(d.received_at),
             (d.error or "")[:80],
         )
     Console().print(table)

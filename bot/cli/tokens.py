@@ -8,6 +8,7 @@ from datetime import timedelta
 import click
 
 from bot.cli.app import _database_option, _engine
+from bot.render import format as fmt
 
 
 @click.group("token")
@@ -39,7 +40,7 @@ def token_create(
     finally:
         engine.dispose()
     click.echo(plaintext)
-    expiry = f", expires {info.expires_at:%Y-%m-%d %H:%M} UTC" if info.expires_at else ""
+    expiry = f", expires {fmt.instant(info.expires_at)}" if info.expires_at else ""
     click.echo(
         f"token {info.id} ({info.prefix}...) for installation {info.installation_id}{expiry}.\n"
         "Copy it now: it is not shown again. Use it as 'Authorization: Bearer <token>' on "
@@ -75,8 +76,8 @@ def token_list(installation_id: int | None, as_json: bool, url: str | None) -> N
             t.name,
             t.prefix,
             t.status(),
-            f"{t.created_at:%Y-%m-%d %H:%M}",
-            f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never",
+            fmt.instant(t.created_at),
+            fmt.instant(t.last_used_at) if t.last_used_at else "never",
         )
     Console().print(table)
 

@@ -11,6 +11,7 @@ everywhere. The rules (docs/metrics.md, "How figures are printed"):
 - shares: "63%", exact "63.4%". Tokens: "1.2M", "350k", "950", exact "1,234,567".
   Counts: "1,234" ("2.5" for an axis tick between integers).
 - a change: "+6 pts" (points of a share), "-$1.50", "+3"; "" when either value is missing.
+- a moment: "2026-11-02 12:00 UTC".
 - a missing figure (None, NaN, infinite) is ``UNKNOWN``, a figure that exists but we cannot
   know (dollars withheld); ``NOT_APPLICABLE`` when there is nothing to divide by: a missing
   share, the cost per shipped task when nothing shipped (``money_per``).
@@ -23,6 +24,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 Number = float | int | Decimal | str  # str: a decimal string, as the audit report's JSON has
@@ -146,6 +148,14 @@ def change(value: Number | None, previous: Number | None, unit: str, exact: bool
     return ("-" if delta < 0 and re.search(r"[1-9]", size) else "+") + size
 
 
+def instant(value: datetime | None) -> str:
+    """ "2026-11-02 12:00 UTC": a moment to the minute, in UTC (a naive one is taken as UTC)."""
+    if value is None:
+        return UNKNOWN
+    moment = value.astimezone(UTC) if value.tzinfo else value
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
 FILTERS: dict[str, Callable[..., str]] = {
     "money": money,
     "cost": cost,
@@ -155,4 +165,5 @@ FILTERS: dict[str, Callable[..., str]] = {
     "count": count,
     "figure": figure,
     "change": change,
+    "instant": instant,
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -18,6 +19,7 @@ from bot.render.format import (
     cost,
     count,
     figure,
+    instant,
     money,
     money_per,
     share,
@@ -112,3 +114,10 @@ def test_change_in_points_dollars_and_counts():
     assert change(Decimal("0.5"), 2, "usd") == "-$1.50" and change(3, 1, "count") == "+2"
     assert change(0.65, 0.6504, "share") == "+0 pts"  # no "-0 pts"
     assert change(None, 1, "usd") == change(1, math.nan, "count") == ""
+
+
+def test_instant_is_utc_to_the_minute():
+    paris = timezone(timedelta(hours=1))
+    assert instant(datetime(2026, 11, 2, 13, 5, 59, tzinfo=paris)) == "2026-11-02 12:05 UTC"
+    assert instant(datetime(2026, 11, 2, 12, 5)) == "2026-11-02 12:05 UTC"
+    assert instant(None) == UNKNOWN
