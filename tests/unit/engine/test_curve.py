@@ -98,7 +98,8 @@ def test_the_curve_of_a_history():
 
 def test_curve_intervals_cover_the_truth():
     # Issue 18, section 4: at 100 tasks in each explore cell (400 in the other), every 90%
-    # interval holds the simulated truth in 85-95% of seeds (bench/scorecard_simulation.py).
+    # interval holds the simulated truth in 85-95% of seeds (bench/scorecard_simulation.py;
+    # measured: PGR 87, APGR 94, CPT$(50%) 95, CPT$(80%) 93, below the curve 94 of 100).
     size, seeds = 100, 100
     truth = curve_truth(PROOF, PROOF_ROUTING.cells(size), "economy", "frontier")
     names = ("current_pgr", "apgr", "cpt50", "cpt80", "below_points")

@@ -136,7 +136,7 @@ def test_no_switch_to_a_truly_worse_tier_in_the_proof_at_30_tasks():
 
 
 def test_at_200_tasks_the_policy_costs_within_5_percent_of_the_optimal():
-    # Issue 18, section 4: in at least 90% of seeds (measured: 50 of 50).
+    # Issue 18, section 4: in at least 90% of seeds (measured: 30 of 30).
     seeds, close = 30, 0
     for seed in range(seeds):
         found = policy(routed_history(PROOF, PROOF_ROUTING, 200, seed), draws=1000, seed=seed)
