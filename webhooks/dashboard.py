@@ -355,7 +355,7 @@ def _why(name: str, m: GroupMetrics) -> str:
     dollars = name in ("Spend", "Cost yield", "Cost per shipped task")
     if dollars and m.price_coverage < MIN_PRICE_COVERAGE:
         return (f"withheld: only {fmt.share(m.price_coverage)} of tokens are priced "
-                f"(under {MIN_PRICE_COVERAGE:.0%})")  # fmt: skip
+                f"(under {fmt.share(MIN_PRICE_COVERAGE)})")  # fmt: skip
     if name == "Token yield":
         return "no tokens recorded"
     if name == "Cost yield":

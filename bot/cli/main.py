@@ -255,10 +255,12 @@ def _progress() -> Iterator[Callable[[int], None]]:
         return
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
+    from bot.render import format as fmt
+
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console,
                   transient=True) as progress:  # fmt: skip
         task = progress.add_task("reading history")
-        yield lambda count: progress.update(task, description=f"read {count:,} commits")
+        yield lambda count: progress.update(task, description=f"read {fmt.count(count)} commits")
 
 
 def _stderr_terminal() -> Console | None:

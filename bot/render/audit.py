@@ -58,9 +58,10 @@ def print_table(report: dict[str, Any], console: Console) -> None:
 
     s = report["summary"]
     console.print(
-        f"[bold]{report['repository']}[/]: {report['commits_scanned']:,} commits, "
-        f"{report['agent_commits']:,} agent-authored, {report['agent_committed']:,} "
-        f"agent-committed, {report['tasks']:,} agent tasks"
+        f"[bold]{report['repository']}[/]: {fmt.count(report['commits_scanned'])} commits, "
+        f"{fmt.count(report['agent_commits'])} agent-authored, "
+        f"{fmt.count(report['agent_committed'])} agent-committed, "
+        f"{fmt.count(report['tasks'])} agent tasks"
     )
     console.print(
         f"Token yield {fmt.share(s['token_yield'])}, cost yield {fmt.share(s['cost_yield'])}, "
