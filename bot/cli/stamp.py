@@ -12,7 +12,13 @@ from pathlib import Path
 import click
 
 from bot.local.hook import HookError, install_hook, read_stamp_logs
-from bot.local.usage_logs import KINDS, SESSION_AGENTS, session_logs
+from bot.local.usage_logs import (
+    KINDS,
+    SESSION_AGENTS,
+    SESSION_VARIABLES,
+    current_session,
+    session_logs,
+)
 from bot.protocol.codec import (
     TASK_CLASSES,
     VERSION,
@@ -156,7 +162,10 @@ def _env(name: str) -> str:
     show_envvar=True,
     callback=_plain,
     help="Read usage from this session's log, found where the agent keeps it (--agent "
-    f"{', '.join(SESSION_AGENTS)}); read together with any --from-log.",
+    f"{', '.join(SESSION_AGENTS)}); read together with any --from-log. Without it or "
+    "--from-log, the session the agent exports to its commands ("
+    + ", ".join(f"{agent}: ${name}" for agent, name in SESSION_VARIABLES.items())
+    + ").",
 )
 @click.option(
     "--log-kind",
@@ -260,6 +269,8 @@ def _record(repo: str, options: dict) -> ProtocolRecord:
     usages = list(options["usages"])
     agent = options["agent"]
     logs = [*options["logs"], *_session_logs(agent, options["session"])]
+    if not logs:  # neither --from-log nor --session
+        options["session"], logs = _exported_session(agent)
     if logs:
         logged, log_agent = _read_logs(repo, logs, options)
         agent = agent or log_agent
@@ -276,6 +287,20 @@ def _record(repo: str, options: dict) -> ProtocolRecord:
         log=options["log_pointer"],
     )
     return record
+
+
+def _exported_session(agent: str | None) -> tuple[str | None, list[Path]]:
+    """The session the agent exports to the commands it runs, and its log files: a hook then
+    needs no path. A session whose log is not found stamps no usage, with a note."""
+    session = current_session(agent) if agent else None
+    if session is None:
+        return None, []
+    try:
+        return session, session_logs(agent, session)
+    except (ValueError, FileNotFoundError) as error:
+        reason = getattr(error, "strerror", None) or error
+        click.echo(f"yield-auditor stamp: exported session not read: {reason}", err=True)
+        return None, []
 
 
 def _session_logs(agent: str | None, session: str | None) -> list[Path]:

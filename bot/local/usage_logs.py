@@ -59,6 +59,13 @@ Supported logs (docs/stamp.md lists where each agent writes them):
   ``cacheReadInputTokens``, ``cacheCreationInputTokens``, ``outputTokens``), else the event's
   own ``tokens.input``/``tokens.output``. Events are de-duplicated by thread and event id. Amp's
   ``credits`` are not dollars and are not used.
+- **GitHub Copilot CLI** session events (``~/.copilot/session-state/<session>/events.jsonl``):
+  per request, the ``assistant.usage`` events where a build wrote them (``model``,
+  ``inputTokens`` with the cache reads and writes inside it, ``outputTokens`` with reasoning
+  inside it), else per process the ``session.shutdown`` summary each process appends when it
+  exits, summed over a resumed session's processes: ``modelMetrics`` per model, else
+  ``tokenDetails`` (billing categories, each apart) for its ``currentModel``. A process with
+  requests is not counted again from its summary; ``auto`` is no model.
 - **Aider** analytics logs (``--analytics-log FILE``): each ``message_send`` event is one request
   of ``main_model``; ``prompt_tokens`` includes any cached tokens (aider does not split them,
   so they all count as ``in``), and aider's own ``cost`` is summed exactly, as a ``Decimal``.
@@ -114,6 +121,7 @@ KINDS = (
     "qwen-code",
     "opencode",
     "amp",
+    "copilot",
     "aider",
 )
 MAX_WARNINGS = 50
@@ -200,8 +208,27 @@ def read_usage_logs(
     return _combine(readers, notes)
 
 
-SESSION_AGENTS = ("claude-code", "codex", "gemini-cli", "qwen-code", "opencode", "amp")
+SESSION_AGENTS = (
+    "claude-code",
+    "codex",
+    "gemini-cli",
+    "qwen-code",
+    "opencode",
+    "amp",
+    "copilot",
+)
+# The variable in which an agent exports its session id to the commands it runs (a hook's
+# ``git commit`` among them), as its source sets it (docs/stamp.md).
+SESSION_VARIABLES = {"copilot": "COPILOT_AGENT_SESSION_ID"}
 _SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
+
+
+def current_session(agent: str, environ: Mapping[str, str] = os.environ) -> str | None:
+    """The session id ``agent`` (``copilot/1.0`` names ``copilot``) exported to this process, if
+    any: the session whose log ``session_logs`` finds, so a hook needs no id either."""
+    variable = SESSION_VARIABLES.get(agent.partition("/")[0].strip().lower())
+    value = environ.get(variable, "").strip() if variable else ""
+    return value or None
 
 
 def session_logs(agent: str, session: str, environ: Mapping[str, str] = os.environ) -> list[Path]:
@@ -246,16 +273,25 @@ def _session_places(
     if agent == "amp":  # a thread id, T-<uuid>
         return [(home / ".local" / "share" / "amp", f"threads/{session}.json")]
     if agent == "opencode":  # a session id, ses_...; older builds kept storage per project
-        base = Path(environ.get("XDG_DATA_HOME") or home / ".local" / "share") / "opencode"
+        base = _xdg_data(home, environ) / "opencode"
         return [
             (base, "opencode*.db"),
             (base, f"storage/message/{session}/msg_*.json"),
             (base, f"project/*/storage/session/message/{session}/msg_*.json"),
         ]
+    if agent == "copilot":  # a session's directory, named by its id
+        events = f"session-state/{session}/events.jsonl"
+        base = Path(environ.get("COPILOT_HOME") or home / ".copilot")
+        older = environ.get("XDG_STATE_HOME")  # older builds' place; newer ones move it at start
+        return [(base, events), *([(Path(older) / ".copilot", events)] if older else [])]
     if agent == "qwen-code":  # chats/<session id>.jsonl; builds before 0.1 used tmp/<hash>
         base = Path(environ.get("QWEN_RUNTIME_DIR") or home / ".qwen")
         return [(base, f"projects/*/chats/{session}.jsonl"), (base, f"tmp/*/chats/{session}.jsonl")]
     return [(home / ".gemini", f"tmp/*/chats/session-*-{session[:8]}.json")]
+
+
+def _xdg_data(home: Path, environ: Mapping[str, str]) -> Path:
+    return Path(environ.get("XDG_DATA_HOME") or home / ".local" / "share")
 
 
 def _holds_session(agent: str, path: Path, session: str) -> bool:
@@ -320,6 +356,8 @@ def _kind_of(obj: dict) -> str | None:
         return "codex" if "payload" in obj else None
     if isinstance(kind, str) and kind.partition(".")[0] in ("thread", "turn", "item"):
         return "codex-exec"  # `codex exec --json` events: thread.started, turn.completed, ...
+    if isinstance(kind, str) and "." in kind and isinstance(obj.get("data"), dict):
+        return "copilot"  # Copilot CLI events: session.start, assistant.message, ...
     if _is_qwen(obj):
         return "qwen-code"
     if any(k in obj for k in ("sessionId", "parentUuid", "leafUuid", "isSidechain")):
@@ -1141,13 +1179,18 @@ _OPENCODE_SESSION = _OPENCODE_ALL + " WHERE session_id = ?"
 
 
 def _opencode_rows(path: Path, session: str | None) -> Iterator[tuple]:
-    """(id, session_id, data) rows of an OpenCode database, read-only, of one session or all.
-    ``sqlite3`` is imported here: only this log needs it, and stamping starts fast without."""
+    """(id, session_id, data) rows of an OpenCode database, of one session or all."""
+    query, arguments = (_OPENCODE_SESSION, (session,)) if session else (_OPENCODE_ALL, ())
+    with closing(_read_only(path)) as db:
+        yield from db.execute(query, arguments)
+
+
+def _read_only(path: Path):
+    """A read-only connection to an agent's SQLite database, which the agent may be writing.
+    ``sqlite3`` is imported here: only these logs need it, and stamping starts fast without."""
     import sqlite3  # noqa: PLC0415
 
-    query, arguments = (_OPENCODE_SESSION, (session,)) if session else (_OPENCODE_ALL, ())
-    with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
-        yield from db.execute(query, arguments)
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
 
 
 def _sqlite_errors() -> type[Exception]:
@@ -1218,6 +1261,159 @@ _AMP_MESSAGE = (  # an Amp assistant message's usage -> Anthropic's names (from_
 _AMP_EVENT = (("input", "input_tokens"), ("output", "output_tokens"))
 
 
+_COPILOT_EVENTS = (
+    "session.start",
+    "session.resume",
+    "session.model_change",
+    "assistant.usage",
+    "session.shutdown",
+)
+
+
+class _CopilotReader(_Reader):
+    """GitHub Copilot CLI session events, one JSON event per line. Tokens are read per request
+    from ``assistant.usage`` events where a build wrote them, else per process from the
+    ``session.shutdown`` summary each process appends when it exits (a resumed session appends
+    one more: they add up). A process with requests is counted from them, never also from its
+    summary, which sums the same requests."""
+
+    agent = "copilot"
+    counted = "Copilot CLI usage record(s)"
+    wanted = tuple(f'"{kind}"'.encode() for kind in _COPILOT_EVENTS)
+    per_request = False  # process summaries are no single requests; requests are banded here
+
+    def __init__(self, window: _Window, notes: _Notes, files: list[Path]) -> None:
+        super().__init__(window, notes, files)
+        self.model: str | None = None  # the session's model, from session.model_change
+        self.active = False  # a process that has not written its summary yet
+        self.requested = False  # whether that process wrote per-request usage
+        self.summaries: set[object] = set()  # session.shutdown events counted
+        self.unsummarised = 0  # processes that left neither
+
+    def read(self, path: Path) -> None:
+        self.model, self.active, self.requested = None, False, False
+        super().read(path)
+        self.end_process()
+
+    def entry(self, obj: dict, path: Path) -> None:
+        data, kind = obj.get("data"), obj.get("type")
+        if not isinstance(data, dict):
+            return
+        if kind in ("session.start", "session.resume"):
+            self.end_process()
+            self.version = _text(data.get("copilotVersion")) or self.version
+        elif kind == "session.model_change":
+            self.model = _copilot_model(data.get("newModel")) or self.model
+        elif kind == "assistant.usage":
+            self.requested = True
+            when = _timestamp(obj.get("timestamp"))
+            model = _copilot_model(data.get("model"))
+            self.keep(_id(obj.get("id")), when, model, _request(self.counts(data)))
+        elif kind == "session.shutdown":
+            if not self.requested:
+                self.summary(_id(obj.get("id")), _timestamp(obj.get("timestamp")), data)
+            self.active = self.requested = False
+            return
+        self.active = True
+
+    def end_process(self) -> None:
+        if self.active and not self.requested:
+            self.unsummarised += 1
+        self.active = self.requested = False
+
+    def summary(self, event: object, when: datetime | None, data: dict) -> None:
+        """A process's totals: per model from ``modelMetrics``, else the session-wide
+        ``tokenDetails`` for the current model; never both (they hold the same tokens)."""
+        parts = self.per_model(data.get("modelMetrics")) or self.details(data)
+        if not parts:
+            self.notes.count("Copilot CLI session.shutdown record(s) without token counts")
+            return
+        self.summaries.add(event)
+        for key, model, usage in parts:
+            self.keep((event, key), when, model, usage)
+
+    def per_model(self, metrics) -> list[tuple[str, str | None, Callable[[str], Usage]]]:
+        parts = []
+        for key, metric in metrics.items() if isinstance(metrics, dict) else ():
+            usage = metric.get("usage") if isinstance(metric, dict) else None
+            counts = self.counts(usage) if isinstance(usage, dict) else {}
+            if not any(counts.values()):
+                continue  # an entry of zeros is no breakdown: the totals may be elsewhere
+            requests = metric.get("requests")
+            number = _count(
+                requests.get("count") if isinstance(requests, dict) else None, self.notes
+            )
+            parts.append((key, _copilot_model(key), _openai_usage(counts, number)))
+        return parts
+
+    def details(self, data: dict) -> list[tuple[str, str | None, Callable[[str], Usage]]]:
+        """``tokenDetails``: the session's billing categories, each billed apart, so none holds
+        another (unlike ``inputTokens``), attributed to the process's current model."""
+        details = data.get("tokenDetails")
+        if not isinstance(details, dict):
+            return []
+        counts = {}
+        for key, name in _COPILOT_DETAILS:
+            entry = details.get(key)
+            counts[name] = _count(
+                entry.get("tokenCount") if isinstance(entry, dict) else None, self.notes
+            )
+        for _ in details.keys() - dict(_COPILOT_DETAILS).keys():
+            self.notes.count("Copilot CLI tokenDetails entr(ies) of an unknown type, not read")
+        if not any(counts.values()):
+            return []
+        model = _copilot_model(data.get("currentModel")) or self.model
+        return [("tokenDetails", model, lambda name: Usage(model=name, **counts))]
+
+    def counts(self, usage: dict) -> dict[str, int]:
+        return {name: _count(usage.get(key), self.notes) for key, name in _COPILOT_TOKENS}
+
+    def usages(self) -> list[Usage]:
+        if self.summaries:
+            self.notes.add(
+                f"{len(self.summaries)} Copilot CLI process total(s) read from session.shutdown: "
+                "per model, not per request, so no long-context band is decided, and each "
+                "counts at the time its process ended"
+            )
+        if self.unsummarised:
+            self.notes.add(
+                f"{self.unsummarised} Copilot CLI process(es) without usage in the log (still "
+                "running, or ended without a session.shutdown): their tokens are not counted"
+            )
+        return super().usages()
+
+
+def _copilot_model(value) -> str | None:
+    """A model name; ``auto`` is Copilot's placeholder for one not chosen yet, never a model."""
+    name = _text(value)
+    return None if name is None or name.lower() == "auto" else name
+
+
+def _openai_usage(counts: dict[str, int], requests: int) -> Callable[[str], Usage]:
+    """A total of ``requests`` requests in OpenAI's names (0: a number not recorded)."""
+    return lambda model: from_openai(model, counts, requests=requests)
+
+
+def _request(counts: dict[str, int]) -> Callable[[str], Usage]:
+    """One request's usage in OpenAI's names, in its long-context band."""
+    return lambda model: banded(from_openai(model, counts, requests=1))
+
+
+_COPILOT_TOKENS = (  # Copilot's usage names -> OpenAI's (``inputTokens`` holds the cache tokens)
+    ("inputTokens", "input_tokens"),
+    ("outputTokens", "output_tokens"),
+    ("cacheReadTokens", "cached_input_tokens"),
+    ("cacheWriteTokens", "cache_write_input_tokens"),
+    ("reasoningTokens", "reasoning_output_tokens"),
+)
+_COPILOT_DETAILS = (  # session.shutdown tokenDetails categories -> Usage fields
+    ("input", "input"),
+    ("output", "output"),
+    ("cache_read", "cache_read"),
+    ("cache_write", "cache_write"),
+)
+
+
 class _AiderReader(_Reader):
     agent = "aider"
     wanted = (b'"message_send"',)
@@ -1265,5 +1461,6 @@ _READERS: dict[str, type[_Reader]] = {
     "qwen-code": _QwenReader,
     "opencode": _OpenCodeReader,
     "amp": _AmpReader,
+    "copilot": _CopilotReader,
     "aider": _AiderReader,
 }

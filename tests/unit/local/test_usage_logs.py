@@ -23,8 +23,8 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.local import usage_logs
 from bot.cli.stamp import stamp_command
+from bot.local import usage_logs
 from bot.local.usage_logs import (
     KINDS,
     MAX_COUNT,
@@ -36,7 +36,7 @@ from bot.local.usage_logs import (
     session_logs,
 )
 from bot.pricing.prices import PriceBook
-from bot.protocol.usage import Usage
+from bot.protocol.usage import Usage, from_openai, merge_by_model
 from tests.paths import FIXTURES, ROOT
 
 FIXTURES = FIXTURES / "usage_logs"
@@ -57,6 +57,9 @@ OPENCODE_SESSION = "ses_6a1f0c2d3ffeQm4Zr8TbKx2VnW"
 OPENCODE_SONNET = (
     OPENCODE_STORAGE / "message" / OPENCODE_SESSION / "msg_95e0f3d5b001Xy98Wv76Ut54Sr.json"
 )
+
+COPILOT_SESSION = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+COPILOT = FIXTURES / "copilot" / "session-state" / COPILOT_SESSION / "events.jsonl"
 
 OPUS, HAIKU = "claude-opus-4-6", "claude-haiku-4-5-20251001"
 
@@ -855,6 +858,197 @@ def test_stamp_session_reads_its_messages_from_opencodes_database(tmp_path):
     ]
 
 
+# --- GitHub Copilot CLI --------------------------------------------------------------------
+
+SONNET_46 = "claude-sonnet-4.6"
+COPILOT_SONNET = Usage(
+    SONNET_46, input=10_000, output=3000, cache_read=90_000, cache_write=20_000, requests=5
+)  # inputTokens 120,000 holds the 90,000 cache reads and 20,000 writes
+COPILOT_MINI = Usage("gpt-5-mini", input=2000, output=150, requests=1)
+COPILOT_GPT = Usage("gpt-5.2", input=5000, output=400, cache_read=30_000)  # requests unknown
+COPILOT_TOTALS = (
+    "2 Copilot CLI process total(s) read from session.shutdown: per model, not per request, "
+    "so no long-context band is decided, and each counts at the time its process ended"
+)
+COPILOT_RUNNING = (
+    "1 Copilot CLI process(es) without usage in the log (still running, or ended without a "
+    "session.shutdown): their tokens are not counted"
+)
+
+
+def test_copilot_session_sums_its_processes_summaries():
+    """Three processes: the first's modelMetrics per model (its all-zero ``auto`` entry is no
+    model, its tokenDetails the same tokens again: not read), the resumed second's all-zero
+    modelMetrics give way to its tokenDetails for its current model, the third is still
+    running. The checkpoint's nano-AIU and a tool result quoting a shutdown are no tokens."""
+    log = read_usage_log(COPILOT)
+    assert (log.agent, log.agent_version, log.usages) == (
+        "copilot",
+        "1.0.64",
+        [COPILOT_SONNET, COPILOT_MINI, COPILOT_GPT],
+    )
+    assert log.warnings == [
+        f"{COPILOT}: 1 invalid JSON line(s) ignored, the first at line 15",
+        COPILOT_TOTALS,
+        COPILOT_RUNNING,
+    ]
+
+
+def copilot_event(kind: str, data: dict, when: str, n: int) -> dict:
+    """One line of ``events.jsonl``: the envelope every event shares."""
+    return {"type": kind, "data": data, "id": f"e-{n}", "timestamp": when, "parentId": None}
+
+
+def copilot_usage(n: int, model: str, counts: tuple[int, int, int, int]) -> dict:
+    """An ``assistant.usage`` event: one request (``inputTokens`` holds the cache tokens)."""
+    names = ("inputTokens", "cacheReadTokens", "cacheWriteTokens", "outputTokens")
+    data = {"model": model, **dict(zip(names, counts, strict=True)), "cost": 1, "duration": 900}
+    return copilot_event("assistant.usage", data, f"2026-05-04T10:0{n}:00Z", n)
+
+
+def copilot_shutdown(n: int, when: str, metrics: dict, **data) -> dict:
+    models = {
+        model: {"requests": {"count": 1, "cost": 1}, "usage": dict(zip(
+            ("inputTokens", "cacheReadTokens", "cacheWriteTokens", "outputTokens"),
+            counts, strict=True,
+        ))}
+        for model, counts in metrics.items()
+    }  # fmt: skip
+    return copilot_event("session.shutdown", {"modelMetrics": models, **data}, when, n)
+
+
+def test_copilot_requests_are_counted_one_by_one_and_not_again_from_their_summary(tmp_path):
+    """Where ``assistant.usage`` events were written, a process counts them, each in its
+    long-context band and at its time, and its summary (the same tokens) is not read; a
+    process without them counts its summary."""
+    start = copilot_event("session.start", {"copilotVersion": "1.0.70"}, "2026-05-04T10:00:00Z", 0)
+    small, large = (12_000, 9000, 2500, 700), (230_000, 215_000, 10_000, 1200)
+    resume = copilot_event("session.resume", {}, "2026-05-04T11:00:00Z", 4)
+    lines = [
+        start,
+        copilot_usage(1, SONNET_46, small),
+        copilot_usage(2, "auto", large),  # a placeholder, no model
+        copilot_shutdown(3, "2026-05-04T10:05:00Z", {SONNET_46: (242_000, 224_000, 12_500, 1900)}),
+        resume,
+        copilot_shutdown(5, "2026-05-04T11:30:00Z", {"gpt-5.2": (8000, 6000, 0, 300)}),
+    ]
+    path = write_jsonl(tmp_path / "events.jsonl", lines)
+    log = read_usage_log(path)
+    one = Usage(SONNET_46, input=500, output=700, cache_read=9000, cache_write=2500, requests=1)
+    big = Usage(UNKNOWN_MODEL, input=5000, output=1200, cache_read=215_000, cache_write=10_000,
+                requests=1, long_context=200_000)  # fmt: skip
+    gpt = Usage("gpt-5.2", input=2000, output=300, cache_read=6000, requests=1)
+    assert log.usages == [one, big, gpt]
+    assert "1 Copilot CLI usage record(s) without a model, counted as 'unknown'" in log.warnings
+    late = read_usage_log(path, since=at("2026-05-04T10:02:00Z"), until=at("2026-05-04T11:00:00Z"))
+    assert late.usages == [big]  # the summary counts when its process ended, 11:30
+
+
+def test_copilot_summary_without_counts_and_a_missing_model(tmp_path):
+    """A summary of zeros and no tokenDetails is a warning, not usage; tokenDetails without a
+    current model take the last model change's, and ``auto`` there is no model either; a
+    category not known is a warning."""
+    lines = [
+        copilot_event("session.model_change", {"newModel": "auto"}, "2026-05-04T10:00:00Z", 1),
+        copilot_shutdown(2, "2026-05-04T10:01:00Z", {"auto": (0, 0, 0, 0)}),
+        copilot_event("session.model_change", {"newModel": "gpt-5.2"}, "2026-05-04T10:02:00Z", 3),
+        copilot_event(
+            "session.shutdown",
+            {
+                "currentModel": "auto",
+                "tokenDetails": {
+                    "input": {"tokenCount": 10},
+                    "output": {"tokenCount": 5},
+                    "image": {"tokenCount": 7},
+                },
+            },
+            "2026-05-04T10:03:00Z",
+            4,
+        ),  # fmt: skip
+    ]
+    log = read_usage_log(write_jsonl(tmp_path / "events.jsonl", lines), kind="copilot")
+    assert log.usages == [Usage("gpt-5.2", input=10, output=5)]
+    assert "1 Copilot CLI session.shutdown record(s) without token counts" in log.warnings
+    assert "1 Copilot CLI tokenDetails entr(ies) of an unknown type, not read" in log.warnings
+
+
+copilot_counts = st.tuples(*[st.integers(0, 10**9)] * 4)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    processes=st.lists(
+        st.tuples(st.sampled_from(["gpt-5.2", SONNET_46]), copilot_counts), min_size=1, max_size=6
+    ),
+    cuts=st.sets(st.integers(1, 5)),
+)
+def test_copilot_any_split_of_processes_into_files_sums_the_same(tmp_path, processes, cuts):
+    """Processes (one summary each) read from one file, or from several, count the sum of
+    their own totals, each converted alone."""
+    lines = []
+    for n, (model, counts) in enumerate(processes):
+        lines.append(copilot_event("session.resume", {}, "2026-05-04T10:00:00Z", 2 * n))
+        lines.append(copilot_shutdown(2 * n + 1, "2026-05-04T10:00:01Z", {model: counts}))
+    whole = read_usage_log(write_jsonl(tmp_path / "whole.jsonl", lines), kind="copilot").usages
+    bounds = [0, *sorted(2 * c for c in cuts if c < len(processes)), len(lines)]
+    parts = tmp_path / "parts"
+    parts.mkdir(exist_ok=True)
+    for old in parts.iterdir():
+        old.unlink()
+    for n, (a, b) in enumerate(zip(bounds, bounds[1:], strict=False)):
+        write_jsonl(parts / f"{n:02}.jsonl", lines[a:b])
+    split = read_usage_log(parts, kind="copilot").usages
+    names = ("input_tokens", "cached_input_tokens", "cache_write_input_tokens", "output_tokens")
+    own = [
+        from_openai(model, dict(zip(names, counts, strict=True)), requests=1)
+        for model, counts in processes
+        if any(counts)
+    ]
+    expected = {u.line_key: u for u in merge_by_model(own)}
+    assert {u.line_key: u for u in whole} == {u.line_key: u for u in split} == expected
+
+
+def stamped_usage(msg: Path, args: list[str], env: dict[str, str]) -> tuple[list[str], str]:
+    """The ``Agent-Usage`` lines ``stamp`` writes into a fresh message, and its notes."""
+    msg.write_text("t\n")
+    result = CliRunner().invoke(stamp_command, [str(msg), *args], env=env)
+    assert result.exit_code == 0, result.output
+    lines = [line for line in msg.read_text().splitlines() if line.startswith("Agent-Usage")]
+    return lines, result.output
+
+
+COPILOT_LINES = [  # COPILOT_SONNET, COPILOT_MINI, COPILOT_GPT as trailer lines
+    "Agent-Usage: model=claude-sonnet-4.6; in=10000; out=3000; cache_read=90000; "
+    "cache_write=20000; requests=5",
+    "Agent-Usage: model=gpt-5-mini; in=2000; out=150; requests=1",
+    "Agent-Usage: model=gpt-5.2; in=5000; out=400; cache_read=30000",
+]
+
+
+def test_copilot_session_is_found_from_the_id_it_exports(tmp_path):
+    """``COPILOT_HOME``, else ``~/.copilot``, else an older build's ``$XDG_STATE_HOME/.copilot``;
+    ``--agent copilot`` alone reads the session named by ``COPILOT_AGENT_SESSION_ID``."""
+    state = tmp_path / "state"
+    shutil.copytree(FIXTURES / "copilot", state / ".copilot")
+    env = {"HOME": str(tmp_path), "XDG_STATE_HOME": str(state), "COPILOT_HOME": ""}
+    older = state / ".copilot" / COPILOT.relative_to(FIXTURES / "copilot")
+    assert session_logs("copilot", COPILOT_SESSION, env) == [older]
+    shutil.copytree(FIXTURES / "copilot", tmp_path / ".copilot")
+    found = session_logs("copilot/1.0.64", COPILOT_SESSION, env)
+    assert found == [tmp_path / ".copilot" / COPILOT.relative_to(FIXTURES / "copilot"), older]
+    assert read_usage_logs(found).usages == read_usage_log(COPILOT).usages  # a copy counts once
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(FIXTURES / "copilot", moved)
+    env = {"HOME": str(tmp_path / "nowhere"), "COPILOT_HOME": str(moved), "XDG_STATE_HOME": ""}
+    assert usage_logs.current_session("copilot", env) is None
+    exported = {**env, "COPILOT_AGENT_SESSION_ID": COPILOT_SESSION}
+    assert usage_logs.current_session("copilot/1.0", exported) == COPILOT_SESSION
+    lines, _ = stamped_usage(tmp_path / "MSG", ["--agent", "copilot"], exported)
+    assert lines == COPILOT_LINES
+
+
 # --- session lookup ------------------------------------------------------------------------
 
 
@@ -889,6 +1083,7 @@ def test_sessions_of_opencode_and_qwen_code_are_found_where_they_live(tmp_path):
         (CODEX_EXEC, "codex-exec"),
         (QWEN, "qwen-code"),
         (OPENCODE_SONNET, "opencode"),
+        (COPILOT, "copilot"),
     ],
 )
 def test_detect_kind(path, kind):
@@ -915,7 +1110,7 @@ def test_bad_arguments_raise():
         read_usage_log(FIXTURES / "missing.jsonl")
     assert set(KINDS) == {
         *("claude-code", "codex", "codex-exec", "gemini-cli", "qwen-code", "opencode", "amp"),
-        "aider",
+        *("copilot", "aider"),
     }
 
 
@@ -1090,6 +1285,18 @@ TEMPLATES = {
             "cache": usage_fields(["read", "write"], 7),
         },
     },
+    "copilot": {  # one request of a Copilot CLI session
+        "type": "assistant.usage",
+        "id": "@0",
+        "timestamp": "@1",
+        "data": {
+            "model": "@2",
+            **usage_fields(
+                ["inputTokens", "outputTokens", "cacheReadTokens", "cacheWriteTokens"], 3
+            ),
+            "reasoningTokens": "@7",
+        },
+    },
     "gemini-cli": {  # one message of a session document (``log_bytes`` wraps them)
         "id": "@0",
         "timestamp": "@1",
@@ -1204,11 +1411,48 @@ def test_any_json_value_in_any_usage_field_never_raises_nor_goes_negative(tmp_pa
     path = tmp_path / "log.jsonl"
     path.write_bytes(log_bytes(kind, values))
     log = read_usage_log(path, kind=kind)
-    for usage in log.usages:
-        counts = [usage.input, usage.output, usage.cache_read, usage.cache_write, usage.reasoning]
-        assert all(0 <= n <= 3 * MAX_COUNT for n in counts)
-        assert usage.cost is None or 0 <= usage.cost <= 3 * MAX_COUNT
-        assert isinstance(usage.model, str)
+    assert sane(log)
+    assert all(u.cost is None or 0 <= u.cost <= 3 * MAX_COUNT for u in log.usages)
+
+
+COPILOT_SHUTDOWN = {  # a process's summary, the usage a Copilot CLI log holds
+    "type": "session.shutdown",
+    "id": "@0",
+    "timestamp": "@1",
+    "data": {
+        "currentModel": "@2",
+        "modelMetrics": {
+            "claude-sonnet-4.6": {
+                "requests": {"count": "@3"},
+                "usage": usage_fields(
+                    ["inputTokens", "outputTokens", "cacheReadTokens", "cacheWriteTokens"], 4
+                ),
+            },
+            "gpt-5.2": "@8",
+        },
+        "tokenDetails": "@9",
+    },
+}
+
+
+def sane(log) -> bool:
+    """Counts within bounds, a model name: what any log, however odd, must give."""
+    return all(
+        all(0 <= n <= 3 * MAX_COUNT for n in (u.input, u.output, u.cache_read, u.cache_write))
+        and 0 <= u.reasoning <= u.output
+        and isinstance(u.model, str)
+        for u in log.usages
+    )
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(values=st.lists(st.lists(any_value, min_size=10, max_size=10), min_size=1, max_size=3))
+def test_any_value_in_a_copilot_summary_never_raises(tmp_path, values):
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"".join(filled(COPILOT_SHUTDOWN, row) for row in values))
+    assert sane(read_usage_log(path, kind="copilot"))
 
 
 def test_deep_nesting_is_a_bad_line_not_a_crash(tmp_path):
