@@ -66,6 +66,11 @@ Supported logs (docs/stamp.md lists where each agent writes them):
   exits, summed over a resumed session's processes: ``modelMetrics`` per model, else
   ``tokenDetails`` (billing categories, each apart) for its ``currentModel``. A process with
   requests is not counted again from its summary; ``auto`` is no model.
+- **Goose** sessions (``~/.local/share/goose/sessions/sessions.db``): the ``usage_ledger`` row
+  of each provider call (time, model, input with the cache inside it, cache reads and writes,
+  output; what ``total_tokens`` holds beyond input and output is reasoning, Gemini's thoughts),
+  else a session's accumulated totals in ``sessions``, or on the first line of an older Goose
+  ``<session>.jsonl``: one line per session, without time or per-request counts.
 - **Aider** analytics logs (``--analytics-log FILE``): each ``message_send`` event is one request
   of ``main_model``; ``prompt_tokens`` includes any cached tokens (aider does not split them,
   so they all count as ``in``), and aider's own ``cost`` is summed exactly, as a ``Decimal``.
@@ -122,6 +127,7 @@ KINDS = (
     "opencode",
     "amp",
     "copilot",
+    "goose",
     "aider",
 )
 MAX_WARNINGS = 50
@@ -216,15 +222,16 @@ SESSION_AGENTS = (
     "opencode",
     "amp",
     "copilot",
+    "goose",
 )
 # The variable in which an agent exports its session id to the commands it runs (a hook's
 # ``git commit`` among them), as its source sets it (docs/stamp.md).
-SESSION_VARIABLES = {"copilot": "COPILOT_AGENT_SESSION_ID"}
+SESSION_VARIABLES = {"copilot": "COPILOT_AGENT_SESSION_ID", "goose": "AGENT_SESSION_ID"}
 _SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
 
 
 def current_session(agent: str, environ: Mapping[str, str] = os.environ) -> str | None:
-    """The session id ``agent`` (``copilot/1.0`` names ``copilot``) exported to this process, if
+    """The session id ``agent`` (``goose/1.9`` names ``goose``) exported to this process, if
     any: the session whose log ``session_logs`` finds, so a hook needs no id either."""
     variable = SESSION_VARIABLES.get(agent.partition("/")[0].strip().lower())
     value = environ.get(variable, "").strip() if variable else ""
@@ -284,6 +291,10 @@ def _session_places(
         base = Path(environ.get("COPILOT_HOME") or home / ".copilot")
         older = environ.get("XDG_STATE_HOME")  # older builds' place; newer ones move it at start
         return [(base, events), *([(Path(older) / ".copilot", events)] if older else [])]
+    if agent == "goose":  # one database of every session; older builds a file per session
+        root = environ.get("GOOSE_PATH_ROOT")
+        data = Path(root) / "data" if root else _xdg_data(home, environ) / "goose"
+        return [(data, "sessions/sessions.db"), (data, f"sessions/{session}.jsonl")]
     if agent == "qwen-code":  # chats/<session id>.jsonl; builds before 0.1 used tmp/<hash>
         base = Path(environ.get("QWEN_RUNTIME_DIR") or home / ".qwen")
         return [(base, f"projects/*/chats/{session}.jsonl"), (base, f"tmp/*/chats/{session}.jsonl")]
@@ -296,15 +307,17 @@ def _xdg_data(home: Path, environ: Mapping[str, str]) -> Path:
 
 def _holds_session(agent: str, path: Path, session: str) -> bool:
     """Whether a file found by name holds the session: a Gemini CLI file's name has only 8 of its
-    id's characters, an OpenCode database holds every session."""
+    id's characters, an OpenCode or Goose database holds every session."""
     if agent == "gemini-cli":
         return _gemini_session_id(path) == session
-    if agent == "opencode" and path.suffix == ".db":
-        try:
+    if path.suffix != ".db":
+        return True
+    try:
+        if agent == "opencode":
             return any(_opencode_rows(path, session))
-        except _sqlite_errors():
-            return False
-    return True
+        return any(_goose_rows(path, session))  # its calls or its sessions row
+    except _sqlite_errors():
+        return False
 
 
 def _gemini_session_id(path: Path) -> str | None:
@@ -337,7 +350,9 @@ def _document_kind(path: Path) -> str | None:
     with path.open("rb") as handle:
         head = handle.read(_GEMINI_HEAD)
     if head.startswith(_SQLITE_HEADER):
-        return "opencode" if _OPENCODE_DB.match(path.name) else None
+        if _OPENCODE_DB.match(path.name):
+            return "opencode"
+        return "goose" if path.name == _GOOSE_DB else None
     if not head.lstrip().startswith(b"{") or b"\n{" in head.strip():
         return None  # JSON lines
     if all(key in head for key in _GEMINI_KEYS):
@@ -358,6 +373,8 @@ def _kind_of(obj: dict) -> str | None:
         return "codex-exec"  # `codex exec --json` events: thread.started, turn.completed, ...
     if isinstance(kind, str) and "." in kind and isinstance(obj.get("data"), dict):
         return "copilot"  # Copilot CLI events: session.start, assistant.message, ...
+    if "working_dir" in obj and any(k in obj for k in _GOOSE_TOTALS):
+        return "goose"  # the metadata line an older Goose session file opens with
     if _is_qwen(obj):
         return "qwen-code"
     if any(k in obj for k in ("sessionId", "parentUuid", "leafUuid", "isSidechain")):
@@ -423,8 +440,8 @@ def _unique(groups: Iterable[list[Path]]) -> list[Path]:
 
 
 # Log files in a directory: Gemini CLI sessions, OpenCode messages and Amp threads are .json
-# documents, OpenCode's store a database, the others JSON lines.
-_LOG_NAMES = ("*.jsonl", "session-*.json", "msg_*.json", "opencode*.db", "T-*.json")
+# documents, OpenCode's and Goose's stores databases, the others JSON lines.
+_LOG_NAMES = ("*.jsonl", "session-*.json", "msg_*.json", "opencode*.db", "T-*.json", "sessions.db")
 
 
 def _log_files(path: Path) -> list[Path]:
@@ -1414,6 +1431,194 @@ _COPILOT_DETAILS = (  # session.shutdown tokenDetails categories -> Usage fields
 )
 
 
+class _GooseReader(_Reader):
+    """Goose sessions. Its database records each provider call in ``usage_ledger`` (schema 15
+    on) and each session's totals in ``sessions``; older Goose wrote one file per session whose
+    first line holds the totals. A session is counted from its calls where the ledger has any,
+    else from its totals: one line per session, with no time and no per-request counts."""
+
+    agent = "goose"
+    counted = "Goose usage record(s)"
+    per_request = False  # session totals are no single requests; calls are banded here
+
+    def __init__(self, window: _Window, notes: _Notes, files: list[Path]) -> None:
+        super().__init__(window, notes, files)
+        self.called: set[object] = set()  # sessions counted from their calls
+        self.totals: set[str] = set()  # sessions counted from their totals
+        self.unsplit: set[str] = set()  # of them, those whose totals split out no cache
+        self.files: dict[str, dict] = {}  # older session files' totals, by session id
+
+    def read(self, path: Path) -> None:
+        self.seen = True
+        if path.suffix != ".db":
+            metadata = _goose_metadata(path, self.notes)
+            if metadata is not None:
+                self.files.setdefault(metadata["id"], metadata)
+            return
+        try:
+            calls, sessions = _goose_rows(path, self.window.session)
+        except _sqlite_errors() as error:
+            self.notes.add(f"{path}: Goose database not read ({error})")
+            return
+        models = {row.get("id"): _goose_model(row) for row in sessions}
+        for row in calls:
+            self.call(row, models.get(row.get("session_id")))
+        called = {row.get("session_id") for row in calls}
+        self.sessions([row for row in sessions if row.get("id") not in called])
+
+    def call(self, row: dict, session_model: str | None) -> None:
+        """One provider call; its ``input_tokens`` holds the cache tokens (Goose's ``Usage``)."""
+        session = row.get("session_id")
+        self.called.add(session)
+        self.kept.pop(("session", session), None)  # its calls, not also its totals
+        self.totals.discard(session)
+        self.unsplit.discard(session)
+        counts = _goose_counts(row, "", self.notes)
+        when = _goose_time(row.get("created_timestamp"))
+        model = row.get("model") or session_model
+        self.keep(("call", session, row.get("id")), when, model, _request(counts))
+
+    def sessions(self, rows: list[dict]) -> None:
+        """Sessions counted from their totals, each once."""
+        for row in rows:
+            session = row.get("id")
+            if not isinstance(session, str) or session in self.totals or session in self.called:
+                continue
+            counts, split = _goose_totals(row, self.notes)
+            if not any(counts.values()):
+                continue  # a session that has not called a model yet
+            self.totals.add(session)
+            if not split:
+                self.unsplit.add(session)
+            self.keep(("session", session), None, _goose_model(row), _openai_usage(counts, 0))
+
+    def usages(self) -> list[Usage]:
+        """Older session files last: Goose imports them into its database and leaves them
+        beside it, and the imported row, read already, names the model."""
+        self.sessions(list(self.files.values()))
+        if self.totals:
+            self.notes.add(
+                f"{len(self.totals)} Goose session total(s): one per session, without "
+                "per-request counts, so no long-context band is decided; they have no time, "
+                "so a --since/--until window skips them"
+            )
+        if self.unsplit:
+            self.notes.add(
+                f"{len(self.unsplit)} Goose session total(s) without a cache split: cache "
+                "reads and writes are counted as input"
+            )
+        return super().usages()
+
+
+def _goose_rows(path: Path, session: str | None) -> tuple[list[dict], list[dict]]:
+    """(``usage_ledger`` rows, ``sessions`` rows) of a Goose database: of session ``session``
+    and its sub-agents' sessions (``parent_session_id``), or all."""
+    with closing(_read_only(path)) as db:
+        tables = {name for (name,) in db.execute(_SQLITE_TABLES)}
+        if "sessions" not in tables:
+            raise _sqlite_errors()("no sessions table: not Goose's database")
+        sessions = _rows(db, "sessions", _GOOSE_SESSION)
+        calls = _rows(db, "usage_ledger", _GOOSE_LEDGER) if "usage_ledger" in tables else []
+    if session is None:
+        return calls, sessions
+    ids = _goose_tree(sessions, session)
+    return [r for r in calls if r.get("session_id") in ids], [
+        r for r in sessions if r.get("id") in ids
+    ]
+
+
+def _rows(db, table: str, columns: tuple[str, ...]) -> list[dict]:
+    """The rows of ``table`` as mappings of those of ``columns`` it has (older schemas lack
+    some)."""
+    present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}  # noqa: S608
+    names = [c for c in columns if c in present]
+    query = f"SELECT {', '.join(names)} FROM {table}"  # noqa: S608 (names from our tuple)
+    return [dict(zip(names, row, strict=True)) for row in db.execute(query)]
+
+
+def _goose_tree(sessions: list[dict], root: str) -> set[str]:
+    """``root`` and the sessions below it: sub-agents spend on their parent's behalf."""
+    children: dict[object, list[str]] = {}
+    for row in sessions:
+        children.setdefault(row.get("parent_session_id"), []).append(row.get("id"))
+    found, pending = {root}, [root]
+    while pending:
+        for child in children.get(pending.pop(), ()):
+            if isinstance(child, str) and child not in found:
+                found.add(child)
+                pending.append(child)
+    return found
+
+
+def _goose_metadata(path: Path, notes: _Notes) -> dict | None:
+    """The totals an older Goose session file opens with, under the file's name as its id."""
+    with path.open("rb") as handle:
+        first = handle.readline()
+    metadata = _loads(first)
+    if not isinstance(metadata, dict):
+        notes.add(f"{path}: no Goose session metadata on its first line; ignored")
+        return None
+    return {**metadata, "id": path.stem}
+
+
+def _goose_totals(row: dict, notes: _Notes) -> tuple[dict[str, int], bool]:
+    """A session's accumulated counts (the last turn's where a row has none), in OpenAI's
+    names, and whether they split the cache out of the input (schema 14 on)."""
+    accumulated = any(row.get(f"accumulated_{key}") is not None for key in _GOOSE_COLUMNS)
+    prefix = "accumulated_" if accumulated else ""
+    cache = (row.get(f"{prefix}cache_read_tokens"), row.get(f"{prefix}cache_write_tokens"))
+    return _goose_counts(row, prefix, notes), cache != (None, None)
+
+
+def _goose_counts(row: dict, prefix: str, notes: _Notes) -> dict[str, int]:
+    """A call's or a session's counts in OpenAI's names. Goose's Google provider leaves the
+    thoughts out of ``output_tokens`` but not out of ``total_tokens`` (Gemini's
+    ``totalTokenCount``): what the total holds beyond input and output is reasoning, billed
+    as output (ccusage reads it so too). For the other providers the total is input + output."""
+    counts = {name: _count(row.get(prefix + key), notes) for key, name in _GOOSE_CALL}
+    unseen = _count(row.get(f"{prefix}total_tokens"), notes) - sum(
+        counts[name] for name in ("input_tokens", "output_tokens")
+    )
+    if unseen > 0:
+        counts["output_tokens"] += unseen
+        counts["reasoning_output_tokens"] = unseen
+    return counts
+
+
+def _goose_model(row: dict) -> str | None:
+    """The ``model_name`` of a session's ``model_config_json``."""
+    text = row.get("model_config_json")
+    config = _loads(text.encode()) if isinstance(text, str) else None
+    return _text(config.get("model_name")) if isinstance(config, dict) else None
+
+
+def _goose_time(value) -> datetime | None:
+    """A ledger call's time: Unix seconds, or milliseconds where Goose wrote those."""
+    if type(value) is int and value > _GOOSE_MS:
+        return _timestamp(Decimal(value) / 1000)
+    return _timestamp(value) if type(value) is int else None
+
+
+_GOOSE_DB = "sessions.db"
+_GOOSE_MS = 10_000_000_000  # a larger timestamp is in milliseconds (as Goose itself decides)
+_GOOSE_TOTALS = ("accumulated_total_tokens", "accumulated_input_tokens", "message_count")
+_GOOSE_CALL = (  # Goose's columns -> OpenAI's names (input holds the cache tokens)
+    ("input_tokens", "input_tokens"),
+    ("output_tokens", "output_tokens"),
+    ("cache_read_tokens", "cached_input_tokens"),
+    ("cache_write_tokens", "cache_write_input_tokens"),
+)
+_GOOSE_COLUMNS = (*(key for key, _ in _GOOSE_CALL), "total_tokens")
+_GOOSE_SESSION = (
+    "id",
+    "parent_session_id",
+    "model_config_json",
+    *(f"{p}{k}" for p in ("", "accumulated_") for k in _GOOSE_COLUMNS),
+)
+_GOOSE_LEDGER = ("id", "session_id", "created_timestamp", "model", *_GOOSE_COLUMNS)
+_SQLITE_TABLES = "SELECT name FROM sqlite_master WHERE type = 'table'"
+
+
 class _AiderReader(_Reader):
     agent = "aider"
     wanted = (b'"message_send"',)
@@ -1462,5 +1667,6 @@ _READERS: dict[str, type[_Reader]] = {
     "opencode": _OpenCodeReader,
     "amp": _AmpReader,
     "copilot": _CopilotReader,
+    "goose": _GooseReader,
     "aider": _AiderReader,
 }

@@ -60,6 +60,8 @@ OPENCODE_SONNET = (
 
 COPILOT_SESSION = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
 COPILOT = FIXTURES / "copilot" / "session-state" / COPILOT_SESSION / "events.jsonl"
+GOOSE = FIXTURES / "goose"
+GOOSE_LEGACY = GOOSE / "sessions" / "20250301_1.jsonl"
 
 OPUS, HAIKU = "claude-opus-4-6", "claude-haiku-4-5-20251001"
 
@@ -1010,6 +1012,101 @@ def test_copilot_any_split_of_processes_into_files_sums_the_same(tmp_path, proce
     assert {u.line_key: u for u in whole} == {u.line_key: u for u in split} == expected
 
 
+# --- Goose -----------------------------------------------------------------------------------
+
+
+def goose_db(path: Path) -> Path:
+    """Goose's database (its own schema) holding the fixture sessions and calls."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    script = (GOOSE / "schema.sql").read_text() + (GOOSE / "rows.sql").read_text()
+    with closing(sqlite3.connect(path)) as db:
+        db.executescript(script)
+    return path
+
+
+GOOSE_SONNET = Usage(  # two calls: 500 + 40,000 uncached input (the compaction call has no
+    "claude-sonnet-4-6", input=40_500, output=2700, cache_read=9000, cache_write=2500,
+    requests=2,  # model: its session's)
+)  # fmt: skip
+GOOSE_LONG = Usage(  # a call of 230,000 input tokens: above 200k, billed as long context
+    "claude-sonnet-4-6", input=5000, output=1200, cache_read=215_000, cache_write=10_000,
+    requests=1, long_context=200_000,
+)  # fmt: skip
+GOOSE_MINI = Usage("gpt-5-mini", input=2000, output=200, cache_read=1000, requests=1)
+GOOSE_OLD = Usage("gpt-4o", input=45_000, output=3200)  # a total: requests unknown, no split
+GOOSE_DOCS = Usage("claude-sonnet-4-5", input=15_000, output=4000, cache_read=30_000,
+                   cache_write=5000)  # fmt: skip
+GOOSE_TOTALS = (
+    "2 Goose session total(s): one per session, without per-request counts, so no "
+    "long-context band is decided; they have no time, so a --since/--until window skips them"
+)
+GOOSE_UNSPLIT = (
+    "1 Goose session total(s) without a cache split: cache reads and writes are counted as input"
+)
+
+
+def test_goose_database_counts_calls_where_the_ledger_has_them_else_session_totals(tmp_path):
+    """The older session file Goose imported and left beside its database counts once, as the
+    imported row (which names the model); a session without calls yet counts nothing."""
+    sessions = tmp_path / "goose" / "sessions"
+    shutil.copytree(GOOSE / "sessions", sessions)
+    db = goose_db(sessions / "sessions.db")
+    assert detect_kind(db) == "goose"
+    log = read_usage_log(sessions)
+    assert log.agent == "goose"
+    assert log.usages == [GOOSE_SONNET, GOOSE_MINI, GOOSE_LONG, GOOSE_OLD, GOOSE_DOCS]
+    assert log.warnings == [GOOSE_TOTALS, GOOSE_UNSPLIT]
+    assert read_usage_logs([db, db, GOOSE_LEGACY]).usages == log.usages
+
+
+def test_goose_session_holds_its_sub_agents_calls_and_window_skips_totals(tmp_path):
+    db = goose_db(tmp_path / "sessions.db")
+    assert read_usage_logs([db], session="20260504_1").usages == [
+        GOOSE_SONNET, GOOSE_MINI, GOOSE_LONG,
+    ]  # fmt: skip
+    late = read_usage_log(db, since=at("2026-05-04T10:05:00Z"))
+    compaction = Usage("claude-sonnet-4-6", input=40_000, output=2000, requests=1)
+    assert late.usages == [GOOSE_MINI, GOOSE_LONG, compaction]
+    assert "2 goose usage entries without a timestamp skipped" in late.warnings
+
+
+def test_goose_older_session_file_alone_and_a_broken_database(tmp_path):
+    log = read_usage_log(GOOSE_LEGACY)
+    assert log.usages == [Usage(UNKNOWN_MODEL, input=45_000, output=3200)]
+    assert log.warnings == [
+        GOOSE_TOTALS.replace("2 Goose", "1 Goose"),
+        GOOSE_UNSPLIT,
+        "1 Goose usage record(s) without a model, counted as 'unknown'",
+    ]
+    broken = tmp_path / "sessions.db"
+    broken.write_bytes(b"SQLite format 3\x00" + b"\x00" * 200)
+    assert "Goose database not read" in read_usage_log(broken).warnings[0]
+    other = tmp_path / "other" / "sessions.db"
+    other.parent.mkdir()
+    with closing(sqlite3.connect(other)) as db:
+        db.execute("CREATE TABLE notes (text TEXT)")
+    assert read_usage_log(other).warnings == [
+        f"{other}: Goose database not read (no sessions table: not Goose's database)"
+    ]
+
+
+def test_goose_thoughts_outside_the_output_count_as_reasoning(tmp_path):
+    """Goose's Google provider stores Gemini's thoughts in ``total_tokens`` only: the total's
+    excess over input and output is reasoning, billed as output; a total short of them adds
+    nothing."""
+    db = goose_db(tmp_path / "sessions.db")
+    with closing(sqlite3.connect(db)) as connection, connection:
+        connection.execute(
+            "INSERT INTO usage_ledger (session_id, created_timestamp, model, input_tokens, "
+            "output_tokens, total_tokens, cache_read_tokens) VALUES "
+            "('20260101_1', 1777900000, 'gemini-2.5-pro', 10000, 800, 11300, 4000), "
+            "('20260101_1', 1777900060, 'gemini-2.5-pro', 2000, 100, 1500, 0)"
+        )
+    thoughtful = Usage("gemini-2.5-pro", input=8000, output=1400, cache_read=4000,
+                       reasoning=500, requests=2)  # fmt: skip
+    assert read_usage_logs([db], session="20260101_1").usages == [thoughtful]
+
+
 def stamped_usage(msg: Path, args: list[str], env: dict[str, str]) -> tuple[list[str], str]:
     """The ``Agent-Usage`` lines ``stamp`` writes into a fresh message, and its notes."""
     msg.write_text("t\n")
@@ -1049,6 +1146,36 @@ def test_copilot_session_is_found_from_the_id_it_exports(tmp_path):
     assert lines == COPILOT_LINES
 
 
+def test_goose_session_is_found_from_the_id_it_exports(tmp_path):
+    """Goose gives its shell commands ``AGENT_SESSION_ID``: ``--agent goose`` reads that
+    session's calls (and its sub-agent's) from ``$XDG_DATA_HOME/goose/sessions/sessions.db``,
+    or ``$GOOSE_PATH_ROOT/data/...``. An exported session without a log is a note, not an
+    error, and ``--from-log`` is read instead of it."""
+    data = tmp_path / "data"
+    goose_db(data / "goose" / "sessions" / "sessions.db")
+    env = {"HOME": str(tmp_path), "XDG_DATA_HOME": str(data), "GOOSE_PATH_ROOT": "",
+           "AGENT_SESSION_ID": "20260504_1", "COPILOT_AGENT_SESSION_ID": ""}  # fmt: skip
+    lines, _ = stamped_usage(tmp_path / "MSG", ["--agent", "goose"], env)
+    assert lines == [
+        "Agent-Usage: model=claude-sonnet-4-6; in=40500; out=2700; cache_read=9000; "
+        "cache_write=2500; requests=2",
+        "Agent-Usage: model=gpt-5-mini; in=2000; out=200; cache_read=1000; requests=1",
+        "Agent-Usage: model=claude-sonnet-4-6; in=5000; out=1200; cache_read=215000; "
+        "cache_write=10000; requests=1; long_context=200000",
+    ]  # GOOSE_SONNET, GOOSE_MINI, GOOSE_LONG
+    root = tmp_path / "root"
+    goose_db(root / "data" / "sessions" / "sessions.db")
+    rooted = {**env, "XDG_DATA_HOME": "", "GOOSE_PATH_ROOT": str(root)}
+    assert stamped_usage(tmp_path / "MSG", ["--agent", "goose"], rooted)[0] == lines
+    lost = {**env, "AGENT_SESSION_ID": "20990101_1"}
+    lines, notes = stamped_usage(tmp_path / "MSG", ["--agent", "goose"], lost)
+    assert lines == [] and "exported session not read: no goose log of session 20990101_1" in notes
+    given = ["--agent", "goose", "--from-log", str(GOOSE_LEGACY)]
+    assert stamped_usage(tmp_path / "MSG", given, env)[0] == [
+        "Agent-Usage: model=unknown; in=45000; out=3200"
+    ]
+
+
 # --- session lookup ------------------------------------------------------------------------
 
 
@@ -1084,6 +1211,7 @@ def test_sessions_of_opencode_and_qwen_code_are_found_where_they_live(tmp_path):
         (QWEN, "qwen-code"),
         (OPENCODE_SONNET, "opencode"),
         (COPILOT, "copilot"),
+        (GOOSE_LEGACY, "goose"),
     ],
 )
 def test_detect_kind(path, kind):
@@ -1110,7 +1238,7 @@ def test_bad_arguments_raise():
         read_usage_log(FIXTURES / "missing.jsonl")
     assert set(KINDS) == {
         *("claude-code", "codex", "codex-exec", "gemini-cli", "qwen-code", "opencode", "amp"),
-        *("copilot", "aider"),
+        *("copilot", "goose", "aider"),
     }
 
 
@@ -1297,6 +1425,21 @@ TEMPLATES = {
             "reasoningTokens": "@7",
         },
     },
+    "goose": {  # the metadata line an older Goose session file opens with
+        "working_dir": "/home/dev/shop",
+        "description": "@0",
+        "message_count": "@1",
+        **usage_fields(
+            [
+                "accumulated_input_tokens",
+                "accumulated_output_tokens",
+                "accumulated_total_tokens",
+                "input_tokens",
+                "output_tokens",
+            ],
+            2,
+        ),
+    },
     "gemini-cli": {  # one message of a session document (``log_bytes`` wraps them)
         "id": "@0",
         "timestamp": "@1",
@@ -1453,6 +1596,57 @@ def test_any_value_in_a_copilot_summary_never_raises(tmp_path, values):
     path = tmp_path / "events.jsonl"
     path.write_bytes(b"".join(filled(COPILOT_SHUTDOWN, row) for row in values))
     assert sane(read_usage_log(path, kind="copilot"))
+
+
+def sqlite_value(text: str):
+    """A raw JSON value as a column holds it: a number or string as itself, anything SQLite
+    cannot bind (containers, integers past 64 bits, lone surrogates) as its JSON text."""
+    value = json.loads(text)
+    if isinstance(value, str) and value.encode("utf-8", "replace").decode() == value:
+        return value
+    if isinstance(value, float) or (type(value) is int and -(2**63) <= value < 2**63):
+        return value
+    return None if value is None else text
+
+
+GOOSE_CALL_COLUMNS = (
+    "session_id",
+    "created_timestamp",
+    "model",
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+)
+GOOSE_SESSION_COLUMNS = ("id", "parent_session_id", "model_config_json", "input_tokens",
+                         "accumulated_input_tokens", "accumulated_output_tokens",
+                         "accumulated_total_tokens", "accumulated_cache_read_tokens")  # fmt: skip
+goose_ids = st.sampled_from(['"20260504_1"', '"20260504_2"']) | any_value
+goose_rows = st.lists(
+    st.tuples(goose_ids, goose_ids, st.lists(any_value, min_size=6, max_size=6)), max_size=4
+)
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(calls=goose_rows, sessions=goose_rows)
+def test_any_value_in_a_goose_database_never_raises(tmp_path_factory, calls, sessions):
+    db = tmp_path_factory.mktemp("goose") / "sessions.db"
+    schema = (GOOSE / "schema.sql").read_text().replace(" NOT NULL", "")
+    with closing(sqlite3.connect(db)) as connection, connection:
+        connection.executescript(schema)
+        for table, columns, rows in (
+            ("usage_ledger", GOOSE_CALL_COLUMNS, calls),
+            ("sessions", GOOSE_SESSION_COLUMNS, sessions),
+        ):
+            insert = f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES "  # noqa: S608
+            for first, second, rest in rows:
+                values = [sqlite_value(v) for v in (first, second, *rest)]
+                connection.execute(insert + f"({', '.join('?' * len(columns))})", values)
+    assert sane(read_usage_log(db))
+    assert sane(read_usage_logs([db], session="20260504_1"))
 
 
 def test_deep_nesting_is_a_bad_line_not_a_crash(tmp_path):
