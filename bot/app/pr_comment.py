@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
+from urllib.parse import quote
 
 from github import GithubException
 from github.CheckRun import CheckRun
@@ -29,11 +30,15 @@ from github.Repository import Repository
 from sqlalchemy.orm import Session
 
 from bot.app.apply import LedgerAccess
+from bot.app.explore import load_installation
 from bot.app.repo_config import ConfigResult, RepoConfig, load_repo_config, price_book
 from bot.app.worker import RetryLater
+from bot.channels.content import safe_url
 from bot.config import Settings
+from bot.digest.query import history_outcomes
 from bot.engine.analysis import Analyser
-from bot.engine.report import class_history
+from bot.engine.attribution import Task
+from bot.engine.verdict import INSTALLATION, History, history_of, too_little
 from bot.github.client import GitHubApp, RateLimited, rate_limits, uncertain
 from bot.ledger.inbox import Delivery
 from bot.ledger.store import (
@@ -142,17 +147,17 @@ class CommentStep:
             with rate_limits():
                 repo = github.get_repo(delivery.repository)  # lazy: the client is
                 for number in sorted(set(numbers)):
-                    self._update(ledger, repo_id, repo, number, delivery.received_at)
+                    self._update(ledger, repo_id, repo, number, delivery)
         except RateLimited as exc:
             raise RetryLater(f"cost comment: {exc}", exc.retry_at) from exc
 
     def _update(
-        self, ledger: LedgerAccess, repo_id: int, repo: Repository, number: int, at: datetime
+        self, ledger: LedgerAccess, repo_id: int, repo: Repository, number: int, delivery: Delivery
     ) -> None:
         """Render the pull request's comment from the ledger, then write it if it changed."""
         config = self.configs.get(repo, repo.full_name)
         with ledger.read() as session:
-            comment = self._render(session, repo_id, number, at, config)
+            comment = self._render(session, repo_id, number, delivery, config)
         if comment is None:
             return
         self._sync(ledger, repo_id, repo, number, comment, config)
@@ -160,8 +165,9 @@ class CommentStep:
             self._check_run(repo, comment, config)
 
     def _render(
-        self, session: Session, repo_id: int, number: int, at: datetime, config: ConfigResult
+        self, session: Session, repo_id: int, number: int, delivery: Delivery, config: ConfigResult
     ) -> Comment | None:
+        at, installation = delivery.received_at, delivery.installation_id
         pr = next((p for p in load_pull_requests(session, repo_id) if p.number == number), None)
         if pr is None:
             return None
@@ -173,10 +179,13 @@ class CommentStep:
         prices, price_error = price_book(
             config.config, self.settings.price_overrides, self.settings.tiers
         )
-        history = class_history(all_tasks, tasks[0].task_class) if tasks else None
         head = pr.head_sha or (commits[-1].sha if commits else None)
         if head is None:
             return None
+        history = None
+        if tasks:
+            began = min(c.committed_at for c in commits)
+            history = _history(session, repo_id, pr.repository, installation, tasks[0], began)
         comment = build_comment(
             pr,
             tasks,
@@ -188,6 +197,8 @@ class CommentStep:
             history=history,
             representatives=config.config.tiers.representatives,
             on_prs_without_agents=config.config.comment.on_prs_without_agents,
+            layout=config.config.comment.layout,
+            task_url=task_page(self.settings.public_url, installation, tasks[0]) if tasks else None,
         )
         problems = [*config.errors, *([price_error] if price_error else [])]
         return _with_problems(comment, problems) if comment and problems else comment
@@ -294,6 +305,36 @@ class CommentStep:
         called "Token yield", say) is never ours to edit."""
         runs = repo.get_commit(head).get_check_runs(check_name=CHECK_NAME)
         return next((run for run in runs if run.app.id == self.app.app_id), None)
+
+
+def _history(
+    session: Session, repo_id: int, repository: str, installation: int | None, task: Task,
+    began: datetime,
+) -> History:  # fmt: skip
+    """The task class's history in this repository, or in every repository of the installation
+    when this one alone has too little (``too_little``): the tasks finished before this one
+    ``began``, so the comment neither weighs the task against itself nor changes as later
+    tasks finish."""
+    connection = session.connection()
+    own = history_of(history_outcomes(connection, {repository: repo_id}, began), task.task_class)
+    if installation is None or not too_little(own, task.task_class):
+        return own
+    found = load_installation(session, installation)
+    if found is None or len(found.repo_ids) < 2:
+        return own
+    everywhere = history_outcomes(connection, found.repo_ids, began)
+    return history_of(everywhere, task.task_class, INSTALLATION)
+
+
+def task_page(public_url: str | None, installation: int | None, task: Task) -> str | None:
+    """The task's page on the dashboard (``webhooks.dashboard.task``), when the App knows its
+    public URL; every part from the ledger is percent-encoded, and the whole is checked."""
+    if not public_url or installation is None:
+        return None
+    owner, _, repo = task.repository.partition("/")
+    key = task.id.removeprefix(f"{task.repository}:")
+    path = f"{quote(owner, safe='')}/{quote(repo, safe='')}/{quote(key, safe='/:')}"
+    return safe_url(f"{public_url}/installations/{installation}/tasks/{path}")
 
 
 def _create_once(create: Callable[[], T], what: str) -> T | None:

@@ -54,11 +54,13 @@ class _Strict(BaseModel):
 
 class CommentConfig(_Strict):
     """``on``: always; ``off``: never; ``quiet``: only once spend reaches ``quiet_min_cost_usd``
-    or the task bounced (then kept current like ``on``)."""
+    or the task bounced (then kept current like ``on``). ``layout``: ``compact`` folds all but
+    the verdict, the figures and the attempts into ``<details>``; ``full`` shows every section."""
 
     mode: Literal["on", "off", "quiet"] = "on"
     on_prs_without_agents: bool = False
     quiet_min_cost_usd: Decimal = Field(Decimal("1.00"), ge=0, allow_inf_nan=False)
+    layout: Literal["compact", "full"] = "compact"
 
     @field_validator("mode", mode="before")
     @classmethod

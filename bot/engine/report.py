@@ -14,7 +14,7 @@ from typing import Any
 from bot.engine.attribution import SHIPPED, Task
 from bot.engine.records import CommitFacts
 from bot.engine.yields import BREAKDOWNS, GroupMetrics, breakdown, calibration, summarise
-from bot.stats.posterior import CellData, CellSummary, Rate, summarise_cell
+from bot.stats.posterior import CellData, Rate
 from bot.stats.rule import Recommendation, best_tier
 
 SCHEMA_VERSION = 1
@@ -144,16 +144,6 @@ def cells_of(outcomes: Iterable[Outcome]) -> dict[str, list[CellData]]:
             for tier, group in sorted(tiers.items())
         ]  # fmt: skip
         for task_class, tiers in by_class.items()
-    }
-
-
-def class_history(
-    tasks: Sequence[Task], task_class: str, seed: int = 0
-) -> dict[tuple[str, str], CellSummary]:
-    """What history says of one task class at each tier: the PR comment's forecast."""
-    return {
-        (task_class, cell.tier): summarise_cell(cell, seed)
-        for cell in class_cells(tasks).get(task_class, [])
     }
 
 

@@ -1,9 +1,12 @@
-"""The per-PR cost comment: its content, its safety, and the hidden revision marker.
+"""The per-PR cost comment: its verdict, its content, its safety, and the hidden marker.
 
 Pure: records in, Markdown out (no database, no network); the GitHub side finds, creates and
-edits the comment (docs/comment.md). Every string that came from a commit or a trailer is
-untrusted: the template's ``finalize`` escapes every value by default (``md``), and only the
-``Md`` strings built here from numbers and fixed words pass through unchanged.
+edits the comment (docs/comment.md). A reviewer reads the verdict first (``bot.engine.verdict``
+words nothing, so the words are here), then one line of figures and the attempts; the rest is
+folded into ``<details>`` unless the repository asks for the ``full`` layout. Every string that
+came from a commit or a trailer is untrusted: the template's ``finalize`` escapes every value by
+default (``md``), and only the ``Md`` strings built here from numbers and fixed words (and
+untrusted parts passed through ``md``) pass through unchanged.
 """
 
 from __future__ import annotations
@@ -23,16 +26,25 @@ from bot.agents.detect import stored_refusals
 from bot.engine.attribution import Task
 from bot.engine.records import CommitFacts, Event, PullRequest, UsageLine
 from bot.engine.report import refused_notes
+from bot.engine.verdict import (
+    ABANDONED,
+    INSTALLATION,
+    MISROUTED,
+    PAID,
+    REVERTED,
+    History,
+    Verdict,
+    verdict,
+)
 from bot.engine.yields import summarise
 from bot.pricing.prices import PriceBook
 from bot.protocol.usage import Usage
 from bot.render import format as fmt
 from bot.render.jinja import Md, environment, md
-from bot.stats.posterior import CellSummary
+from bot.stats.rule import Rule
 
 MAX_BODY = 60_000  # GitHub refuses bodies over 65,536 characters
 MAX_ROWS = 50  # rows of one table; the rest is counted
-MIN_HISTORY_TASKS = 5  # a (task class, tier) cell with fewer tasks is not shown as a forecast
 DEFAULT_REPRESENTATIVES = {
     "economy": "claude-haiku-4-5",
     "standard": "claude-sonnet-4-6",
@@ -112,12 +124,13 @@ class Comment:
     """The rendered comment and the figures the check run and the budget gate need."""
 
     body: str
-    summary: str  # one line of Markdown, also the check run's summary
+    summary: str  # the line of figures, Markdown
     revision: Revision
     spend_usd: Decimal  # priced dollars only: a lower bound when ``unpriced_tokens``
     unpriced_tokens: float
     token_yield: float | None
     bounces: int
+    verdict: str = ""  # the verdict line, one per task (Markdown); none without agent commits
 
 
 def build_comment(
@@ -129,27 +142,37 @@ def build_comment(
     prices: PriceBook,
     *,
     revision: Revision,
-    history: Mapping[tuple[str, str], CellSummary] | None = None,
+    history: History | None = None,
     usage: Mapping[str, Sequence[Usage]] | None = None,
     representatives: Mapping[str, str] | None = None,
     on_prs_without_agents: bool = False,
+    layout: str = "compact",
+    task_url: str | None = None,
     limit: int = MAX_BODY,
 ) -> Comment | None:
     """The comment for ``pr``; None when it has no agent commits (unless configured).
 
     ``tasks`` are the tasks the PR belongs to and ``commits`` their commits; ``usage`` (sha ->
-    the commit's parsed usage lines) makes the counterfactual exact, else it is scaled.
+    the commit's parsed usage lines) makes the invoice's view exact, else it is scaled.
+    ``history`` feeds the verdict's second counterfactual; ``task_url`` (the dashboard's page
+    of the task, built and checked by the App from its public URL) is linked when given.
     """
     agent = [c for c in commits if c.is_agent_work]
     if not agent or not tasks:
         if not on_prs_without_agents:
             return None
         line = f"**Yield Auditor**: no agent-authored commits among {len(commits)} commits."
-        return Comment(f"{line}\n\n{revision.marker()}", line, revision, Decimal(0), 0, None, 0)
+        body = f"{line}\n\n{revision.marker()}"
+        return Comment(body, line, revision, Decimal(0), 0, None, 0)
     context = _context(pr, tasks, commits, agent, events, evidence, prices, history, usage)
     context["counterfactual"] = _counterfactual(agent, prices, usage, representatives)
     summary = _summary(tasks, context["totals"])
-    body = _fit(dict(context, summary=summary), revision, limit)
+    lines = "\n".join(v["line"] for v in context["verdicts"])
+    body = _fit(
+        dict(context, summary=summary, compact=layout != "full", task_url=_link(task_url)),
+        revision,
+        limit,
+    )
     totals = context["totals"]
     return Comment(
         body=body,
@@ -159,23 +182,31 @@ def build_comment(
         unpriced_tokens=sum(s.unpriced_tokens for s in totals.waterfall.values()),
         token_yield=context["token_yield"],
         bounces=sum(len(t.bounces) for t in tasks),
+        verdict=lines,
     )
 
 
+def _link(url: str | None) -> Md | None:
+    """The App's checked URL, as it is: escaping would break it."""
+    return Md(url) if url else None
+
+
 def check_run_output(comment: Comment, budget: Any = None) -> tuple[str, str, str, str]:
-    """(title, summary, text, conclusion) of the "Token yield" check run.
+    """(title, summary, text, conclusion) of the "Token yield" check run; its summary is the
+    verdict, then the line of figures.
 
     Neutral, unless ``budget.max_cost_usd`` is set and the priced spend (a lower bound) exceeds
     it: then "failure" (``action: fail``) or "action_required" (``action: require_action``).
     """
     title = f"Token yield {fmt.share(comment.token_yield)}, spend {fmt.money(comment.spend_usd)}"
     text = MARKER_RE.sub("", comment.body).rstrip()
+    summary = "\n\n".join(part for part in (comment.verdict, comment.summary) if part)
     cap = getattr(budget, "max_cost_usd", None)
     if cap is None or comment.spend_usd <= Decimal(str(cap)):
-        return title, comment.summary, text, "neutral"
+        return title, summary, text, "neutral"
     title = f"Over budget: spend {fmt.money(comment.spend_usd)} > {fmt.money(Decimal(str(cap)))}"
     action = getattr(budget, "action", "fail")
-    return title, comment.summary, text, "failure" if action == "fail" else "action_required"
+    return title, summary, text, "failure" if action == "fail" else "action_required"
 
 
 def wanted(comment: Comment, settings: Any, exists: bool) -> bool:
@@ -199,7 +230,13 @@ def _context(pr, tasks, commits, agent, events, evidence, prices, history, usage
     totals = summarise(tasks)
     open_ = any(t.status == "open" for t in tasks)
     others = sorted({n for t in tasks for n in t.pr_numbers} - {pr.number})
+    known = history or History({})
+    verdicts = [verdict(t, known, prices.tier_names) for t in tasks]
     return {
+        "verdicts": [
+            _verdict_lines(t, v, history, len(tasks) > 1)
+            for t, v in zip(tasks, verdicts, strict=True)
+        ],
         "other_prs": others,
         "tasks": tasks,
         "totals": totals,
@@ -209,30 +246,133 @@ def _context(pr, tasks, commits, agent, events, evidence, prices, history, usage
         "models": _per_model(agent),
         "signals": _signals(events, pr.number),
         "rework": _rework(tasks, commits),
-        "history": _history(tasks, history, prices.tier_names),
+        "history": _history(verdicts[0], history),
         "evidence": _evidence(agent, evidence),
         "coverage": _coverage(agent, totals, usage, [evidence.get(c.sha) for c in commits]),
     }
 
 
 def _summary(tasks: Sequence[Task], totals) -> Md:
-    first, last = tasks[0].attempts[0], tasks[-1].attempts[-1]
-    route = _route(first.tier, first.model)
-    if (last.tier, last.model) != (first.tier, first.model):
-        route = Md(f"{route} → {_route(last.tier, last.model)}")
+    """The line of figures: spend, token yield, attempts, bounces."""
     unpriced = sum(s.unpriced_tokens for s in totals.waterfall.values())
     status = "pending (open)" if any(t.status == "open" for t in tasks) else None
     attempts = sum(len(t.attempts) for t in tasks)
     bounces = sum(len(t.bounces) for t in tasks)
     return Md(
         f"**Yield Auditor**: spend so far **{fmt.cost(totals.usd_total, unpriced)}**, "
-        f"token yield **{status or fmt.share(totals.token_yield)}**, {route}, "
-        f"{attempts} attempt{'s' * (attempts != 1)}, {bounces} bounce{'s' * (bounces != 1)}"
+        f"token yield **{status or fmt.share(totals.token_yield)}**, "
+        f"{_plural(attempts, 'attempt')}, {_plural(bounces, 'bounce')}"
     )
 
 
-def _route(tier: str | None, model: str | None) -> Md:
-    return Md(f"{md(tier or 'no tier')} ({md(model or 'unknown model')})")
+def _plural(n: int, noun: str) -> str:
+    return f"{fmt.count(n)} {noun}{'s' * (n != 1)}"
+
+
+# --------------------------------------------------------------------------- the verdict
+
+_LABELS = {
+    MISROUTED: "Mis-routed",
+    PAID: "Routing paid",
+    ABANDONED: "Abandoned",
+    REVERTED: "Reverted",
+}
+_SCOPES = {INSTALLATION: "all repositories of this installation"}
+
+
+def _verdict_lines(task: Task, v: Verdict, history: History | None, label: bool) -> dict:
+    """The verdict and its two labelled counterfactuals (history's only when given)."""
+    name = f"Task {md(_task_name(task))}: " if label else ""
+    words = _LABELS.get(v.kind, "Too early to tell")
+    return {
+        "line": Md(f"{name}**{words}**: {_reason(task, v)}."),
+        "own": _own_line(v),
+        "history": None if history is None else _history_line(v, history.scope),
+    }
+
+
+def _reason(task: Task, v: Verdict) -> str:
+    tier, spent = md(v.tier or "no tier"), _spent(task)
+    if v.kind == ABANDONED:
+        return f"{_plural(v.attempts, 'attempt')} cost {spent} and shipped nothing"
+    if v.kind == REVERTED:
+        return f"{tier} shipped it for {spent}, then the merged work was reverted"
+    if task.status == "open":
+        return f"the task is still open, {spent} so far over {_plural(v.attempts, 'attempt')}"
+    if v.kind == MISROUTED and v.own.superseded:
+        extra = "" if v.own.extra is None else f" ({fmt.share(v.own.extra)})"
+        return (
+            f"starting on {md(v.own.first_tier or 'no tier')} cost "
+            f"{fmt.money(v.own.superseded_usd)}{extra} more than going straight to {tier}, "
+            "the tier that shipped it"
+        )
+    shipped = f"{tier} shipped it{' first time' if v.first_time else ''} for {spent}"
+    if v.cost is None:
+        return f"{tier} shipped it, but most of its tokens are unpriced"
+    if v.against is None:
+        return f"{shipped}{_without_history(v)}"
+    e, cost = v.against, float(v.cost)
+    versus = f"the {md(e.tier)} tier's expected cost for a {md(v.task_class)} task"
+    if v.kind == MISROUTED:
+        return f"{shipped}, about {fmt.money(cost - e.cost.median)} more than {versus}"
+    if v.kind == PAID:
+        return f"{shipped}, about {fmt.money(e.cost.median - cost)} less than {versus}"
+    return f"{shipped}, within {versus} ({fmt.money(e.cost.low)} to {fmt.money(e.cost.high)})"
+
+
+def _without_history(v: Verdict) -> str:
+    """Why no history weighed: the cheapest tier needs none; else what would settle it."""
+    if v.kind == PAID:
+        return ", on the cheapest tier: nothing was superseded and no tier costs less"
+    if not v.thin:
+        return "; history has nothing to compare it with"
+    t = v.thin[0]
+    return (
+        f"; history has {_plural(t.n, md(v.task_class) + ' task')} on {md(t.tier)}, "
+        f"{fmt.count(t.n + t.more)} needed: sending {fmt.share(t.explore_share)} of "
+        f"{md(v.task_class)} tasks there settles it after about {fmt.count(t.class_tasks)} more"
+    )
+
+
+def _spent(task: Task) -> str:
+    spends = task.spend.values()
+    usd = sum((s.usd for s in spends), Decimal(0))
+    return fmt.cost(usd, sum(s.unpriced_tokens for s in spends))
+
+
+def _own_line(v: Verdict) -> Md:
+    """The task's own counterfactual: the superseded attempts against the shipping tier's."""
+    own = v.own
+    last = f"{md(own.last_tier or 'no tier')}'s {_plural(own.last, 'attempt')}"
+    if not own.superseded:
+        return Md(
+            f"This pull request: no attempt superseded by an escalation; {last} cost "
+            f"{fmt.money(own.last_usd)}."
+        )
+    return Md(
+        f"This pull request: {_plural(own.superseded, 'superseded attempt')} from "
+        f"{md(own.first_tier or 'no tier')} cost {fmt.money(own.superseded_usd)}; {last} cost "
+        f"{fmt.money(own.last_usd)}."
+    )
+
+
+def _history_line(v: Verdict, scope: str) -> Md:
+    """History's counterfactual: each shown tier's expected cost per shipped task."""
+    where = _SCOPES.get(scope, "this repository")
+    task_class = md(v.task_class)
+    if not v.expected:
+        return Md(
+            f"History ({where}): fewer than {fmt.count(Rule().min_tasks)} finished "
+            f"{task_class} tasks on every tier."
+        )
+    parts = [
+        f"{md(e.tier)} {fmt.money(e.cost.median)} ({fmt.money(e.cost.low)} to "
+        f"{fmt.money(e.cost.high)}, {_plural(e.tasks, 'task')})"
+        if e.cost
+        else f"{md(e.tier)} {fmt.UNKNOWN} (under half its tasks priced)"
+        for e in v.expected
+    ]
+    return Md(f"History ({where}): expected cost per shipped {task_class} task {', '.join(parts)}.")
 
 
 def _timeline(tasks: Sequence[Task], label: bool) -> list[dict]:
@@ -306,24 +446,30 @@ def _rework(tasks: Sequence[Task], commits: Sequence[CommitFacts]) -> dict:
     }
 
 
-def _history(tasks, history, tier_names) -> dict | None:
+def _history(v: Verdict, history: History | None) -> dict | None:
+    """History's table for the first task's class: the tiers the verdict line names."""
     if history is None:
         return None
-    task_class = tasks[0].task_class
-    rows = []
-    for tier in tier_names:
-        cell = history.get((task_class, tier))
-        if cell is None or cell.rate.n < MIN_HISTORY_TASKS or cell.cost.withheld:
-            continue
-        rows.append({
-            "tier": tier,
-            "cost": Md(fmt.money(cell.cost.median)),
-            "low": Md(fmt.money(cell.cost.low)),
-            "high": Md(fmt.money(cell.cost.high)),
-            "success": Md(fmt.share(cell.posterior.mean)),
-            "tasks": cell.rate.n,
-        })  # fmt: skip
-    return {"task_class": task_class, "rows": rows}
+    rows = [
+        {
+            "tier": e.tier,
+            "cost": Md(fmt.money(e.cost.median if e.cost else None)),
+            "interval": Md(f"{fmt.money(e.cost.low)} to {fmt.money(e.cost.high)}")
+            if e.cost
+            else Md(fmt.UNKNOWN),
+            "shipped": Md(fmt.share(e.shipped / e.tasks)),
+            "tasks": Md(fmt.count(e.tasks)),
+            "weighs": Md("yes" if e.settled else "not yet"),
+        }
+        for e in v.expected
+    ]
+    return {
+        "task_class": v.task_class,
+        "scope": Md(_SCOPES.get(history.scope, "this repository")),
+        "rows": rows,
+        "min_tasks": Rule().min_tasks,
+        "interval_tasks": Rule().interval_tasks,
+    }
 
 
 def _evidence(agent: Sequence[CommitFacts], evidence: Mapping[str, Sequence]) -> list[dict]:
@@ -453,4 +599,5 @@ def _fit(context: dict, revision: Revision, limit: int) -> str:
         if len(body) <= limit:
             return body
     note = "Every detail was cut to fit GitHub's size limit."
-    return f"{context['summary']}\n\n{note}\n\n{marker}"
+    lines = "\n\n".join(v["line"] for v in context["verdicts"])
+    return f"{lines}\n\n{context['summary']}\n\n{note}\n\n{marker}"

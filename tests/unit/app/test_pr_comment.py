@@ -74,15 +74,52 @@ def test_the_scenario_leaves_one_exact_comment_per_pull_request(engine, settings
     comments = {n: bodies(fake, n) for n in numbers}
     assert all(len(found) == 1 for found in comments.values()), comments
     docs, bugfix, feature, refactor, reverted = (comments[n][0] for n in numbers)
+    assert docs.startswith("**Routing paid**: economy shipped it first time for $")
     assert "token yield **100%**" in docs and "1 attempt, 0 bounces" in docs
-    assert "economy (anthropic:claude-haiku-4-5) → frontier (anthropic:claude-opus-4-5)" in bugfix
+    assert bugfix.startswith("**Mis-routed**: starting on economy cost $")
+    assert "more than going straight to frontier, the tier that shipped it." in bugfix
+    assert "2 superseded attempts from economy cost $" in bugfix
     assert "3 attempts, 3 bounces" in bugfix and "CI failed, escalated" in bugfix
+    assert feature.startswith("**Too early to tell**: standard shipped it for $")
     assert "changes requested" in feature and "human rework commits: 1" in feature
+    assert refactor.startswith("**Abandoned**: 1 attempt cost $")
     assert "token yield **0%**" in refactor
+    assert reverted.startswith("**Reverted**: economy shipped it for $")
     assert "token yield **0%**" in reverted  # the revert on main undid the merged work
+    assert "History (this repository): fewer than 5 finished bugfix tasks" in bugfix
     for body in (docs, bugfix, feature, refactor, reverted):
         assert body.rstrip().endswith("-->") and "yield-auditor:pr-comment v1" in body
     assert len(fake.calls("POST", "/repos/*/issues/*/comments")) == len(numbers)
+
+
+def test_history_comes_from_the_installation_when_the_repository_has_too_little(
+    engine, settings, fake
+):
+    from sqlalchemy.orm import Session
+
+    from bot.demo.history import seed_history
+
+    with Session(engine) as session, session.begin():
+        seed_history(session)  # acme/api, another repository of the installation
+    numbers = play(fake, Sender(engine))
+    worker(engine, settings).drain()
+    bugfix = bodies(fake, numbers[1])[0]
+    assert (
+        "- History (all repositories of this installation): expected cost per shipped bugfix "
+        "task economy $"
+    ) in bugfix
+    assert "(history of all repositories of this installation)" in bugfix
+
+
+def test_the_full_layout_and_the_link_to_the_task_page(engine, settings, fake, story):
+    fake.set_content(REPO, ".github/yield-auditor.yml", "comment:\n  layout: full\n")
+    public = settings.model_copy(update={"public_url": "https://yield.example.com"})
+    story_pull_request(story, 1, 0)
+    worker(engine, public).drain()
+    (body,) = bodies(fake, 1)
+    page = "https://yield.example.com/installations/1/tasks/acme/webshop/task:PERF-1"
+    assert f"· [Task page on the dashboard]({page})" in body
+    assert "<details><summary>The task" not in body and "### The invoice's view" in body
 
 
 def test_processing_again_makes_no_api_call(engine, settings, fake):
@@ -338,6 +375,9 @@ def test_the_check_run_and_budget_gate(engine, settings, fake, story):
     (run,) = [r for r in fake.check_runs(REPO) if r["head_sha"] == head]  # one per head
     assert run["name"] == "Token yield" and run["conclusion"] == "failure"
     assert run["status"] == "completed"
+    summary = run["output"]["summary"]  # the verdict, then the figures
+    assert summary.startswith("**Too early to tell**: the task is still open, $")
+    assert "\n\n**Yield Auditor**: spend so far" in summary
 
 
 CHECKED = "check_run:\n  enabled: true\n"

@@ -1,4 +1,5 @@
-"""The per-PR cost comment: figures computed by hand, hostile trailers, size, the marker."""
+"""The per-PR cost comment: the verdicts and figures computed by hand, the compact layout as a
+reviewer sees it (rendered to HTML), hostile trailers, size, the marker."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from markdown_it import MarkdownIt
 
 from bot.app.repo_config import BudgetConfig, CommentConfig
 from bot.engine.attribution import attribute
-from bot.engine.records import CI_FAILED, MERGED, UsageLine
+from bot.engine.records import CI_FAILED, MERGED, REVERTED, UsageLine
+from bot.engine.report import Outcome
+from bot.engine.verdict import INSTALLATION, history_of
 from bot.pricing.prices import PriceBook
 from bot.protocol.usage import Usage
-from bot.render import format as fmt
 from bot.render.comment import (
     MAX_BODY,
     Revision,
@@ -26,7 +29,6 @@ from bot.render.comment import (
     same_content,
     wanted,
 )
-from bot.stats.posterior import CellSummary, cost_per_shipped, posterior, rate
 from tests.scenario import at, commit, event, pr
 
 # Every model's output costs 5x its input, so the scaled counterfactual is exact too.
@@ -46,9 +48,15 @@ USAGE = {
     "b1": [Usage(HAIKU, input=10_000, output=2_000)],
     "b2": [Usage(OPUS, input=20_000, output=4_000)],
 }
-SUMMARY = (
-    "**Yield Auditor**: spend so far **$0.22**, token yield **67%**, "
-    "economy (claude-haiku-4-5) → frontier (claude-opus-4-5), 2 attempts, 2 bounces"
+SUMMARY = "**Yield Auditor**: spend so far **$0.22**, token yield **67%**, 2 attempts, 2 bounces"
+# economy's attempt ($0.02) was superseded: 10% of the $0.20 frontier's attempt cost
+VERDICT = (
+    "**Mis-routed**: starting on economy cost $0.02 (10%) more than going straight to frontier, "
+    "the tier that shipped it."
+)
+OWN = (
+    "- This pull request: 1 superseded attempt from economy cost $0.02; frontier's 1 attempt "
+    "cost $0.20."
 )
 
 
@@ -72,9 +80,10 @@ def build(pr_=None, tasks=None, commits=None, events=None, evidence=None, **kw):
     return build_comment(pr_, tasks, commits, events, evidence or {}, PRICES, **kw)
 
 
-def test_summary_timeline_models_and_rework_are_the_hand_computed_figures():
+def test_verdict_first_then_figures_timeline_models_and_rework_computed_by_hand():
     c = build(usage=USAGE)
-    assert c.summary == SUMMARY and c.body.startswith(SUMMARY)
+    assert c.verdict == VERDICT and c.body.startswith(f"{VERDICT}\n\n{OWN}\n\n{SUMMARY}\n")
+    assert c.summary == SUMMARY
     assert c.spend_usd == Decimal("0.22") and c.bounces == 2
     assert c.token_yield == 24_000 / 36_000
     body = c.body
@@ -90,10 +99,11 @@ def test_summary_timeline_models_and_rework_are_the_hand_computed_figures():
     assert "- Price coverage: 100% of the tokens are priced." in body
 
 
-def test_counterfactual_prices_the_same_tokens_with_each_tiers_model():
+def test_the_invoices_view_prices_the_same_tokens_with_each_tiers_model():
     # economy (haiku): b1 10k x $1 + 2k x $5 = $0.02, b2 20k x $1 + 4k x $5 = $0.04 -> $0.06
     # standard (sonnet, the default): 3x haiku -> $0.18; frontier (opus): 5x haiku -> $0.30
     exact = build(usage=USAGE).body
+    assert "### The invoice's view: the same usage priced on each tier" in exact
     assert "| economy | claude-haiku-4-5 | used in this PR | $0.06 |" in exact
     assert "| standard | claude-sonnet-4-6 | default | $0.18 |" in exact
     assert "| frontier | claude-opus-4-5 | used in this PR | $0.30 |" in exact
@@ -105,22 +115,114 @@ def test_counterfactual_prices_the_same_tokens_with_each_tiers_model():
     assert "| standard | claude-opus-4-5 | configured | $0.30 |" in chosen
 
 
-def history_cell(tier, k, n, cost):
-    est = cost_per_shipped([cost] * k, [cost] * (n - k), draws=500, prior=(1.0, 1.0))
-    return CellSummary(tier, "bugfix", rate(k, n), posterior(k, n, (1.0, 1.0)), est), est
+def outcomes(tier, shipped, failed, cost, task_class="bugfix"):
+    return [Outcome(task_class, tier, True, Decimal(cost))] * shipped + [
+        Outcome(task_class, tier, False, Decimal(cost))
+    ] * failed
 
 
-def test_history_shows_cells_with_enough_tasks_and_priced_costs():
-    economy, est = history_cell("economy", 3, 6, 0.05)
-    standard, _ = history_cell("standard", 2, 2, 0.2)  # too few tasks
-    history = {("bugfix", "economy"): economy, ("bugfix", "standard"): standard}
-    body = build(history=history).body
-    assert "### Expected cost per shipped bugfix task" in body
-    median = fmt.money(est.median)
-    assert f"| economy | {median} |" in body
-    assert "| standard |" not in body.split("### Expected cost")[1].split("###")[0]
-    assert "Not enough history" in build(history={}).body
-    assert "Expected cost" not in build().body
+def test_history_shows_tiers_from_five_tasks_and_weighs_them_from_thirty():
+    # economy: 3 of 6 bugfix tasks shipped at $0.05 each; frontier: 30 of 30 at $0.25 each;
+    # standard: 4 tasks, too few to show
+    cells = [*outcomes("economy", 3, 3, "0.05"), *outcomes("frontier", 30, 0, "0.25"),
+             *outcomes("standard", 4, 0, "0.10")]  # fmt: skip
+    history = history_of(cells, "bugfix", INSTALLATION, draws=2000)
+    c = build(history=history)
+    economy = history.cells[("bugfix", "economy")]
+    assert (economy.n, economy.k) == (6, 3)
+    line = c.body.split("\n")[3]
+    assert line.startswith(
+        "- History (all repositories of this installation): expected cost per shipped bugfix "
+        "task economy $0.10 ("  # $0.05 / theta, theta's median 0.5
+    )
+    assert ", 6 tasks), frontier $0.25 (" in line and "30 tasks)." in line
+    table = c.body.split("### Expected cost per shipped bugfix task")[1].split("###")[0]
+    assert "(history of all repositories of this installation)" in table
+    assert "| economy | $0.10 |" in table and "| 50% | 6 | not yet |" in table
+    assert "| 100% | 30 | yes |" in table and "| standard |" not in table
+    assert "fewer than 5 finished bugfix tasks" in build(history=history_of([], "bugfix")).body
+    assert "Expected cost" not in build().body and "History" not in build().body
+
+
+def docs_pr(usd="0.04", tier="economy", model=HAIKU, state="merged", events=None):
+    """PR 3: one docs commit; merged at minute 30 unless ``events`` say otherwise."""
+    commits = [commit("d1", 0, pr=3, tier=tier, usd=usd, model=model, task_class="docs")]
+    events = [event(MERGED, 30, 3)] if events is None else events
+    prs = [pr(3, state)]
+    return prs[0], attribute(commits, prs, events), commits, events
+
+
+def docs_history(tier, shipped, failed, cost):
+    return history_of(outcomes(tier, shipped, failed, cost, "docs"), "docs", draws=2000)
+
+
+def verdict_of(*args, history=None, **kw):
+    return build(*docs_pr(*args, **kw), history=history).verdict
+
+
+def test_each_verdict_in_words_with_figures_worked_by_hand():
+    assert verdict_of() == (
+        "**Routing paid**: economy shipped it first time for $0.04, on the cheapest tier: "
+        "nothing was superseded and no tier costs less."
+    )
+    # standard: 30 of 30 docs tasks at $0.20: about $0.20 / 0.99 = $0.202 per shipped task
+    paid = verdict_of(history=docs_history("standard", 30, 0, "0.20"))
+    assert paid == (
+        "**Routing paid**: economy shipped it first time for $0.04, about $0.16 less than the "
+        "standard tier's expected cost for a docs task."
+    )
+    # economy: 30 of 30 at $0.05, about $0.0504: frontier's $0.30 is $0.25 more
+    dear = verdict_of("0.30", "frontier", OPUS, history=docs_history("economy", 30, 0, "0.05"))
+    assert dear == (
+        "**Mis-routed**: frontier shipped it first time for $0.30, about $0.25 more than the "
+        "economy tier's expected cost for a docs task."
+    )
+    # standard: 20 of 30 at $0.10: $0.10 / theta with theta in about [0.52, 0.80]
+    within = verdict_of("0.15", history=docs_history("standard", 20, 10, "0.10"))
+    assert within.startswith(
+        "**Too early to tell**: economy shipped it first time for $0.15, within the standard "
+        "tier's expected cost for a docs task ($0.1"
+    )
+    assert within.endswith(" to $0.19).")
+
+
+def test_open_abandoned_reverted_and_thin_verdicts():
+    opened = verdict_of(state="open", events=[])
+    assert opened == ("**Too early to tell**: the task is still open, $0.04 so far over 1 attempt.")
+    closed = verdict_of(state="closed", events=[event(CI_FAILED, 5, 3)])
+    assert closed == "**Abandoned**: 1 attempt cost $0.04 and shipped nothing."
+    undone = verdict_of(events=[event(MERGED, 5, 3), event(REVERTED, 90, sha="d1")])
+    assert undone == (
+        "**Reverted**: economy shipped it for $0.04, then the merged work was reverted."
+    )
+    thin = verdict_of("0.30", "frontier", OPUS, history=docs_history("economy", 6, 0, "0.05"))
+    assert thin == (
+        "**Too early to tell**: frontier shipped it first time for $0.30; history has 6 docs "
+        "tasks on economy, 30 needed: sending 10% of docs tasks there settles it after about "
+        "240 more."  # 24 more tasks at a 10% explore share
+    )
+
+
+def test_the_compact_layout_stays_short_for_a_reviewer():
+    """Markdown to HTML as GitHub renders it: outside <details>, at most 15 lines show."""
+    pr_, tasks, commits, events = escalated_pr()
+    cells = [*outcomes("economy", 3, 3, "0.05"), *outcomes("frontier", 6, 0, "0.25")]
+    c = build(pr_, tasks, commits, events, history=history_of(cells, "bugfix"), usage=USAGE)
+    html = MarkdownIt("commonmark", {"html": True}).enable("table").render(c.body)
+    outside = re.sub(r"(?s)<details>.*</details>", "<summary>folded</summary>", html)
+    shown = re.findall(r"<(p|li|tr|h\d|summary)\b", outside)
+    assert len(shown) <= 15, shown
+    assert html.startswith("<p><strong>Mis-routed</strong>: starting on economy")
+    assert "<h3>Attempts</h3>" in outside and "The invoice" not in outside
+    full = build(pr_, tasks, commits, events, usage=USAGE, layout="full").body
+    assert "<details><summary>The task" not in full and "### The invoice's view" in full
+
+
+def test_the_task_page_is_linked_when_the_app_knows_it():
+    url = "https://yield.example.com/installations/7/tasks/acme/app/pr:2"
+    c = build(task_url=url)
+    assert f"{SUMMARY} · [Task page on the dashboard]({url})" in c.body
+    assert "](" not in build().body
 
 
 def test_unpriced_model_is_never_zero_dollars():
@@ -186,7 +288,7 @@ def test_hostile_trailers_render_inert():
     for text in HOSTILE:
         c = hostile_pr(text)
         assert_inert(c.body)
-        assert c.body.startswith("**Yield Auditor**")
+        assert c.body.startswith("**Mis-routed**")
         assert parse_marker(c.body) == REV
 
 
@@ -226,14 +328,15 @@ def test_truncation_drops_details_first_and_keeps_summary_and_marker():
     full = build(pr_, tasks, commits, [], evidence)
     small = build(pr_, tasks, commits, [], evidence, limit=6000)
     assert len(full.body) > 6000 >= len(small.body)
-    assert small.body.startswith(full.summary)
+    assert small.body.startswith(full.verdict)
     assert "Cut to fit GitHub's size limit: evidence" in small.body
     assert "### Coverage" in small.body
     assert parse_marker(small.body) == REV
     bare = build(pr_, tasks, commits, [], evidence, limit=1000).body
     assert "### Attempts" not in bare and "### Coverage" in bare and "timeline" in bare
     tiny = build(pr_, tasks, commits, [], evidence, limit=300)
-    assert tiny.body.startswith(full.summary) and parse_marker(tiny.body) == REV
+    assert tiny.body.startswith(full.verdict) and full.summary in tiny.body
+    assert parse_marker(tiny.body) == REV
     assert "Every detail was cut" in tiny.body
 
 
@@ -274,8 +377,9 @@ def test_revision_rejects_what_could_break_the_marker():
 def test_check_run_is_neutral_unless_over_budget():
     c = build()
     title, summary, text, conclusion = check_run_output(c, BudgetConfig())
-    assert (title, summary, conclusion) == ("Token yield 67%, spend $0.22", SUMMARY, "neutral")
-    assert "yield-auditor:pr-comment" not in text and text.startswith(SUMMARY)
+    assert (title, conclusion) == ("Token yield 67%, spend $0.22", "neutral")
+    assert summary == f"{VERDICT}\n\n{SUMMARY}"
+    assert "yield-auditor:pr-comment" not in text and text.startswith(VERDICT)
     over = BudgetConfig(max_cost_usd=Decimal("0.1"))
     assert check_run_output(c, over)[3] == "failure"
     assert check_run_output(c, over)[0] == "Over budget: spend $0.22 > $0.10"
