@@ -9,22 +9,18 @@ bound and ``clip`` can drop whole lines to fit a section's budget without breaki
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from bot import DOCS_URL
 from bot.digest.model import Advice, AttentionItem, Cell, Digest, Figure, Misroute
 from bot.render import format as fmt
+from bot.render.jinja import plain, safe_url
 
 NAME = 48  # escaped characters of a name (tier, task class, figure, repository)
 TITLE = 120  # ... of a title, a reason, a denominator
 LONG = 400  # ... of a headline or a recommendation's sentence
-MAX_URL = 500  # a longer or odd URL is not linked
-_UNSAFE_URL = re.compile(r"[\s<>|\"'`()\[\]{}\\^]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,14 +37,7 @@ PLAIN = Style(escape=lambda text: text)
 
 def clean(value: Any, limit: int) -> str:
     """One line of visible text, at most ``limit`` characters."""
-    raw = str(value)[: limit * 4]  # enough to fill ``limit`` after dropping invisible characters
-    text = " ".join("".join(map(_visible, raw)).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _visible(ch: str) -> str:
-    category = unicodedata.category(ch)
-    return " " if category in ("Cc", "Zl", "Zp") else "" if category in ("Cf", "Cs") else ch
+    return plain(str(value)[: limit * 4], limit)  # a prefix: enough once invisibles are dropped
 
 
 def piece(style: Style, value: Any, limit: int = NAME) -> str:
@@ -59,17 +48,6 @@ def piece(style: Style, value: Any, limit: int = NAME) -> str:
         text = text[: max(len(text) - (len(out) - limit) - 1, 0)].rstrip("…") + "…"
         out = style.escape(text)
     return out
-
-
-def safe_url(url: str | None) -> str | None:
-    """``url`` if it is a plain http(s) URL that no format can misread, else None."""
-    if not url or len(url) > MAX_URL or not url.isascii() or _UNSAFE_URL.search(url):
-        return None
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    return url if parts.scheme in ("http", "https") and parts.hostname else None
 
 
 def linked(style: Style, url: str | None, label: Any, limit: int = TITLE) -> str:

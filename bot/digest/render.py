@@ -11,7 +11,6 @@ text drops control characters, HTML is autoescaped. A digest is bounded before i
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,16 +22,14 @@ from bot.digest.compose import TREND_WEEKS
 from bot.digest.model import Digest, Figure, TrendPoint
 from bot.render import format as fmt
 from bot.render.charts import Point, bar_chart, line_chart
-from bot.render.jinja import Md, environment, md, plain
+from bot.render.jinja import Md, environment, md, plain, safe_url
 
 MAX_ROWS = {"matrix": 100, "attention": 50, "misroutes": 50, "advice": 30, "notes": 20}
 MAX_CHARS = {"headline": 400, "text": 400, "notes": 400, "title": 120, "task": 120,
              "repository": 120, "reason": 120, "denominator": 120}  # fmt: skip
 MAX_NAME = 48  # characters of any other untrusted string: a tier, a task class, an account
-MAX_URL = 500  # a longer URL is not linked
 CHART_WIDTH, CHART_HEIGHT = 600, 160  # e-mail bodies are laid out at 600 px
 _URL_FIELDS = {"url", "dashboard_url"}  # checked by safe_url, never clipped
-_SAFE_URL_RE = re.compile(r"https?://[^\s()<>\[\]\"'`]+")
 
 
 def render_markdown(digest: Digest) -> str:
@@ -88,8 +85,7 @@ def bounded(digest: Digest) -> tuple[Digest, dict[str, int]]:
 
 def _clean(value: Any, limit: int) -> Any:
     if isinstance(value, str):
-        text = plain(value)
-        return text if len(text) <= limit else text[: limit - 1] + "…"
+        return plain(value, limit)
     if isinstance(value, tuple):
         return tuple(_clean(item, limit) for item in value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -110,11 +106,6 @@ def coverage_text(f: Figure) -> str:
 
 def interval_text(bounds: tuple[float, float] | None) -> str:
     return "" if bounds is None else f"{fmt.share(bounds[0])} to {fmt.share(bounds[1])}"
-
-
-def safe_url(url: str | None) -> str | None:
-    """A URL that cannot break out of a Markdown link or an attribute, else None."""
-    return url if url and len(url) <= MAX_URL and _SAFE_URL_RE.fullmatch(url) else None
 
 
 def _environment(kind: str) -> Environment:

@@ -16,11 +16,11 @@ Flask's own environment gets the same filters from ``add_filters``.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
@@ -31,6 +31,8 @@ from bot.render import format as fmt
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 KINDS = ("html", "svg", "markdown", "text")
 MAX_VALUE = 160  # characters of one untrusted value in Markdown
+MAX_URL = 500  # a longer URL is not linked
+_UNSAFE_URL = re.compile(r"[\s<>|\"'`()\[\]{}\\^]")
 
 
 # --------------------------------------------------------------------------- Markdown
@@ -58,18 +60,9 @@ def md(value: Any, limit: int = MAX_VALUE) -> Md:
     (``_AUTOLINKS``): mentions, ``#123``, ``owner/repo#123``, ``GH-123``, commit SHAs
     (``sha``, ``user@sha``, ``owner/repo@sha``) and URLs.
     """
-    text = " ".join("".join(map(_visible, str(value))).split())
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = plain(value, limit).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = _MD_SPECIAL.sub(r"\\\1", text)
     return Md(_AUTOLINKS.sub("\\g<0>\u200b", text))
-
-
-def _visible(ch: str) -> str:
-    """Control characters (newlines) become spaces; format characters (bidi) disappear."""
-    category = unicodedata.category(ch)
-    return " " if category == "Cc" else "" if category == "Cf" else ch
 
 
 def markdown_finalize(value: Any) -> str:
@@ -84,10 +77,24 @@ def markdown_finalize(value: Any) -> str:
 # --------------------------------------------------------------------------- text and SVG
 
 
-def plain(value: Any) -> str:
-    """Printable text on one line: XML forbids most control characters even when escaped."""
+def plain(value: Any, limit: int | None = None) -> str:
+    """Printable text on one line, at most ``limit`` characters: no terminal escapes, no bidi
+    overrides or zero-width tricks, and nothing XML forbids even when escaped."""
     text = "".join(ch for ch in str(value) if ch.isprintable() or ch.isspace())
-    return " ".join(text.split())
+    text = " ".join(text.split())
+    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
+
+
+def safe_url(url: str | None) -> str | None:
+    """``url`` if it is a plain http(s) URL that no format can misread (a Markdown link, an
+    attribute, a chat link), else None."""
+    if not url or len(url) > MAX_URL or not url.isascii() or _UNSAFE_URL.search(url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return url if parts.scheme in ("http", "https") and parts.hostname else None
 
 
 def _svg_finalize(value: Any) -> Any:

@@ -11,12 +11,12 @@ from hypothesis import strategies as st
 from bot.digest.render import (
     MAX_CHARS,
     MAX_NAME,
-    MAX_URL,
     bounded,
     render_html,
     render_markdown,
     render_text,
 )
+from bot.render.jinja import MAX_URL
 from tests.receivers import huge_digest, small_digest
 from tests.scenario import second_week, seed
 from tests.unit.digest.test_compose import digest_of
