@@ -1,10 +1,12 @@
 """The demo's scripted week of agent work, played on the fake GitHub as signed webhooks.
 
-Five tasks across tiers and task classes: a cheap docs change that ships first time; a cheap
-bugfix that fails CI twice and is escalated to the frontier tier; a standard feature that gets
-changes requested, is reworked and merges; a refactor closed unmerged; and a merged change that
-is reverted later. Every step changes the fake GitHub's state first (commits, pull requests,
-merges), then sends the webhook GitHub would send, built from that state.
+Five tasks across tiers and task classes, one for each verdict of the cost comment
+(docs/comment.md): a cheap docs change that ships first time (routing paid); a cheap bugfix that
+fails CI twice and is escalated to the frontier tier (mis-routed); a standard feature that gets
+changes requested, is reworked and merges (too early to tell: history is thin); a refactor
+closed unmerged (abandoned); and a merged change that is reverted later (reverted). Every step
+changes the fake GitHub's state first (commits, pull requests, merges), then sends the webhook
+GitHub would send, built from that state.
 """
 
 from __future__ import annotations

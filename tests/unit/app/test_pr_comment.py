@@ -92,7 +92,7 @@ def test_the_scenario_leaves_one_exact_comment_per_pull_request(engine, settings
     assert len(fake.calls("POST", "/repos/*/issues/*/comments")) == len(numbers)
 
 
-def test_history_comes_from_the_installation_when_the_repository_has_too_little(
+def test_history_comes_from_the_installation_and_the_demo_shows_each_verdict(
     engine, settings, fake
 ):
     from sqlalchemy.orm import Session
@@ -103,6 +103,9 @@ def test_history_comes_from_the_installation_when_the_repository_has_too_little(
         seed_history(session)  # acme/api, another repository of the installation
     numbers = play(fake, Sender(engine))
     worker(engine, settings).drain()
+    verdicts = [bodies(fake, n)[0].split(":")[0] for n in numbers]  # as the demo shows them
+    assert verdicts == ["**Routing paid**", "**Mis-routed**", "**Too early to tell**",
+                        "**Abandoned**", "**Reverted**"]  # fmt: skip
     bugfix = bodies(fake, numbers[1])[0]
     assert (
         "- History (all repositories of this installation): expected cost per shipped bugfix "
