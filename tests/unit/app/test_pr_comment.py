@@ -454,3 +454,17 @@ def test_the_repository_config_shapes_attribution(engine, settings, fake, story)
         (task,) = load_tasks(session, 1)
     assert (task.task_class, task.class_inferred) == ("search-tuning", False)
     assert "search-tuning" in bodies(fake, 1)[0]
+
+
+def test_the_task_page_link_is_percent_encoded_and_needs_a_public_url():
+    from bot.app.pr_comment import task_page
+    from bot.engine.attribution import attribute
+    from tests.scenario import commit
+
+    (task,) = attribute([commit("a1", 0, task="x) [y](javascript:z) @u")])
+    url = task_page("https://yield.example.com", 7, task)
+    assert url == (
+        "https://yield.example.com/installations/7/tasks/acme/app/"
+        "task:x%29%20%5By%5D%28javascript:z%29%20%40u"
+    )
+    assert task_page(None, 7, task) is None and task_page("https://y.example", None, task) is None
