@@ -30,6 +30,7 @@ from pydantic_core import PydanticCustomError
 from bot.agents.rules import AgentIdentity, RuleSet
 from bot.engine.analysis import Analyser
 from bot.pricing.prices import OverrideConfig, PriceBook
+from bot.render import format as fmt
 
 CONFIG_PATH = ".github/yield-auditor.yml"
 MAX_EXTENDS = 5  # files in one ``_extends`` chain, the repository's own included
@@ -291,7 +292,7 @@ def _parse(source: str, text: str) -> tuple[_Layer | None, str | None]:
     """The file's mapping and the line of every key; a YAML error gives its line, not its text
     (the text may hold a secret)."""
     if len(text) > MAX_FILE:
-        return None, f"{source}: larger than {MAX_FILE:,} characters"
+        return None, f"{source}: larger than {fmt.count(MAX_FILE)} characters"
     loader = None
     try:
         loader = yaml.SafeLoader(text)
@@ -310,7 +311,7 @@ def _parse(source: str, text: str) -> tuple[_Layer | None, str | None]:
         return None, f"{source} line 1: the file must be a mapping of settings"
     lines = _node_lines(node) if node is not None else {}
     if lines is None:
-        return None, f"{source}: more than {MAX_NODES:,} values (aliases expanded)"
+        return None, f"{source}: more than {fmt.count(MAX_NODES)} values (aliases expanded)"
     return _Layer(source, data, lines), None
 
 

@@ -117,6 +117,7 @@ from bot.protocol.usage import (
     from_openai,
     merge_by_model,
 )
+from bot.render import format as fmt
 
 KINDS = (
     "claude-code",
@@ -639,7 +640,7 @@ def _number_problem(value) -> str | None:
     if value < 0:
         return "that were negative"
     if (isinstance(value, Decimal) and value.adjusted() > 15) or value > MAX_COUNT:
-        return f"above {MAX_COUNT:,}"
+        return f"above {fmt.count(MAX_COUNT)}"
     return None
 
 
