@@ -430,6 +430,25 @@ def task(installation_id: int, owner: str, repo: str, key: str) -> Response:
     return _json(m.TaskDetail.of(found, _task_url(found.task)))
 
 
+@endpoint(f"{INSTALLATION}/scorecard",
+          "Does routing pay: the scorecard, the routing-efficiency curve and routing against "
+          "cascading of the tasks finished in a period", query=m.ScorecardQuery,
+          body=m.ScorecardOut)  # fmt: skip
+def scorecard(installation_id: int, query: m.ScorecardQuery) -> Response:
+    dataset = _dataset(installation_id)
+    found = explore.routing(dataset, query.task_filter(), query.reference)
+    return _json(m.ScorecardOut.of(dataset, found))
+
+
+@endpoint(f"{INSTALLATION}/policy",
+          "The routing policy for a router (docs/policy.md; schema yield-auditor/policy/v1)",
+          query=m.RoutingQuery, body=m.PolicyOut)  # fmt: skip
+def policy(installation_id: int, query: m.RoutingQuery) -> Response:
+    found = explore.routing_policy(_dataset(installation_id), query.task_filter())
+    body = m.PolicyOut.model_validate(found.to_json())
+    return Response(body.model_dump_json(by_alias=True), content_type="application/json")
+
+
 @endpoint("/openapi.json", "This document (OpenAPI 3.1)", public=True)
 def openapi_json() -> Response:
     cookie = current_app.config["SESSION_COOKIE_NAME"]

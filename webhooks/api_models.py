@@ -30,6 +30,8 @@ from bot.channels.content import clean
 from bot.digest.compose import DatedTask
 from bot.digest.model import Advice, Cell
 from bot.engine.attribution import Attempt, Spend, Task
+from bot.engine.curve import Curve, Strategy
+from bot.engine.scorecard import MOST_EXPENSIVE, MOST_USED, Estimate, Scorecard, Thin
 from bot.engine.yields import GroupMetrics
 from bot.stats.posterior import INTERVAL, Rate, rate
 
@@ -544,3 +546,261 @@ class PullPage(PageOf):
 class PullDetail(BaseModel):
     pull: PullOut
     tasks: list[TaskDetail]
+
+
+# --------------------------------------------------------------------------- routing
+
+
+class RoutingQuery(Query):
+    """The tasks a scorecard or a policy reads: finished ones, of a repository, between dates."""
+
+    repository: Text | None = Field(None, description="owner/name; by default every repository.")
+    since: Day | None = Field(
+        None,
+        description=f"First UTC date (inclusive) a task finished ({FIRST_DATE} to {LAST_DATE}).",
+    )
+    until: Day | None = Field(
+        None,
+        description=f"Last UTC date (inclusive) a task finished ({FIRST_DATE} to {LAST_DATE}).",
+    )
+
+    def task_filter(self) -> explore.TaskFilter:
+        return explore.TaskFilter(repository=self.repository, since=self.since, until=self.until)
+
+
+class ScorecardQuery(RoutingQuery):
+    reference: Text = Field(
+        MOST_EXPENSIVE,
+        description=f'The reference policy: "{MOST_EXPENSIVE}" (every task on the tier with the '
+        f'highest dollars per token), "{MOST_USED}" (on the tier that ran the most tasks) or a '
+        "tier (one no task ran on makes every class too thin, and says so).",
+    )
+
+
+class EstimateOut(BaseModel):
+    """A posterior median with its equal-tailed interval."""
+
+    median: float
+    low: float
+    high: float
+    confidence: float = INTERVAL
+
+    @classmethod
+    def of(cls, e: Estimate | None) -> EstimateOut | None:
+        return None if e is None else cls(median=e.median, low=e.low, high=e.high)
+
+
+class MoneyEstimate(BaseModel):
+    """Dollars: a posterior median with its equal-tailed interval."""
+
+    median: Money
+    low: Money
+    high: Money
+    confidence: float = INTERVAL
+
+    @classmethod
+    def of(cls, e: Estimate | None) -> MoneyEstimate | None:
+        if e is None:
+            return None
+        return cls(median=_dollars(e.median), low=_dollars(e.low), high=_dollars(e.high))
+
+
+class ThinOut(BaseModel):
+    """A cell too thin for a figure, and what would settle it."""
+
+    task_class: str
+    tier: str
+    tasks: int
+    more_tasks: int = Field(description="Tasks the cell still needs.")
+    explore_share: Share = Field(description="The share of the class to send to the tier...")
+    class_tasks: int = Field(description="...for about this many more tasks of the class.")
+    why: str
+    sentence: str
+
+    @classmethod
+    def of(cls, t: Thin) -> ThinOut:
+        return cls(task_class=t.task_class, tier=t.tier, tasks=t.n, more_tasks=t.more,
+                   explore_share=t.explore_share, class_tasks=t.class_tasks, why=t.why,
+                   sentence=t.sentence())  # fmt: skip
+
+
+class CellSavingOut(BaseModel):
+    """One routed (tier, class) cell against the reference tier on the same class."""
+
+    tier: str
+    task_class: str
+    tasks: int
+    invoice_saving: float | None
+    realised_saving: EstimateOut
+    leak: float | None
+
+
+class ScorecardFigures(BaseModel):
+    """``bot.engine.scorecard.Scorecard`` (docs/metrics.md, "The routing scorecard"): savings
+    are shares of the reference's cost (negative: routing cost more); null where too thin."""
+
+    sentence: str = Field(description="The headline, or what would settle it.")
+    reference: str = Field(description="The reference tier.")
+    tasks: int
+    covered_tasks: int = Field(description="Tasks of the classes with enough data.")
+    classes: list[str] = Field(description="The classes the figures cover.")
+    invoice_saving: float | None
+    realised_saving: EstimateOut | None = Field(description="Per shipped task.")
+    shipped_points: EstimateOut | None = Field(description="Routed minus reference shipped rate.")
+    leak: float | None = Field(description="invoice_saving - realised_saving (median).")
+    leak_by: dict[str, float] = Field(description="The leak over mis-route, rework, ...")
+    cells: list[CellSavingOut]
+    thin: list[ThinOut]
+
+    @classmethod
+    def of(cls, s: Scorecard) -> ScorecardFigures:
+        cells = [CellSavingOut(tier=c.tier, task_class=c.task_class, tasks=c.tasks,
+                               invoice_saving=c.invoice_saving,
+                               realised_saving=EstimateOut.of(c.realised_saving), leak=c.leak)
+                 for c in s.cells]  # fmt: skip
+        return cls(sentence=s.sentence(), reference=s.reference, tasks=s.tasks,
+                   covered_tasks=s.covered_tasks, classes=list(s.classes),
+                   invoice_saving=s.invoice_saving,
+                   realised_saving=EstimateOut.of(s.realised_saving),
+                   shipped_points=EstimateOut.of(s.shipped_points), leak=s.leak,
+                   leak_by=dict(s.leak_by), cells=cells,
+                   thin=[ThinOut.of(t) for t in s.thin])  # fmt: skip
+
+
+class VertexOut(BaseModel):
+    """A policy on the curve: ``moved`` classes on the frontier tier (posterior medians)."""
+
+    moved: list[str]
+    frontier_share: float
+    pgr: float
+    shipped: float
+    cost_per_task: Money
+
+
+class CurveOut(BaseModel):
+    """``bot.engine.curve.Curve`` (docs/metrics.md, "The routing-efficiency curve")."""
+
+    sentence: str
+    cheap: str
+    frontier: str
+    classes: list[str]
+    vertices: list[VertexOut]
+    gap: EstimateOut | None = Field(description="All-frontier minus all-cheap shipped rate.")
+    current_share: EstimateOut | None = Field(description="Frontier-dollar share now.")
+    current_pgr: EstimateOut | None
+    apgr: EstimateOut | None
+    cpt50: EstimateOut | None
+    cpt80: EstimateOut | None
+    below: EstimateOut | None = Field(description="The curve's PGR minus the current PGR.")
+    below_points: EstimateOut | None = Field(description="The same in shipped-rate points.")
+    thin: list[ThinOut]
+
+    @classmethod
+    def of(cls, c: Curve) -> CurveOut:
+        vertices = [VertexOut(moved=list(v.moved), frontier_share=v.frontier_share, pgr=v.pgr,
+                              shipped=v.shipped, cost_per_task=_dollars(v.cost_per_task))
+                    for v in c.vertices]  # fmt: skip
+        e = EstimateOut.of
+        return cls(sentence=c.sentence(), cheap=c.cheap, frontier=c.frontier,
+                   classes=list(c.classes), vertices=vertices, gap=e(c.gap),
+                   current_share=e(c.current_share), current_pgr=e(c.current_pgr),
+                   apgr=e(c.apgr), cpt50=e(c.cpt50), cpt80=e(c.cpt80), below=e(c.below),
+                   below_points=e(c.below_points),
+                   thin=[ThinOut.of(t) for t in c.thin])  # fmt: skip
+
+
+class StrategyOut(BaseModel):
+    """Routing against cascading: one ``Agent-Route: strategy=`` (null: not stated)."""
+
+    strategy: str | None
+    tasks: int
+    shipped: RateOut
+    escalated: RateOut
+    cost_per_shipped_task: MoneyEstimate | None
+    late_escalation_cost: MoneyEstimate | None = Field(
+        description="Mean cost of escalated tasks that failed CI or review first."
+    )
+    immediate_escalation_cost: MoneyEstimate | None = Field(
+        description="Mean cost of escalated tasks that escalated at once."
+    )
+    late_tasks: int
+    immediate_tasks: int
+
+    @classmethod
+    def of(cls, s: Strategy) -> StrategyOut:
+        return cls(strategy=s.strategy, tasks=s.tasks, shipped=RateOut.of(s.shipped),
+                   escalated=RateOut.of(s.escalated),
+                   cost_per_shipped_task=MoneyEstimate.of(s.cost_per_shipped),
+                   late_escalation_cost=MoneyEstimate.of(s.late),
+                   immediate_escalation_cost=MoneyEstimate.of(s.immediate),
+                   late_tasks=s.late_tasks, immediate_tasks=s.immediate_tasks)  # fmt: skip
+
+
+class ScorecardOut(BaseModel):
+    """Does routing pay: the scorecard, the curve and routing against cascading."""
+
+    installation_id: int
+    repository: str | None
+    since: date | None
+    until: date | None
+    scorecard: ScorecardFigures
+    curve: CurveOut
+    strategies: list[StrategyOut]
+
+    @classmethod
+    def of(cls, dataset: explore.Dataset, r: explore.Routing) -> ScorecardOut:
+        w = r.wanted
+        return cls(installation_id=dataset.installation_id, repository=w.repository,
+                   since=w.since, until=w.until, scorecard=ScorecardFigures.of(r.scorecard),
+                   curve=CurveOut.of(r.curve),
+                   strategies=[StrategyOut.of(s) for s in r.strategies])  # fmt: skip
+
+
+# The policy: docs/policy.schema.json, as models (a test holds one to the other).
+
+
+class PolicyRule(BaseModel):
+    delta: Share
+    min_saving: Share
+
+
+class ShippedEvidence(BaseModel):
+    value: Share
+    interval: list[float] = Field(min_length=2, max_length=2)
+
+
+class CostEvidence(BaseModel):
+    median: float = Field(ge=0, description="US dollars per shipped task.")
+    interval: list[float] = Field(min_length=2, max_length=2)
+
+
+class TierEvidence(BaseModel):
+    tier: str
+    tasks: int = Field(ge=0)
+    shipped: ShippedEvidence
+    cost_per_shipped: CostEvidence | None
+    wins: Share
+
+
+class ClassPolicyOut(BaseModel):
+    task_class: str
+    tier: str
+    model: str | None
+    explore_share: Share
+    shares: dict[str, Share]
+    action: Literal["switch", "keep", "explore"]
+    reason: str
+    evidence: list[TierEvidence]
+
+
+class PolicyOut(BaseModel):
+    """The routing policy, schema yield-auditor/policy/v1 (docs/policy.schema.json)."""
+
+    schema_: Literal["yield-auditor/policy/v1"] = Field(alias="schema")
+    since: str | None
+    until: str | None
+    default_tier: str
+    rule: PolicyRule
+    classes: list[ClassPolicyOut]
+
+    model_config = ConfigDict(populate_by_name=True)  # answers are dumped by alias ("schema")

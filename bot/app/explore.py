@@ -31,8 +31,11 @@ from bot.digest.model import Advice, Cell, Period
 from bot.digest.period import period_of, shift
 from bot.digest.query import dated_tasks, history_outcomes, open_tasks
 from bot.engine.attribution import Spend, Task
+from bot.engine.curve import Curve, Strategy, curve, strategies
+from bot.engine.policy import Policy, policy
 from bot.engine.records import PullRequest
 from bot.engine.report import Outcome, cells_of, recommendations
+from bot.engine.scorecard import MOST_EXPENSIVE, MOST_USED, Routed, Scorecard, routed, scorecard
 from bot.engine.yields import GroupMetrics, Totals, calibration_of, from_totals, summarise
 from bot.ledger import inbox
 from bot.ledger.store import pull_from_row, scoped, task_pull_requests
@@ -173,6 +176,19 @@ class PullRow:
         """The worst outcome of its tasks, so a list filtered by outcome finds it."""
         statuses = {d.task.status for d in self.tasks}
         return next((s for s in ("reverted", "abandoned", "open", "shipped") if s in statuses), "")
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    """Does routing pay (docs/metrics.md): the scorecard against ``reference``, the
+    routing-efficiency curve up to that tier, and routing against cascading, of the tasks
+    ``wanted`` selects (a repository, the dates they finished)."""
+
+    wanted: TaskFilter
+    reference: str
+    scorecard: Scorecard
+    curve: Curve
+    strategies: tuple[Strategy, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,6 +410,40 @@ def calibration_buckets(dataset: Dataset, window: Window) -> list[tuple[float, f
     )  # fmt: skip
     with _connect(dataset) as connection:
         return calibration_of(connection.execute(query).all())
+
+
+def references(dataset: Dataset) -> tuple[str, ...]:
+    """What a scorecard can be measured against: the two rules, then every tier seen."""
+    tiers = [v for v in _distinct(dataset, tasks_t.c.tier) if v]
+    return (MOST_EXPENSIVE, MOST_USED, *sorted(set(tiers), key=_tier_key))
+
+
+def _routed(dataset: Dataset, wanted: TaskFilter) -> list[Routed]:
+    """The finished, routed tasks of ``wanted`` (a repository and dates; other fields ignored),
+    by id: the posterior draws depend on the order, which must not depend on the query's."""
+    scope = TaskFilter(repository=wanted.repository, since=wanted.since, until=wanted.until)
+    found = _dated(dataset, *_task_conditions(dataset, scope), order=(tasks_t.c.key,))
+    return routed(d.task for d in found)
+
+
+def routing(
+    dataset: Dataset, wanted: TaskFilter, reference: str = MOST_EXPENSIVE, seed: int = 0
+) -> Routing:
+    """The scorecard, curve and strategies of the installation's tasks that ``wanted`` selects."""
+    records = _routed(dataset, wanted)
+    return Routing(
+        wanted,
+        reference,
+        scorecard(records, reference, seed=seed),
+        curve(records, frontier=reference, seed=seed),
+        tuple(strategies(records, seed=seed)),
+    )
+
+
+def routing_policy(dataset: Dataset, wanted: TaskFilter, seed: int = 0) -> Policy:
+    """The policy for a router, from the installation's tasks that ``wanted`` selects."""
+    since, until = (d.isoformat() if d else None for d in (wanted.since, wanted.until))
+    return policy(_routed(dataset, wanted), since=since, until=until, seed=seed)
 
 
 def waterfall(dataset: Dataset, window: Window) -> dict[str, Spend]:

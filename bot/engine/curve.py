@@ -90,6 +90,8 @@ class Curve:
             if self.thin:
                 why = "; ".join(t.sentence() for t in self.thin)
                 return f"Too little data for the routing-efficiency curve: {why}."
+            if not self.cheap or self.cheap == self.frontier:
+                return "No curve: it needs routed tasks on a cheap and a frontier tier."
             return (
                 f"No quality gap between {self.cheap} and {self.frontier}: all-{self.cheap} "
                 "ships as much, so there is no curve to trace."

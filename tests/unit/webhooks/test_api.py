@@ -33,6 +33,7 @@ DOC = api.openapi()
 INSTALLATION = "/installations/{installation_id}"
 SUMMARY, MATRIX = f"{INSTALLATION}/summary", f"{INSTALLATION}/matrix"
 PULLS, TASKS = f"{INSTALLATION}/pulls", f"{INSTALLATION}/tasks"
+SCORECARD, POLICY = f"{INSTALLATION}/scorecard", f"{INSTALLATION}/policy"
 PULL = f"{PULLS}/{{owner}}/{{repo}}/{{number}}"
 TASK = f"{TASKS}/{{owner}}/{{repo}}/{{key}}"
 # Path values naming a pull request and a task of each installation (pull request 12 is the
@@ -437,6 +438,9 @@ def test_without_credentials_only_the_document_answers(app):
         (f"{PULLS}.csv", {"since": "0001-01-01"}, "since: "),
         (TASKS, {"page": str(2**63)}, "page: "),
         (PULLS, {"page": str(10**6 + 1)}, "page: "),
+        (SCORECARD, {"since": "2026-11-10", "until": "12/11/2026"}, "until: "),
+        (POLICY, {"until": "9999-12-31"}, "until: "),
+        (POLICY, {"reference": "economy"}, "reference: unknown parameter"),
     ],
 )
 def test_an_invalid_parameter_is_a_400_naming_it(client, template, params, error):
@@ -485,7 +489,7 @@ def test_the_document_describes_every_route_of_the_api(app):
         re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule).removeprefix(api.PREFIX)
         for rule in app.url_map.iter_rules() if rule.rule.startswith(api.PREFIX + "/")
     }  # fmt: skip
-    assert served == set(DOC["paths"]) and len(served) == 14
+    assert served == set(DOC["paths"]) and len(served) == 16
 
 
 def test_the_document_is_a_consistent_openapi_3_1_document():
