@@ -9,9 +9,8 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/yield-auditor
 WORKDIR /src
-# The package links to templates/ and app.yml (bot/templates, webhooks/app.yml): the wheel
-# carries their files.
-COPY pyproject.toml README.md LICENSE app.yml ./
+# The wheel carries the top-level templates/ as bot/templates (pyproject.toml maps them).
+COPY pyproject.toml README.md LICENSE ./
 COPY templates ./templates
 COPY bot ./bot
 COPY webhooks ./webhooks

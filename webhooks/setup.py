@@ -54,7 +54,7 @@ from webhooks.ingress import STATE_KEY, WEBHOOK_PATH, state
 log = logging.getLogger(__name__)
 blueprint = Blueprint("setup", __name__)
 
-MANIFEST_FILE = Path(__file__).resolve().parent / "app.yml"  # links to the project's app.yml
+MANIFEST_FILE = Path(__file__).resolve().parent / "app.yml"
 SETUP_PATH = "/setup"
 CALLBACK_PATH = "/setup/callback"
 GATE_KEY = "yield_auditor_setup"  # app.extensions key of the Gate, present while unconfigured

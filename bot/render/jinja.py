@@ -27,8 +27,16 @@ from markupsafe import Markup
 
 from bot.render import format as fmt
 
-# bot/templates links to the project's top-level templates/; a wheel carries the files themselves.
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+
+def _templates() -> Path:
+    """The project keeps its templates in the top-level templates/; the wheel carries them as
+    bot/templates (pyproject.toml maps the one onto the other)."""
+    package = Path(__file__).resolve().parents[1]
+    installed = package / "templates"
+    return installed if installed.is_dir() else package.parent / "templates"
+
+
+TEMPLATES = _templates()
 KINDS = ("html", "svg", "markdown", "text")
 MAX_VALUE = 160  # characters of one untrusted value in Markdown
 MAX_URL = 500  # a longer URL is not linked

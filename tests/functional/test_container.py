@@ -295,7 +295,7 @@ def test_the_dockerfile_builds_in_two_stages_and_runs_as_a_user_with_a_health_ch
 def test_the_builder_stage_wheel_carries_templates_static_files_and_migrations(tmp_path):
     """Copy what the builder stage copies, build the wheel from it, install it elsewhere and
     run the demo from there: every file of the packages (templates, static files, migrations,
-    the App manifest) must be in it."""
+    the App manifest) must be in it, and the installed code must find them there."""
     context = tmp_path / "context"
     builder = stages(ROOT / "Dockerfile")[0]
     for word, rest in builder:
@@ -309,17 +309,20 @@ def test_the_builder_stage_wheel_carries_templates_static_files_and_migrations(t
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert built.returncode == 0, built.stderr
+    assert "BuildBackendWarning" not in built.stderr, built.stderr  # e.g. a folder not listed
     [wheel] = (tmp_path / "dist").glob("*.whl")
     site = tmp_path / "site"
     subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheel)], check=True)
     for package in ("bot", "webhooks"):
         assert package_files(ROOT / package) <= package_files(site / package), package
+    assert package_files(ROOT / "templates") <= package_files(site / "bot" / "templates")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {**os.environ, "PYTHONPATH": str(site)}
     env.pop("DATABASE_URL", None)
     demo = subprocess.run(
-        [sys.executable, "-c", INSTALLED_DEMO, str(site)], cwd=elsewhere, env=env,
+        [sys.executable, "-c", INSTALLED_DEMO, str(site), str(ROOT / "webhooks" / "app.yml")],
+        cwd=elsewhere, env=env,
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert demo.returncode == 0, demo.stdout + demo.stderr
@@ -328,13 +331,25 @@ def test_the_builder_stage_wheel_carries_templates_static_files_and_migrations(t
 
 INSTALLED_DEMO = """
 import sys
-import bot.render.audit, webhooks.app
-assert bot.render.audit.__file__.startswith(sys.argv[1]), bot.render.audit.__file__
+from pathlib import Path
+import bot.render.audit, bot.render.jinja, webhooks.app, webhooks.setup
+site, manifest = sys.argv[1:]
+for path in (bot.render.audit.__file__, bot.render.jinja.TEMPLATES, webhooks.setup.MANIFEST_FILE):
+    assert str(path).startswith(site), path
+assert webhooks.setup.load_manifest() == webhooks.setup.load_manifest(Path(manifest))
 app = webhooks.app.create_app()
 assert app.test_client().get("/static/dashboard.css").status_code == 200
 from bot.cli.main import main
 main(["demo", "--exit", "--port", "0"])
 """
+
+
+def test_the_packages_and_templates_hold_no_links():
+    """Windows checkouts, zip archives and some builders copy a link as a file holding its
+    target's path: the wheel carries real files only."""
+    for top in ("bot", "webhooks", "templates"):
+        links = [path for path in (ROOT / top).rglob("*") if path.is_symlink()]
+        assert links == [], links
 
 
 def copy_source(source: Path, target: Path) -> None:
@@ -346,9 +361,9 @@ def copy_source(source: Path, target: Path) -> None:
 
 
 def package_files(package: Path) -> set[Path]:
-    """A package's files, through its links to the top-level templates/ and app.yml."""
+    """The files under ``package``, without caches."""
     found = set()
-    for folder, folders, files in os.walk(package, followlinks=True):
+    for folder, folders, files in os.walk(package):
         folders[:] = [name for name in folders if name != "__pycache__"]
         found |= {(Path(folder) / name).relative_to(package) for name in files}
     return found
