@@ -1,7 +1,7 @@
 """Each command imports only what it uses: the commit hook runs ``yield-auditor stamp`` on every
 commit, so ``--version``, ``--help`` and ``stamp`` must not pay for the ledger, the web App or
 the price tables. Checked in a fresh interpreter, where ``sys.modules`` holds exactly what one
-command loaded."""
+command loaded. And every module imports on its own, from a package the wheel lists."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import click
 import pytest
 
 from bot.cli.main import LAZY_COMMANDS, LazyGroup, main
+from tests.paths import ROOT
 
 # The App, the ledger, GitHub, pricing, templates and the terminal UI.
 HEAVY = {
@@ -162,3 +164,52 @@ def test_audit_spinner_follows_riches_terminal_rules(tmp_path, tiny_repo):
     env = {**os.environ, "FORCE_COLOR": "1"}
     modules = imported(tmp_path, "audit", "--repo", str(tiny_repo), "--format", "json", env=env)
     assert "rich.progress" in modules and "jinja2" not in modules
+
+
+# --------------------------------------------------------------------------- every module
+
+# Alembic's script for a migration run: it reads alembic.context, which only a run sets up.
+ALEMBIC_ENV = "bot.ledger.migrations.env"
+
+
+def folders(top: Path, package: str) -> set[str]:
+    """The dotted names of ``top`` and every folder under it, caches aside, as ``package``."""
+    found = {package}
+    for folder in top.rglob("*"):
+        if folder.is_dir() and "__pycache__" not in folder.parts:
+            found.add(".".join((package, *folder.relative_to(top).parts)))
+    return found
+
+
+def modules() -> list[str]:
+    """Every module of bot and webhooks, by its dotted name."""
+    names = []
+    for package in ("bot", "webhooks"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return names
+
+
+def test_pyproject_lists_every_folder_of_the_packages_and_templates():
+    """The packages are listed, not found (templates/ becomes bot.templates): a new folder left
+    out of the list would be missing from the wheel and the image, and no test run from the
+    checkout would notice."""
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert setuptools["package-dir"] == {"bot.templates": "templates"}
+    on_disk = folders(ROOT / "bot", "bot") | folders(ROOT / "webhooks", "webhooks")
+    on_disk |= folders(ROOT / "templates", "bot.templates")
+    assert sorted(setuptools["packages"]) == sorted(on_disk)
+
+
+def test_a_fresh_interpreter_imports_every_module():
+    """In an interpreter nothing was imported into before, unlike the test run's: a module whose
+    import breaks (a cycle, a library not installed, a file the package lacks) fails here."""
+    names = [name for name in modules() if name != ALEMBIC_ENV and not name.endswith("__main__")]
+    assert len(names) > 100  # the walk found the modules
+    script = "import importlib, sys\nfor name in sys.argv[1:]:\n    importlib.import_module(name)"
+    done = subprocess.run(
+        [sys.executable, "-c", script, *names], cwd=ROOT, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-4000:]
