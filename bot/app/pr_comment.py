@@ -17,7 +17,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -185,7 +185,7 @@ class CommentStep:
         history = None
         if tasks:
             began = min(c.committed_at for c in commits)
-            history = _history(session, repo_id, pr.repository, installation, tasks[0], began)
+            history = _history(session, repo_id, pr.repository, installation, tasks, began)
         comment = build_comment(
             pr,
             tasks,
@@ -308,22 +308,23 @@ class CommentStep:
 
 
 def _history(
-    session: Session, repo_id: int, repository: str, installation: int | None, task: Task,
-    began: datetime,
+    session: Session, repo_id: int, repository: str, installation: int | None,
+    tasks: Sequence[Task], began: datetime,
 ) -> History:  # fmt: skip
-    """The task class's history in this repository, or in every repository of the installation
-    when this one alone has too little (``too_little``): the tasks finished before this one
-    ``began``, so the comment neither weighs the task against itself nor changes as later
-    tasks finish."""
+    """The history of the tasks' classes in this repository, or in every repository of the
+    installation when this one alone has too little (``too_little``) for one of them: the tasks
+    finished before these ``began``, so the comment neither weighs a task against itself nor
+    changes as later tasks finish."""
     connection = session.connection()
-    own = history_of(history_outcomes(connection, {repository: repo_id}, began), task.task_class)
-    if installation is None or not too_little(own, task.task_class):
+    classes = {t.task_class for t in tasks}
+    own = history_of(history_outcomes(connection, {repository: repo_id}, began), classes)
+    if installation is None or not any(too_little(own, c) for c in classes):
         return own
     found = load_installation(session, installation)
     if found is None or len(found.repo_ids) < 2:
         return own
     everywhere = history_outcomes(connection, found.repo_ids, began)
-    return history_of(everywhere, task.task_class, INSTALLATION)
+    return history_of(everywhere, classes, INSTALLATION)
 
 
 def task_page(public_url: str | None, installation: int | None, task: Task) -> str | None:

@@ -18,7 +18,7 @@ an interval), ``ABANDONED`` and ``REVERTED``. Pure: no I/O; ``bot.render.comment
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -94,10 +94,16 @@ class Verdict:
 
 
 def history_of(
-    outcomes: Iterable[Outcome], task_class: str, scope: str = REPOSITORY, *, draws: int = DRAWS
+    outcomes: Iterable[Outcome],
+    task_classes: Collection[str],
+    scope: str = REPOSITORY,
+    *,
+    draws: int = DRAWS,
 ) -> History:
-    """History's cells for one class: the scorecard's draws (``draw_cells``), seed 0."""
-    return History(draw_cells([o for o in outcomes if o.task_class == task_class], draws), scope)
+    """History's cells for the classes of a pull request's tasks: the scorecard's draws
+    (``draw_cells``), seed 0."""
+    kept = [o for o in outcomes if o.task_class in task_classes]
+    return History(draw_cells(kept, draws), scope)
 
 
 def too_little(history: History, task_class: str, rule: Rule = Rule()) -> bool:  # noqa: B008

@@ -42,7 +42,7 @@ def cell(tier, shipped, failed, cost, task_class="docs"):
 
 
 def history(*cells, task_class="docs"):
-    return history_of([o for c in cells for o in c], task_class, draws=2000)
+    return history_of([o for c in cells for o in c], {task_class}, draws=2000)
 
 
 NONE = History({})
@@ -147,5 +147,8 @@ def test_too_little_history_needs_two_tiers_with_five_tasks():
     assert too_little(one_tier, "docs")
     two = history(cell("economy", 5, 0, "0.05"), cell("standard", 4, 1, "0.2"))
     assert not too_little(two, "docs") and too_little(two, "bugfix")
-    other_class = history_of(cell("economy", 9, 0, "0.05", "test"), "docs", INSTALLATION)
+    other_class = history_of(cell("economy", 9, 0, "0.05", "test"), {"docs"}, INSTALLATION)
     assert other_class.cells == {} and other_class.scope == INSTALLATION
+    both = history_of([*cell("economy", 5, 0, "0.05"), *cell("economy", 5, 0, "0.05", "test")],
+                      {"docs", "test"})  # fmt: skip
+    assert sorted(both.cells) == [("docs", "economy"), ("test", "economy")]

@@ -126,7 +126,7 @@ def test_history_shows_tiers_from_five_tasks_and_weighs_them_from_thirty():
     # standard: 4 tasks, too few to show
     cells = [*outcomes("economy", 3, 3, "0.05"), *outcomes("frontier", 30, 0, "0.25"),
              *outcomes("standard", 4, 0, "0.10")]  # fmt: skip
-    history = history_of(cells, "bugfix", INSTALLATION, draws=2000)
+    history = history_of(cells, {"bugfix"}, INSTALLATION, draws=2000)
     c = build(history=history)
     economy = history.cells[("bugfix", "economy")]
     assert (economy.n, economy.k) == (6, 3)
@@ -140,7 +140,7 @@ def test_history_shows_tiers_from_five_tasks_and_weighs_them_from_thirty():
     assert "(history of all repositories of this installation)" in table
     assert "| economy | $0.10 |" in table and "| 50% | 6 | not yet |" in table
     assert "| 100% | 30 | yes |" in table and "| standard |" not in table
-    assert "fewer than 5 finished bugfix tasks" in build(history=history_of([], "bugfix")).body
+    assert "fewer than 5 finished bugfix tasks" in build(history=history_of([], {"bugfix"})).body
     assert "Expected cost" not in build().body and "History" not in build().body
 
 
@@ -153,7 +153,7 @@ def docs_pr(usd="0.04", tier="economy", model=HAIKU, state="merged", events=None
 
 
 def docs_history(tier, shipped, failed, cost):
-    return history_of(outcomes(tier, shipped, failed, cost, "docs"), "docs", draws=2000)
+    return history_of(outcomes(tier, shipped, failed, cost, "docs"), {"docs"}, draws=2000)
 
 
 def verdict_of(*args, history=None, **kw):
@@ -207,7 +207,7 @@ def test_the_compact_layout_stays_short_for_a_reviewer():
     """Markdown to HTML as GitHub renders it: outside <details>, at most 15 lines show."""
     pr_, tasks, commits, events = escalated_pr()
     cells = [*outcomes("economy", 3, 3, "0.05"), *outcomes("frontier", 6, 0, "0.25")]
-    c = build(pr_, tasks, commits, events, history=history_of(cells, "bugfix"), usage=USAGE)
+    c = build(pr_, tasks, commits, events, history=history_of(cells, {"bugfix"}), usage=USAGE)
     html = MarkdownIt("commonmark", {"html": True}).enable("table").render(c.body)
     outside = re.sub(r"(?s)<details>.*</details>", "<summary>folded</summary>", html)
     shown = re.findall(r"<(p|li|tr|h\d|summary)\b", outside)
