@@ -39,19 +39,25 @@ REPOSITORY, INSTALLATION = "repository", "installation"
 @dataclass(frozen=True)
 class Own:
     """This pull request's own counterfactual: ``superseded`` attempts (up to the last
-    escalation) on ``first_tier`` and their dollars, then the ``last_tier``'s attempts."""
+    escalation) on ``first_tier``, their priced dollars and unpriced tokens, then the same of
+    the ``last_tier``'s attempts."""
 
     first_tier: str | None
     last_tier: str | None
     superseded: int
     superseded_usd: Decimal
+    superseded_unpriced: float
     last: int
     last_usd: Decimal
+    last_unpriced: float
 
     @property
     def extra(self) -> float | None:
-        """What starting low added, as a share of going straight to the last tier."""
-        return float(self.superseded_usd / self.last_usd) if self.last_usd else None
+        """What starting low added, as a share of going straight to the last tier; None when
+        either side has unpriced tokens (a share of a lower bound would mislead)."""
+        if self.superseded_unpriced or self.last_unpriced or not self.last_usd:
+            return None
+        return float(self.superseded_usd / self.last_usd)
 
 
 @dataclass(frozen=True)
@@ -169,8 +175,10 @@ def _own(task: Task) -> Own:
         last_tier=after[0].tier if after else None,
         superseded=len(before),
         superseded_usd=sum((a.usd for a in before), Decimal(0)),
+        superseded_unpriced=sum(a.unpriced_tokens for a in before),
         last=len(after),
         last_usd=sum((a.usd for a in after), Decimal(0)),
+        last_unpriced=sum(a.unpriced_tokens for a in after),
     )
 
 

@@ -33,6 +33,7 @@ from bot.engine.verdict import (
     PAID,
     REVERTED,
     History,
+    Own,
     Verdict,
     verdict,
 )
@@ -300,12 +301,7 @@ def _reason(task: Task, v: Verdict) -> str:
     if task.status == "open":
         return f"the task is still open, {spent} so far over {_plural(v.attempts, 'attempt')}"
     if v.kind == MISROUTED and v.own.superseded:
-        extra = "" if v.own.extra is None else f" ({fmt.share(v.own.extra)})"
-        return (
-            f"starting on {md(v.own.first_tier or 'no tier')} cost "
-            f"{fmt.money(v.own.superseded_usd)}{extra} more than going straight to {tier}, "
-            "the tier that shipped it"
-        )
+        return _superseded(v.own, tier)
     shipped = f"{tier} shipped it{' first time' if v.first_time else ''} for {spent}"
     if v.cost is None:
         return f"{tier} shipped it, but most of its tokens are unpriced"
@@ -318,6 +314,19 @@ def _reason(task: Task, v: Verdict) -> str:
     if v.kind == PAID:
         return f"{shipped}, about {fmt.money(e.cost.median - cost)} less than {versus}"
     return f"{shipped}, within {versus} ({fmt.money(e.cost.low)} to {fmt.money(e.cost.high)})"
+
+
+def _superseded(own: Own, tier: str) -> str:
+    """What starting below the shipping tier cost, unless its tokens are all unpriced."""
+    first = md(own.first_tier or "no tier")
+    spent = fmt.cost(own.superseded_usd, own.superseded_unpriced)
+    if spent == fmt.UNPRICED:
+        return f"starting on {first} added unpriced attempts before {tier} shipped it"
+    extra = "" if own.extra is None else f" ({fmt.share(own.extra)})"
+    return (
+        f"starting on {first} cost {spent}{extra} more than going straight to {tier}, "
+        "the tier that shipped it"
+    )
 
 
 def _without_history(v: Verdict) -> str:
@@ -343,16 +352,16 @@ def _spent(task: Task) -> str:
 def _own_line(v: Verdict) -> Md:
     """The task's own counterfactual: the superseded attempts against the shipping tier's."""
     own = v.own
-    last = f"{md(own.last_tier or 'no tier')}'s {_plural(own.last, 'attempt')}"
+    last = (
+        f"{md(own.last_tier or 'no tier')}'s {_plural(own.last, 'attempt')} cost "
+        f"{fmt.cost(own.last_usd, own.last_unpriced)}"
+    )
     if not own.superseded:
-        return Md(
-            f"This pull request: no attempt superseded by an escalation; {last} cost "
-            f"{fmt.money(own.last_usd)}."
-        )
+        return Md(f"This pull request: no attempt superseded by an escalation; {last}.")
     return Md(
         f"This pull request: {_plural(own.superseded, 'superseded attempt')} from "
-        f"{md(own.first_tier or 'no tier')} cost {fmt.money(own.superseded_usd)}; {last} cost "
-        f"{fmt.money(own.last_usd)}."
+        f"{md(own.first_tier or 'no tier')} cost "
+        f"{fmt.cost(own.superseded_usd, own.superseded_unpriced)}; {last}."
     )
 
 

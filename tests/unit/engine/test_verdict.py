@@ -140,6 +140,7 @@ def test_a_mostly_unpriced_task_is_too_early():
     assert task.attempts[0].unpriced_tokens == 1000
     v = verdict(task, history(cell("standard", 30, 0, "0.20")), TIERS)
     assert v.kind == TOO_EARLY and v.cost is None
+    assert v.own.last_unpriced == 1000 and v.own.extra is None  # no share of a lower bound
 
 
 def test_too_little_history_needs_two_tiers_with_five_tasks():

@@ -231,6 +231,11 @@ def test_unpriced_model_is_never_zero_dollars():
     assert "spend so far **unpriced**" in body
     assert "- Unpriced models: acme:ft." in body
     assert "$0.0000" not in body
+    # every token is unpriced: the superseded attempt is named so, with no dollars nor share
+    assert body.startswith(
+        "**Mis-routed**: starting on economy added unpriced attempts before frontier shipped it."
+    )
+    assert "1 superseded attempt from economy cost unpriced; frontier's" in body
 
 
 def test_commits_without_usage_are_reported():
