@@ -45,6 +45,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "bot.cli.migrate:migrate_command",
         "Create or upgrade the ledger's tables (SQLite or PostgreSQL); safe to run again.",
     ),
+    "policy": (
+        "bot.cli.policy:policy_group",
+        "Export the routing policy a router follows (docs/policy.md).",
+    ),
     "scheduler": (
         "bot.cli.app:scheduler_command",
         "Run the periodic jobs in the foreground (digests, redelivery of GitHub's failed "

@@ -8,19 +8,21 @@ writes. Everything in between is the pure engine.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from bot.engine.analysis import Analyser
-from bot.engine.attribution import Params, attribute
+from bot.engine.attribution import Params, Task, attribute
+from bot.engine.curve import curve, strategies
 from bot.engine.facts import commit_facts
 from bot.engine.records import CommitFacts
 from bot.engine.report import Scope, build_report
+from bot.engine.scorecard import routed, scorecard
 from bot.local.gitlog import (
     PSEUDO_REVS,
     Diffs,
@@ -61,7 +63,32 @@ def run_audit(
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     with _cycle_collector_paused():
-        return _audit(options, analyser, progress)
+        scope, facts, tasks = _audit(options, analyser, progress)
+        report = build_report(scope, facts, tasks, seed=options.seed)
+        return {**report, "routing": routing_report(tasks, options.seed)}
+
+
+def audit_tasks(
+    options: AuditOptions,
+    analyser: Analyser,
+    progress: Callable[[int], None] | None = None,
+) -> list[Task]:
+    """The history's tasks, as the audit derives them (``policy export --repo``)."""
+    with _cycle_collector_paused():
+        return _audit(options, analyser, progress)[2]
+
+
+def routing_report(tasks: Sequence[Task], seed: int = 0) -> dict[str, Any]:
+    """Does routing pay (docs/metrics.md): the scorecard against the most expensive tier, the
+    routing-efficiency curve and the strategies, as plain data with their sentences. Tasks
+    are taken by id, as the dashboard takes them: the posterior draws depend on the order."""
+    records = routed(sorted(tasks, key=lambda t: t.id))
+    card, line = scorecard(records, seed=seed), curve(records, seed=seed)
+    return {
+        "scorecard": {**asdict(card), "sentence": card.sentence()},
+        "curve": {**asdict(line), "sentence": line.sentence()},
+        "strategies": [asdict(s) for s in strategies(records, seed=seed)],
+    }
 
 
 @contextmanager
@@ -79,7 +106,7 @@ def _cycle_collector_paused() -> Iterator[None]:
 
 def _audit(
     options: AuditOptions, analyser: Analyser, progress: Callable[[int], None] | None
-) -> dict[str, Any]:
+) -> tuple[Scope, list[CommitFacts], list[Task]]:
     repository = repository_name(options.repo)
     params = Params(options.window_days, analyser.prices.tier_names)
     notes: list[str] = []
@@ -103,7 +130,7 @@ def _audit(
         survival=survival_info,
         notes=tuple(notes),
     )
-    return build_report(scope, facts, tasks, seed=options.seed)
+    return scope, facts, tasks
 
 
 @dataclass
