@@ -33,7 +33,6 @@ from bot.app.apply import LedgerAccess
 from bot.app.explore import load_installation
 from bot.app.repo_config import ConfigResult, RepoConfig, load_repo_config, price_book
 from bot.app.worker import RetryLater
-from bot.channels.content import safe_url
 from bot.config import Settings
 from bot.digest.query import history_outcomes
 from bot.engine.analysis import Analyser
@@ -329,13 +328,13 @@ def _history(
 
 def task_page(public_url: str | None, installation: int | None, task: Task) -> str | None:
     """The task's page on the dashboard (``webhooks.dashboard.task``), when the App knows its
-    public URL; every part from the ledger is percent-encoded, and the whole is checked."""
+    public URL; every part from the ledger is percent-encoded (the comment checks the whole)."""
     if not public_url or installation is None:
         return None
     owner, _, repo = task.repository.partition("/")
     key = task.id.removeprefix(f"{task.repository}:")
     path = f"{quote(owner, safe='')}/{quote(repo, safe='')}/{quote(key, safe='/:')}"
-    return safe_url(f"{public_url}/installations/{installation}/tasks/{path}")
+    return f"{public_url}/installations/{installation}/tasks/{path}"
 
 
 def _create_once(create: Callable[[], T], what: str) -> T | None:

@@ -41,7 +41,7 @@ from bot.engine.yields import summarise
 from bot.pricing.prices import PriceBook
 from bot.protocol.usage import Usage
 from bot.render import format as fmt
-from bot.render.jinja import Md, environment, md
+from bot.render.jinja import Md, environment, md, safe_url
 from bot.stats.rule import Rule
 
 MAX_BODY = 60_000  # GitHub refuses bodies over 65,536 characters
@@ -156,7 +156,7 @@ def build_comment(
     ``tasks`` are the tasks the PR belongs to and ``commits`` their commits; ``usage`` (sha ->
     the commit's parsed usage lines) makes the invoice's view exact, else it is scaled.
     ``history`` feeds the verdict's second counterfactual; ``task_url`` (the dashboard's page
-    of the task, built and checked by the App from its public URL) is linked when given.
+    of the task, built by the App from its public URL) is linked when ``safe_url`` passes it.
     """
     agent = [c for c in commits if c.is_agent_work]
     if not agent or not tasks:
@@ -188,8 +188,9 @@ def build_comment(
 
 
 def _link(url: str | None) -> Md | None:
-    """The App's checked URL, as it is: escaping would break it."""
-    return Md(url) if url else None
+    """The URL as it is when ``safe_url`` passes it (escaping would break it), else no link."""
+    checked = safe_url(url)
+    return Md(checked) if checked else None
 
 
 def check_run_output(comment: Comment, budget: Any = None) -> tuple[str, str, str, str]:

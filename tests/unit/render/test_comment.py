@@ -224,6 +224,8 @@ def test_the_task_page_is_linked_when_the_app_knows_it():
     c = build(task_url=url)
     assert f"{SUMMARY} · [Task page on the dashboard]({url})" in c.body
     assert "](" not in build().body
+    for unsafe in ("javascript:alert(1)", "https://x.example/a)b", "https://x.example/ x"):
+        assert "](" not in build(task_url=unsafe).body
 
 
 def test_unpriced_model_is_never_zero_dollars():
