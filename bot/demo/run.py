@@ -63,6 +63,8 @@ def run_demo(host: str, port: int, exit_after: bool, url: str | None) -> int:
             github_webhook_secret=secret,
             github_api_url=fake.url,
             local_mode=True,  # the dashboard without sign-in, for this computer only
+            # The comments link each task's page; a port chosen by the system is known too late.
+            public_url=f"http://{host}:{port}" if port else None,
         )
         engine = make_engine(url)
         migrate(engine)
