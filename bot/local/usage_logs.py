@@ -152,6 +152,7 @@ _ANTHROPIC_NESTED = (  # (group, count) pairs of message.usage that from_anthrop
     ("cache_creation", "ephemeral_1h_input_tokens"),
     ("server_tool_use", "web_search_requests"),
 )
+_OUTPUT = _ANTHROPIC_FIELDS.index("output_tokens")
 _CODEX_FIELDS = (
     "input_tokens",
     "cached_input_tokens",
@@ -491,11 +492,11 @@ def _floats_at(obj: dict, outer: str, inner: str) -> bool:
     values = group.get(inner) if type(group) is dict else None
     if type(values) is not dict:
         return False
-    types = set(map(type, values.values()))
-    if dict not in types:
-        return float in types
-    nested = (set(map(type, v.values())) for v in values.values() if type(v) is dict)
-    return float in types or any(float in t for t in nested)
+    for value in values.values():
+        kind = type(value)
+        if kind is float or (kind is dict and float in map(type, value.values())):
+            return True
+    return False
 
 
 class _Notes:
@@ -550,44 +551,44 @@ def _line_number(path: Path, offset: int) -> int:
 
 def _lines(path: Path, wanted: tuple[bytes, ...]) -> Iterator[tuple[int, bytes]]:
     """The lines holding one of ``wanted``, with their byte offsets, found by searching 1 MB
-    blocks rather than testing each line: most lines of a transcript carry no usage. Blocks are
-    searched in place; only a line across two blocks is copied."""
-    offset, pending = 0, []  # where the unread part of the file starts; a line read in part
-    with path.open("rb") as handle:
-        while block := handle.read(_BLOCK):
-            first = block.find(b"\n") + 1
-            if not first:
-                pending.append(block)
-                continue
-            begin = 0
-            if pending:
-                head = b"".join([*pending, block[:first]])
-                yield from _matching(head, 0, len(head), wanted, offset)
-                offset, pending, begin = offset + len(head), [], first
-            end = block.rfind(b"\n") + 1
-            yield from _matching(block, begin, end, wanted, offset - begin)
-            offset += end - begin
-            pending = [block[end:]] if end < len(block) else []
-    if pending:
-        tail = b"".join(pending)
-        yield from _matching(tail, 0, len(tail), wanted, offset)
+    blocks for all words at once rather than testing each line: most lines of a transcript carry
+    no usage. The blocks are read into one buffer, whose unfinished last line moves to its start:
+    a new buffer for each read cost a page fault per 4 kB on a session's last, partial block."""
+    words = re.compile(b"|".join(map(re.escape, wanted)))
+    buffer, filled, base = bytearray(_BLOCK), 0, 0  # bytes in the buffer, file offset of its start
+    with path.open("rb", buffering=0) as handle:
+        while read := _read_into(handle, buffer, filled):
+            filled += read
+            end = buffer.rfind(b"\n", 0, filled) + 1
+            if end:
+                yield from _matching(buffer, end, words, base)
+                buffer[: filled - end] = buffer[end:filled]
+                base, filled = base + end, filled - end
+            elif filled == len(buffer):  # a line longer than the buffer
+                buffer.extend(bytes(len(buffer)))
+    yield from _matching(buffer, filled, words, base)
+
+
+def _read_into(handle, buffer: bytearray, start: int) -> int:
+    with memoryview(buffer) as view:
+        return handle.readinto(view[start:])
 
 
 def _matching(
-    data: bytes, begin: int, end: int, wanted: tuple[bytes, ...], base: int
+    data: bytearray, end: int, words: re.Pattern[bytes], base: int
 ) -> Iterator[tuple[int, bytes]]:
-    """The lines of ``data[begin:end]`` holding one of ``wanted``, in order, with their offsets
-    (``base`` is the file offset of ``data``); the last line may lack its newline."""
-    spans = set()
-    for word in wanted:
-        found = data.find(word, begin, end)
-        while found >= 0:
-            start = data.rfind(b"\n", begin, found) + 1 or begin
-            stop = data.find(b"\n", found, end) + 1 or end
-            spans.add((start, stop))
-            found = data.find(word, stop, end)
-    for start, stop in sorted(spans):
-        yield base + start, data[start:stop]
+    """The lines of ``data[:end]`` holding a match of ``words``, in order, with their offsets
+    (``base`` is the file offset of ``data``); the last line may lack its newline. One regular
+    expression of all words reads the block once, where a ``find`` per word would read it once
+    per word."""
+    search = words.search
+    with memoryview(data) as view:
+        found = search(data, 0, end)
+        while found:
+            start = data.rfind(b"\n", 0, found.start()) + 1
+            stop = data.find(b"\n", found.end(), end) + 1 or end
+            yield base + start, view[start:stop].tobytes()
+            found = search(data, stop, end)
 
 
 # --- values --------------------------------------------------------------------------------
@@ -772,11 +773,18 @@ class _Reader:
 
 @dataclass(slots=True)
 class _Response:
-    """One Claude API response: the copy with the most output tokens wins."""
+    """One Claude API response: the copy with the most output tokens wins. Its checked counts
+    (``_ClaudeReader._counts``) become a ``Usage`` once all copies are read, as most responses
+    are streamed as several."""
 
     when: datetime | None
-    usage: Usage
+    model: str
+    counts: tuple
     cost: Decimal | None
+
+    @property
+    def output(self) -> int:
+        return self.counts[_OUTPUT]
 
 
 class _ClaudeReader(_Reader):
@@ -803,17 +811,17 @@ class _ClaudeReader(_Reader):
         key = self._key(message.get("id"), obj.get("requestId"))
         previous = self.responses.get(key)
         output = message["usage"].get("output_tokens")
-        if previous is not None and type(output) is int and 0 <= output <= previous.usage.output:
+        if previous is not None and type(output) is int and 0 <= output <= previous.output:
             return  # an earlier streamed copy (a placeholder output count) or an equal one
         self.version = _text(obj.get("version")) or self.version
         model = self._model(message.get("model"))
-        usage = from_anthropic(model, self._usage(message["usage"]), requests=1)
+        counts = self._counts(message["usage"])
         if previous is None:
             when = _timestamp(obj.get("timestamp"))
             cost = _decimal(obj["costUSD"], self.notes) if "costUSD" in obj else None
-            self.responses[key] = _Response(when, usage, cost)
-        elif usage.output > previous.usage.output:
-            previous.usage = usage
+            self.responses[key] = _Response(when, model, counts, cost)
+        elif counts[_OUTPUT] > previous.output:
+            previous.model, previous.counts = model, counts
 
     def _model(self, value) -> str:
         """The model name; without one the tokens still count, as ``unknown``."""
@@ -824,21 +832,21 @@ class _ClaudeReader(_Reader):
             )
         return name or UNKNOWN_MODEL
 
-    def _usage(self, usage: dict) -> dict:
-        """The checked counts ``from_anthropic`` reads, with the one-hour cache-write split and
-        the web searches."""
-        counts: dict = {name: _count(usage.get(name), self.notes) for name in _ANTHROPIC_FIELDS}
+    def _counts(self, usage: dict) -> tuple:
+        """The checked counts ``from_anthropic`` reads: ``_ANTHROPIC_FIELDS``, then those of
+        ``_ANTHROPIC_NESTED`` (the one-hour cache writes, the web searches), then the speed. A
+        tuple, as every response is kept until the end: a mapping would take four times the
+        memory."""
+        counts = [_count(usage.get(name), self.notes) for name in _ANTHROPIC_FIELDS]
         for group, name in _ANTHROPIC_NESTED:
             nested = usage.get(group)
-            if isinstance(nested, dict):
-                counts[group] = {name: _count(nested.get(name), self.notes)}
-        counts["speed"] = usage.get("speed")
-        return counts
+            counts.append(_count(nested.get(name), self.notes) if isinstance(nested, dict) else 0)
+        return (*counts, usage.get("speed"))
 
     def _key(self, message_id, request_id) -> object:
         """The de-duplication key: the message id, else the request id (ids that are not strings
         are tallied, not hashed). A replay keeps the message id under a new request id."""
-        if any(v is not None and not isinstance(v, str) for v in (message_id, request_id)):
+        if not (isinstance(message_id, str | None) and isinstance(request_id, str | None)):
             self.notes.count("Claude Code id(s) that were not strings, ignored")
         if isinstance(message_id, str):
             return "message", message_id
@@ -850,12 +858,21 @@ class _ClaudeReader(_Reader):
         result = []
         for response in self.responses.values():
             if self.in_window(response.when):
+                usage = from_anthropic(response.model, _anthropic(response.counts), requests=1)
                 cost = response.cost
-                result.append(
-                    response.usage if cost is None else replace(response.usage, cost=cost)
-                )
+                result.append(usage if cost is None else replace(usage, cost=cost))
         self.report_undated()
         return result
+
+
+def _anthropic(counts: tuple) -> dict:
+    """``_ClaudeReader._counts`` as the usage mapping ``from_anthropic`` reads."""
+    flat = len(_ANTHROPIC_FIELDS)
+    usage: dict = dict(zip(_ANTHROPIC_FIELDS, counts[:flat], strict=True))
+    for (group, name), value in zip(_ANTHROPIC_NESTED, counts[flat:-1], strict=True):
+        usage[group] = {name: value}
+    usage["speed"] = counts[-1]
+    return usage
 
 
 def _claude_floats(obj: dict) -> bool:

@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from operator import attrgetter
 
 LONG_CONTEXT_THRESHOLDS = (200_000, 272_000)
 """Total input per request above which providers bill a whole request at long-context rates:
@@ -72,22 +73,31 @@ class Usage:
     def __add__(self, other: Usage) -> Usage:
         if other.line_key != self.line_key:
             raise ValueError(f"cannot add usage of {other.line_key!r} to {self.line_key!r}")
-        cost = None if self.cost is None or other.cost is None else self.cost + other.cost
-        return replace(
-            self,
-            cost=cost,
-            **{f: getattr(self, f) + getattr(other, f) for f in COUNT_FIELDS},
-        )
+        return _total([self, other])
 
 
 def merge_by_model(usages: Iterable[Usage]) -> list[Usage]:
     """Sum usage per model and rates (``line_key``), keeping first-seen order (one trailer line
-    each)."""
-    merged: dict[tuple[str, str, int], Usage] = {}
+    each). Each line is summed once: adding one by one would build a ``Usage`` per addend,
+    which was a sixth of reading a large log."""
+    groups: dict[tuple[str, str, int], list[Usage]] = {}
     for u in usages:
-        key = u.line_key
-        merged[key] = merged[key] + u if key in merged else u
-    return list(merged.values())
+        groups.setdefault(u.line_key, []).append(u)
+    return [_total(group) for group in groups.values()]
+
+
+_COUNTS = attrgetter(*COUNT_FIELDS)
+
+
+def _total(group: list[Usage]) -> Usage:
+    """The sum of usages of one ``line_key``, the first's other fields kept; the cost is known
+    only if every one's is."""
+    if len(group) == 1:
+        return group[0]
+    costs = [u.cost for u in group]
+    cost = None if any(c is None for c in costs) else sum(costs[1:], costs[0])
+    counts = zip(COUNT_FIELDS, map(sum, zip(*map(_COUNTS, group), strict=True)), strict=True)
+    return replace(group[0], cost=cost, **dict(counts))
 
 
 def banded(usage: Usage) -> Usage:
