@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.blueprints import BlueprintSetupState
+from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from bot import DOCS_URL
@@ -27,16 +28,20 @@ from bot.app import explore
 from bot.digest.compose import DatedTask
 from bot.digest.model import Cell
 from bot.engine.attribution import BUCKETS, Spend, Task
+from bot.engine.curve import Curve
 from bot.engine.records import PullRequest
+from bot.engine.scorecard import MOST_EXPENSIVE
 from bot.engine.yields import MIN_PRICE_COVERAGE, GroupMetrics
 from bot.render import format as fmt
 from bot.render.charts import (
     Bucket,
+    CurvePoint,
     HeatCell,
     Point,
     Step,
     bar_chart,
     calibration_chart,
+    curve_chart,
     heatmap,
     line_chart,
     waterfall_chart,
@@ -187,6 +192,21 @@ def calibration(installation_id: int):
     waterfall = waterfall_view("waterfall", f"Where the spend went, {window.label}", metrics)
     return _render("calibration", dataset, "calibration", window=window, buckets=buckets,
                    chart=chart, waterfall=waterfall)  # fmt: skip
+
+
+@blueprint.get("/installations/<int:installation_id>/scorecard")
+def scorecard(installation_id: int):
+    """Does routing pay: the scorecard, the curve and routing against cascading."""
+    require_installation(installation_id)
+    dataset = _dataset(installation_id)
+    wanted = _task_filter()
+    reference = request.args.get("reference", "").strip() or MOST_EXPENSIVE
+    found = explore.routing(dataset, wanted, reference)
+    return _render("scorecard", dataset, "scorecard", r=found, chart=curve_view(found.curve),
+                   references=explore.references(dataset), choices=_choices(dataset),
+                   active=_active_filters(), api_url=_with_query(
+                       f"/api/v1/installations/{installation_id}/scorecard",
+                       {**_active_filters(), "reference": reference}))  # fmt: skip
 
 
 @blueprint.get("/installations/<int:installation_id>/operations")
@@ -457,6 +477,26 @@ def waterfall_view(chart_id: str, title: str, m: GroupMetrics) -> dict:
     chart = waterfall_chart(chart_id, f"{title} ({'dollars' if priced else 'tokens'})",
                             steps if m.tokens_total else [], unit=unit)  # fmt: skip
     return {"chart": chart, "rows": spend_rows(m.waterfall), "unit": unit}
+
+
+def curve_view(c: Curve) -> Markup:
+    """The routing-efficiency curve's chart: a vertex per class moved to the frontier tier,
+    and the current policy (posterior medians)."""
+    points = [CurvePoint(v.frontier_share, v.pgr, _moved(c, v.moved)) for v in c.vertices]
+    now = None
+    if c.current_share is not None and c.current_pgr is not None:
+        now = CurvePoint(c.current_share.median, c.current_pgr.median, "current policy")
+    title = f"Routing-efficiency curve, {short(c.cheap)} to {short(c.frontier)}"
+    return curve_chart("curve", title, points, now)
+
+
+def _moved(c: Curve, moved: tuple[str, ...]) -> str:
+    """A vertex's name: which classes run on the frontier tier."""
+    if not moved:
+        return f"all on {short(c.cheap)}"
+    if len(moved) == len(c.classes):
+        return f"all on {short(c.frontier)}"
+    return f"{', '.join(short(m) for m in moved)} on {short(c.frontier)}"
 
 
 def github_url(pull: PullRequest) -> str | None:

@@ -97,6 +97,16 @@ class Step:
     value: Decimal | float
 
 
+@dataclass(frozen=True, slots=True)
+class CurvePoint:
+    """A routing policy on the routing-efficiency curve: its frontier-dollar share (x, 0 to 1)
+    and the share of the quality gap it recovers (PGR, y)."""
+
+    x: float
+    y: float
+    label: str
+
+
 # --------------------------------------------------------------------------- text and values
 
 
@@ -799,3 +809,85 @@ def _waterfall_desc(title: str, bars: list[dict], unit: str) -> str:
         return f"{plain(title)}: no data."
     parts = [f"{b['label']} {fmt.figure(b['amount'], unit)} ({b['share']})" for b in bars[1:]]
     return f"{plain(title)}: total {fmt.figure(bars[0]['amount'], unit)}; " + "; ".join(parts) + "."
+
+
+# --------------------------------------------------------------------------- efficiency curve
+
+X_TICKS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def curve_chart(
+    chart_id: str,
+    title: str,
+    vertices: Sequence[CurvePoint],
+    current: CurvePoint | None = None,
+    *,
+    width: int = 640,
+    height: int = 260,
+) -> Markup:
+    """PGR against frontier-dollar share (docs/metrics.md): the curve through its vertices from
+    all-cheap to all-frontier, the current policy as a point (how far it sits below the curve
+    is the cost of mis-routing), and the diagonal from (0, 0) to (1, 1), where APGR is 0.5."""
+    _check("share", width, height)
+    shown = [p for p in map(_drawable, vertices) if p is not None]
+    now = _drawable(current) if current else None
+    ys = [p.y for p in shown] + ([now.y] if now else [])
+    plot = _plot(_axis(ys, "share"), "share", width, height, bottom_margin=40)
+    marks = [_curve_mark(plot, p) for p in shown]
+    return _render(
+        "curve",
+        chart_id,
+        title,
+        _curve_desc(title, shown, now),
+        width,
+        height,
+        axes=_axes(plot, "share", "share of the quality gap recovered, PGR (%)", [], width),
+        x_ticks=[_x_tick(plot, t) for t in X_TICKS],
+        x_title={"x": round((plot.left + plot.right) / 2, 1), "y": height - 6},
+        diagonal={
+            "x1": _curve_x(plot, 0.0),
+            "y1": plot.y(0.0),
+            "x2": _curve_x(plot, 1.0),
+            "y2": plot.y(1.0),
+        },  # fmt: skip
+        line=" ".join(f"{m['x']},{m['y']}" for m in marks),
+        points=marks,
+        current=_curve_mark(plot, now) if now else None,
+        key={"x": plot.left + 8, "y": 34},
+        empty=not shown,
+    )
+
+
+def _drawable(p: CurvePoint) -> CurvePoint | None:
+    """The point in floats, or None when a coordinate cannot be drawn (not a gap: left out)."""
+    x, y = _finite(p.x), _finite(p.y)
+    return None if x is None or y is None else CurvePoint(float(x), float(y), p.label)
+
+
+def _x_tick(plot: _Plot, x: float) -> dict:
+    """A tick of the share axis; the last ends at the plot's edge, so it is not clipped."""
+    anchor = "end" if x == X_TICKS[-1] else "middle"
+    return {"x": _curve_x(plot, x), "y": plot.bottom + 14, "text": fmt.share(x), "anchor": anchor}
+
+
+def _curve_x(plot: _Plot, x: float) -> float:
+    return round(plot.left + min(1.0, max(0.0, x)) * (plot.right - plot.left), 1)
+
+
+def _curve_mark(plot: _Plot, p: CurvePoint) -> dict:
+    return {
+        "x": _curve_x(plot, p.x),
+        "y": plot.y(p.y),
+        "title": f"{plain(p.label)}: {fmt.share(p.x, True)} of the dollars on the frontier tier, "
+        f"PGR {fmt.share(p.y, True)}",
+    }
+
+
+def _curve_desc(title: str, shown: Sequence[CurvePoint], now: CurvePoint | None) -> str:
+    if not shown:
+        return f"{plain(title)}: no data."
+    parts = [f"{plain(p.label)}: {fmt.share(p.x)} of dollars, PGR {fmt.share(p.y)}" for p in shown]
+    current = (
+        f" Current policy: {fmt.share(now.x)} of dollars, PGR {fmt.share(now.y)}." if now else ""
+    )
+    return f"{plain(title)}, PGR against frontier-dollar share: " + "; ".join(parts) + "." + current

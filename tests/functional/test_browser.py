@@ -291,3 +291,57 @@ def test_a_fresh_install_creates_its_app_through_the_setup_page(browser, tmp_pat
     stored = dotenv_values(env_file)
     assert stored["GITHUB_APP_ID"] and stored["GITHUB_WEBHOOK_SECRET"]
     assert install.endswith("/installations/new")
+
+
+def test_the_scorecard_says_what_would_settle_it_when_data_are_thin(page, site):
+    """The scenario's few tasks: no bare number, the cells to fill and how; the form keeps the
+    chosen reference."""
+    base = site["base"]
+    sign_in(page, base)
+    page.get_by_role("link", name="Scorecard").click()
+    page.wait_for_url(f"{base}/installations/{ACME}/scorecard")
+    assert page.get_by_role("heading", level=1).inner_text() == "Does routing pay?"
+    thin = page.get_by_role("heading", name="Too little data: what would settle it", exact=True)
+    assert thin.count() == 1
+    settle = page.get_by_role("list", name="Cells too thin for the scorecard").locator("li")
+    assert settle.count() > 0 and "settles it after about" in settle.first.inner_text()
+    assert page.locator(".figures").count() == 0
+    page.locator("select[name=reference]").select_option("economy")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url("**reference=economy*")
+    assert page.locator("select[name=reference]").input_value() == "economy"
+    assert "against economy" in page.locator(".headline").first.inner_text()
+    shot(page, "10-scorecard-thin")
+
+
+def test_the_scorecard_draws_its_curve_with_the_current_policy(browser, tmp_path):
+    """A history with enough tasks (tests/routing_history.py), in local mode: the figures with
+    their intervals, and the curve as an accessible chart with the current policy on it."""
+    from tests.routing_history import seed_routed
+
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    engine = make_engine(url)
+    migrate(engine)
+    seed_routed(engine, ACME, "acme", "acme/app")
+    with serving() as (base, mount):
+        mount(create_app(make_settings(database_url=url, local_mode=True, public_url=base),
+                         engine))  # fmt: skip
+        context = browser.new_context()
+        tab = context.new_page()
+        errors: list[str] = []
+        tab.on("console", lambda m: errors.append(m.text) if "Content Security" in m.text else None)
+        tab.goto(f"{base}/installations/{ACME}/scorecard")
+        headline = tab.locator(".headline").first.inner_text()
+        assert headline.startswith("Routing cut the invoice by")
+        saving = tab.locator(".figure", has_text="Realised saving per shipped task")
+        assert re.search(r"\d+% \(\d+% to \d+%\)", saving.inner_text())
+        chart = tab.get_by_role("img", name=re.compile("^Routing-efficiency curve"))
+        box = chart.bounding_box()
+        assert box is not None and box["width"] > 300 and box["height"] > 150
+        assert "current policy" in chart.locator("desc").text_content().lower()
+        assert chart.locator("circle.current title").text_content().startswith("current policy")
+        assert chart.locator("circle.point").count() == 2  # all on economy, then bugfix moved
+        shot(tab, "11-scorecard")
+        context.close()
+    engine.dispose()
+    assert not errors

@@ -15,11 +15,13 @@ from markupsafe import Markup
 
 from bot.render.charts import (
     Bucket,
+    CurvePoint,
     HeatCell,
     Point,
     Step,
     bar_chart,
     calibration_chart,
+    curve_chart,
     heatmap,
     line_chart,
     plain,
@@ -377,6 +379,32 @@ def test_waterfall_in_tokens_and_bad_steps():
         waterfall_chart("w", "t", [Step("retry", Decimal("NaN"))])
 
 
+# --------------------------------------------------------------------------- efficiency curve
+
+
+def test_curve_places_its_vertices_and_the_current_policy_by_their_shares():
+    vertices = [CurvePoint(0, 0, "all on economy"), CurvePoint(0.4, 0.7, "docs on frontier"),
+                CurvePoint(math.nan, 0.9, "lost"), CurvePoint(1, 1, "all on frontier")]  # fmt: skip
+    root = check(curve_chart("c", "Curve", vertices, CurvePoint(0.6, 0.5, "current policy")))
+    points = of_class(root, "point")
+    assert [title_of(p).split(":")[0] for p in points] == [
+        "all on economy", "docs on frontier", "all on frontier"
+    ]  # fmt: skip
+    xs, ys = [float(p.get("cx")) for p in points], [float(p.get("cy")) for p in points]
+    assert xs[1] - xs[0] == pytest.approx(0.4 * (xs[2] - xs[0]), abs=0.2)
+    assert ys[0] == pytest.approx(tick(root, "0%")) and ys[2] == pytest.approx(tick(root, "100%"))
+    [current] = of_class(root, "current")
+    assert float(current.get("cx")) == pytest.approx(xs[0] + 0.6 * (xs[2] - xs[0]), abs=0.2)
+    assert (
+        title_of(current) == "current policy: 60.0% of the dollars on the frontier tier, PGR 50.0%"
+    )
+    desc = root.find(f"{SVG}desc").text
+    assert "docs on frontier: 40% of dollars, PGR 70%" in desc and "lost" not in desc
+    assert desc.endswith("Current policy: 60% of dollars, PGR 50%.")
+    last = [e for e in root.iter(f"{SVG}text") if e.text == "100%" and e.get("class") == "x-label"]
+    assert last and last[0].get("text-anchor") == "end"  # not clipped at the plot's edge
+
+
 # --------------------------------------------------------------------------- all charts
 
 
@@ -387,6 +415,7 @@ def all_charts(chart_id: str, label: str) -> list:
         heatmap(chart_id, label, [label], ["c"], [HeatCell(label, "c", 0.5, label, label, label)]),
         calibration_chart(chart_id, label, [Bucket(0, 0.5, 0.4, (0.2, 0.6), 3)]),
         waterfall_chart(chart_id, label, [Step(label, 1), Step("shipped", 2)]),
+        curve_chart(chart_id, label, [CurvePoint(0, 0, label), CurvePoint(1, 1, "b")]),
     ]
 
 
@@ -414,6 +443,7 @@ def test_empty_charts_say_no_data():
         heatmap("e", "t", [], [], []),
         calibration_chart("e", "t", []),
         waterfall_chart("e", "t", []),
+        curve_chart("e", "t", [], CurvePoint(0.5, 0.5, "current")),
     ]:
         root = check(svg)
         assert root.find(f"{SVG}desc").text == "t: no data." and "no data" in texts(root)
@@ -516,3 +546,11 @@ def test_waterfalls_always_tile_their_total(title, steps, unit):
     assert sum(heights[1:]) == pytest.approx(heights[0], abs=0.05 * len(bars))
     for above, below in itertools.pairwise(bars[1:]):
         assert math.isclose(bottom(above), top(below), abs_tol=0.051)
+
+
+@props
+@given(text, st.lists(st.builds(CurvePoint, value, value, text), max_size=8),
+       st.one_of(st.none(), st.builds(CurvePoint, value, value, text)))  # fmt: skip
+def test_curves_are_always_well_formed(title, vertices, current):
+    root = check(curve_chart("c", title, vertices, current))
+    assert len(of_class(root, "point")) <= len(vertices)

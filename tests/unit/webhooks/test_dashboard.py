@@ -438,7 +438,8 @@ def test_every_page_is_escaped_accessible_and_needs_no_inline_style_or_script(ap
     pages = crawl(app, admin, f"{BASE}/")
     assert {route(app, h)[0] for h in pages} >= {
         f"dashboard.{name}" for name in ("overview", "matrix", "repositories", "pulls", "pull",
-                                         "tasks", "task", "calibration", "operations")
+                                         "tasks", "task", "calibration", "operations",
+                                         "scorecard")
     }  # fmt: skip
     for href, html in pages.items():
         assert HOSTILE_TITLE not in html and "<img" not in html, href
