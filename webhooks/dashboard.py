@@ -33,6 +33,7 @@ from bot.engine.records import PullRequest
 from bot.engine.scorecard import MOST_EXPENSIVE
 from bot.engine.yields import MIN_PRICE_COVERAGE, GroupMetrics
 from bot.render import format as fmt
+from bot.render.audit import estimate, points
 from bot.render.charts import (
     Bucket,
     CurvePoint,
@@ -558,3 +559,5 @@ blueprint.add_app_template_filter(lambda m: fmt.money(spend(m)), "spend")
 
 
 blueprint.add_app_template_filter(short, "short")
+blueprint.add_app_template_filter(estimate, "estimate")
+blueprint.add_app_template_filter(points, "points")

@@ -13,16 +13,17 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from bot.engine.analysis import Analyser
 from bot.engine.attribution import Params, Task, attribute
-from bot.engine.curve import curve, strategies
+from bot.engine.curve import Curve, Strategy, curve, strategies
 from bot.engine.facts import commit_facts
 from bot.engine.records import CommitFacts
 from bot.engine.report import Scope, build_report
-from bot.engine.scorecard import routed, scorecard
+from bot.engine.scorecard import Scorecard, routed, scorecard
 from bot.local.gitlog import (
     PSEUDO_REVS,
     Diffs,
@@ -83,12 +84,34 @@ def routing_report(tasks: Sequence[Task], seed: int = 0) -> dict[str, Any]:
     routing-efficiency curve and the strategies, as plain data with their sentences. Tasks
     are taken by id, as the dashboard takes them: the posterior draws depend on the order."""
     records = routed(sorted(tasks, key=lambda t: t.id))
-    card, line = scorecard(records, seed=seed), curve(records, seed=seed)
+    line = _said(curve(records, seed=seed))
+    for vertex in line["vertices"]:
+        vertex["cost_per_task"] = _usd(vertex["cost_per_task"])
     return {
-        "scorecard": {**asdict(card), "sentence": card.sentence()},
-        "curve": {**asdict(line), "sentence": line.sentence()},
-        "strategies": [asdict(s) for s in strategies(records, seed=seed)],
+        "scorecard": _said(scorecard(records, seed=seed)),
+        "curve": line,
+        "strategies": [_strategy(s) for s in strategies(records, seed=seed)],
     }
+
+
+def _said(figures: Scorecard | Curve) -> dict[str, Any]:
+    """The figures as plain data, with their sentence and what would settle each thin cell."""
+    thin = [{**asdict(t), "sentence": t.sentence()} for t in figures.thin]
+    return {**asdict(figures), "thin": thin, "sentence": figures.sentence()}
+
+
+def _strategy(strategy: Strategy) -> dict[str, Any]:
+    """A strategy as plain data, its dollar estimates as the report's decimal strings."""
+    found = asdict(strategy)
+    for key in ("cost_per_shipped", "late", "immediate"):
+        if found[key] is not None:
+            found[key] = {name: _usd(value) for name, value in found[key].items()}
+    return found
+
+
+def _usd(dollars: float) -> str:
+    """Dollars as the report prints them: a decimal string with 8 places."""
+    return f"{Decimal(repr(dollars)):.8f}"
 
 
 @contextmanager

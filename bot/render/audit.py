@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from bot.render import format as fmt
@@ -50,7 +51,10 @@ def _csv_safe(value: Any) -> Any:
 def to_html(report: dict[str, Any]) -> str:
     from bot.render.jinja import environment
 
-    return environment("html").get_template("audit.html.j2").render(report=report)
+    env = environment("html")
+    env.globals.update(scorecard_rows=scorecard_rows, strategy_rows=strategy_rows,
+                       strategy_columns=STRATEGY_COLUMNS)  # fmt: skip
+    return env.get_template("audit.html.j2").render(report=report)
 
 
 def print_table(report: dict[str, Any], console: Console) -> None:
@@ -74,6 +78,8 @@ def print_table(report: dict[str, Any], console: Console) -> None:
         console.print(_waterfall(s["waterfall"]))
     if report["top_reworked_tasks"]:
         console.print(_reworked(report["top_reworked_tasks"]))
+    if "routing" in report:
+        _print_routing(report["routing"], console)
     for note in report["limitations"]:
         console.print(f"[yellow]note:[/] {escape(note)}")  # "claude[bot]" is no markup
 
@@ -119,4 +125,92 @@ def _reworked(tasks: list[dict[str, Any]]) -> Table:
         bounces = ", ".join(t["bounces"]) or "-"
         table.add_row(t["task"], str(t["tier"]), t["task_class"], t["status"], bounces,
                       fmt.tokens(t["tokens_not_shipped"], exact=True))  # fmt: skip
+    return table
+
+
+def _print_routing(routing: dict[str, Any], console: Console) -> None:
+    """Does routing pay: the scorecard's sentence and figures, what would settle each thin
+    cell, the curve's sentence and routing against cascading."""
+    from rich.markup import escape
+
+    card = routing["scorecard"]
+    console.print(f"[bold]Does routing pay?[/] {escape(card['sentence'])}")
+    if card["realised_saving"] is not None:
+        console.print(_scorecard(card))
+        for t in card["thin"]:
+            console.print(f"too little data: {escape(t['sentence'])}")
+    console.print(f"[bold]Routing-efficiency curve:[/] {escape(routing['curve']['sentence'])}")
+    if routing["strategies"]:
+        console.print(_strategies(routing["strategies"]))
+
+
+def estimate(e: Any, unit: str = "share") -> str:
+    """A posterior median with its 90% interval, "23% (16% to 28%)"; n/a when there is none.
+    ``e`` is a ``bot.engine.scorecard.Estimate`` or its dict in the report's JSON."""
+    if e is None:
+        return fmt.NOT_APPLICABLE
+    median, low, high = (fmt.figure(v, unit) for v in _values(e))
+    return f"{median} ({low} to {high})"
+
+
+def points(e: Any) -> str:
+    """An estimate of a difference of shares in points, "-7.4 pts (-13.1 pts to -2.1 pts)"."""
+    if e is None:
+        return fmt.NOT_APPLICABLE
+    median, low, high = (fmt.change(v, 0, "share", True) for v in _values(e))
+    return f"{median} ({low} to {high})"
+
+
+def _values(e: Any) -> tuple[float, float, float]:
+    if isinstance(e, Mapping):
+        return e["median"], e["low"], e["high"]
+    return e.median, e.low, e.high
+
+
+def scorecard_rows(card: dict[str, Any]) -> list[tuple[str, str]]:
+    """The scorecard's figures as (name, text), in the terminal and the HTML report alike."""
+    leak = fmt.change(card["leak"], 0, "share") if card["leak"] is not None else "n/a"
+    return [
+        ("invoice saving", fmt.share(card["invoice_saving"])),
+        ("realised saving per shipped task (90%)", estimate(card["realised_saving"])),
+        ("shipped rate, routed against reference", points(card["shipped_points"])),
+        ("leak (invoice minus realised)", leak),
+        ("tasks covered", f"{fmt.count(card['covered_tasks'])} of {fmt.count(card['tasks'])}"),
+    ]
+
+
+def strategy_rows(strategies: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    """Routing against cascading, one row per strategy."""
+    return [
+        (s["strategy"] or "not stated", fmt.count(s["tasks"]), fmt.share(s["shipped"]["value"]),
+         fmt.share(s["escalated"]["value"]), estimate(s["cost_per_shipped"], "usd"),
+         f"{estimate(s['late'], 'usd')}, n={s['late_tasks']}",
+         f"{estimate(s['immediate'], 'usd')}, n={s['immediate_tasks']}")
+        for s in strategies
+    ]  # fmt: skip
+
+
+STRATEGY_COLUMNS = ("strategy", "tasks", "shipped", "escalated", "$/shipped task (90%)",
+                    "late escalation, mean $", "immediate escalation, mean $")  # fmt: skip
+
+
+def _scorecard(card: dict[str, Any]) -> Table:
+    from rich.table import Table
+
+    table = Table(title=f"Routing scorecard against {card['reference']}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for row in scorecard_rows(card):
+        table.add_row(*row)
+    return table
+
+
+def _strategies(strategies: list[dict[str, Any]]) -> Table:
+    from rich.table import Table
+
+    table = Table(title="Routing against cascading")
+    for name in STRATEGY_COLUMNS:
+        table.add_column(name, justify="left" if name == "strategy" else "right")
+    for row in strategy_rows(strategies):
+        table.add_row(*row)
     return table
