@@ -866,13 +866,19 @@ class _ClaudeReader(_Reader):
 
 
 def _anthropic(counts: tuple) -> dict:
-    """``_ClaudeReader._counts`` as the usage mapping ``from_anthropic`` reads."""
-    flat = len(_ANTHROPIC_FIELDS)
-    usage: dict = dict(zip(_ANTHROPIC_FIELDS, counts[:flat], strict=True))
-    for (group, name), value in zip(_ANTHROPIC_NESTED, counts[flat:-1], strict=True):
-        usage[group] = {name: value}
-    usage["speed"] = counts[-1]
-    return usage
+    """``_ClaudeReader._counts`` (in the order of ``_ANTHROPIC_FIELDS``, ``_ANTHROPIC_NESTED``,
+    the speed) as the usage mapping ``from_anthropic`` reads; written out, as building it from
+    those names took five times as long, half as long as the conversion itself."""
+    input_, output, read, write, one_hour, searches, speed = counts
+    return {
+        "input_tokens": input_,
+        "output_tokens": output,
+        "cache_read_input_tokens": read,
+        "cache_creation_input_tokens": write,
+        "cache_creation": {"ephemeral_1h_input_tokens": one_hour},
+        "server_tool_use": {"web_search_requests": searches},
+        "speed": speed,
+    }
 
 
 def _claude_floats(obj: dict) -> bool:
