@@ -25,7 +25,7 @@ from bot.app.router import Router
 from bot.config import Settings
 from bot.ledger import inbox
 from bot.ledger.db import make_engine
-from bot.render.audit import TEMPLATES
+from bot.render.jinja import TEMPLATES
 from webhooks import access
 from webhooks.ingress import MAX_BODY_BYTES, STATE_KEY
 from webhooks.ingress import blueprint as ingress_blueprint

@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from bot.render import format as fmt
-from bot.render.jinja import TEMPLATES  # noqa: F401 - bot.digest's import, until it moves to jinja
 
 if TYPE_CHECKING:  # Rich and Jinja2 load only for the formats that use them (not json, csv)
     from rich.console import Console
