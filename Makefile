@@ -23,8 +23,10 @@ demo: $(INSTALLED)
 audit: $(INSTALLED)
 	$(BIN)/yield-auditor audit --repo . --db "$${DATABASE_URL:-sqlite:///yield-auditor.db}"
 
+# The suite on every core (pytest-xdist); TEST_WORKERS=0 runs it in this one process.
+TEST_WORKERS ?= auto
 test: $(INSTALLED)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 # Style, the layers between packages (import-linter, [tool.importlinter] in pyproject.toml), every
 # imported library declared (deptry), the Dockerfile and the shell scripts.
