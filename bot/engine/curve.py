@@ -13,8 +13,8 @@ costs. Every figure is a posterior median with a 90% interval over joint draws o
 
 ``strategies`` sets routing against cascading (``Agent-Route: strategy=``): cost per shipped
 task, escalation rate, and the cost of escalating late (after a failed CI run or review)
-against at once. Not built: the router's threshold sweep (``Agent-Route: score=``), which needs
-outcomes on both tiers for the same scores, and time to merge, which ``Routed`` does not carry.
+against at once. Not built: time to merge, which ``Routed`` does not carry. The router's own
+threshold sweep (``Agent-Route: score=``) is ``bot.engine.sweep``.
 
 Pure: no I/O. See docs/metrics.md ("The routing-efficiency curve") and
 ../shared/reference/routing-economics.md, sections 1.1 and 1.5.
