@@ -882,7 +882,11 @@ def _anthropic(counts: tuple) -> dict:
 
 
 def _claude_floats(obj: dict) -> bool:
-    return type(obj.get("costUSD")) is float or _floats_at(obj, "message", "usage")
+    return (
+        type(obj.get("costUSD")) is float
+        or type(obj.get("timestamp")) is float
+        or _floats_at(obj, "message", "usage")
+    )
 
 
 class _CodexReader(_Reader):
@@ -955,7 +959,7 @@ class _CodexReader(_Reader):
 
 
 def _codex_floats(obj: dict) -> bool:
-    return _floats_at(obj, "payload", "info")
+    return type(obj.get("timestamp")) is float or _floats_at(obj, "payload", "info")
 
 
 @dataclass(slots=True)

@@ -20,7 +20,7 @@ from unittest import mock
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.cli.stamp import stamp_command
@@ -1662,15 +1662,21 @@ def test_deep_nesting_is_a_bad_line_not_a_crash(tmp_path):
     kind=st.sampled_from(["claude-code", "codex"]),
     values=st.lists(st.lists(any_value, min_size=10, max_size=10), min_size=1, max_size=3),
 )
+@example(kind="claude-code", values=[['"r"', "1.5", "0", '"m"', '"i"', "1", "2", "3", "4", "5"]])
+@example(kind="codex", values=[["1.5", *"12345678", "0"]])
 def test_the_fast_decoder_reads_what_the_exact_one_reads(tmp_path, kind, values):
     """orjson makes integers past 64 bits floats and refuses NaN: where it would differ, the
-    exact decoder reads the line, so the result is the same to the last warning."""
+    exact decoder reads the line, so the result is the same to the last warning, also where a
+    window makes the timestamps count (Unix seconds with a fraction are a float to orjson)."""
     path = tmp_path / "log.jsonl"
     path.write_bytes(b"".join(filled(TEMPLATES[kind], line) for line in values))
-    fast = read_usage_log(path, kind=kind)
-    with mock.patch.object(usage_logs, "_fast_loads", lambda raw, numbers: usage_logs._loads(raw)):
-        exact = read_usage_log(path, kind=kind)
-    assert (fast.usages, fast.warnings) == (exact.usages, exact.warnings)
+    for since in (None, datetime(1970, 1, 1, tzinfo=UTC)):
+        fast = read_usage_log(path, kind=kind, since=since)
+        with mock.patch.object(
+            usage_logs, "_fast_loads", lambda raw, numbers: usage_logs._loads(raw)
+        ):
+            exact = read_usage_log(path, kind=kind, since=since)
+        assert (fast.usages, fast.warnings) == (exact.usages, exact.warnings)
 
 
 @settings(max_examples=300, deadline=None)
