@@ -13,8 +13,8 @@ costs. Every figure is a posterior median with a 90% interval over joint draws o
 
 ``strategies`` sets routing against cascading (``Agent-Route: strategy=``): cost per shipped
 task, escalation rate, and the cost of escalating late (after a failed CI run or review)
-against at once. Not built: time to merge, which ``Routed`` does not carry. The router's own
-threshold sweep (``Agent-Route: score=``) is ``bot.engine.sweep``.
+against at once, and the median time to merge. The router's own threshold sweep
+(``Agent-Route: score=``) is ``bot.engine.sweep``.
 
 Pure: no I/O. See docs/metrics.md ("The routing-efficiency curve") and
 ../shared/reference/routing-economics.md, sections 1.1 and 1.5.
@@ -39,7 +39,7 @@ from bot.engine.scorecard import (
     thin,
     tier_prices,
 )
-from bot.stats.posterior import Rate, bayes_bootstrap_means, cost_per_shipped, rate
+from bot.stats.posterior import Rate, bayes_bootstrap_means, cost_per_shipped, quantile, rate
 from bot.stats.rule import Rule
 
 if TYPE_CHECKING:
@@ -300,7 +300,8 @@ class Strategy:
     """One routing strategy (``Agent-Route: strategy=``; None: not stated): its tasks, shipped
     and escalation rates (Wilson 95%), cost per shipped task (90%, None: withheld), and among
     its escalated tasks the mean cost (90%) of those that went through a failed CI run or review
-    before escalating (``late``) against those that escalated at once (``immediate``)."""
+    before escalating (``late``) against those that escalated at once (``immediate``); the
+    median hours to merge of its ``merged_tasks`` merged tasks whose time is known (None: none)."""
 
     strategy: str | None
     tasks: int
@@ -311,6 +312,8 @@ class Strategy:
     immediate: Estimate | None
     late_tasks: int
     immediate_tasks: int
+    merge_hours: float | None
+    merged_tasks: int
 
 
 def strategies(records: Sequence[Routed], *, draws: int = DRAWS, seed: int = 0) -> list[Strategy]:
@@ -328,6 +331,7 @@ def _strategy(name: str | None, group: Sequence[Routed], draws: int, seed: int) 
     cps = cost_per_shipped(shipped, failed, draws, seed)
     late = [float(r.outcome.cost) for r in group if r.late and r.outcome.cost is not None]
     now = [float(r.outcome.cost) for r in group if r.late is False and r.outcome.cost is not None]
+    hours = sorted(r.merge_hours for r in group if r.merge_hours is not None)
     return Strategy(
         strategy=name,
         tasks=len(group),
@@ -338,6 +342,8 @@ def _strategy(name: str | None, group: Sequence[Routed], draws: int, seed: int) 
         immediate=_mean(now, draws, seed),
         late_tasks=len(late),
         immediate_tasks=len(now),
+        merge_hours=quantile(hours, 0.5) if hours else None,
+        merged_tasks=len(hours),
     )
 
 

@@ -23,6 +23,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -50,7 +51,8 @@ class Routed:
     ``usage`` maps each tier the task's attempts ran on to (priced tokens, dollars);
     ``spend`` the task's dollars per waterfall bucket; ``late`` says whether an escalated
     task went through a failed CI run or review before escalating (None: not escalated);
-    ``model`` is its first model.
+    ``model`` is its first model; ``merge_hours`` its time to merge (``hours_to_merge``; None:
+    not merged through a pull request, or unknown).
     """
 
     outcome: Outcome
@@ -61,15 +63,37 @@ class Routed:
     escalated: bool = False
     late: bool | None = None
     model: str | None = None
+    merge_hours: float | None = None
 
 
-def routed(tasks: Iterable[Task]) -> list[Routed]:
-    """The finished, routed tasks (those ``outcomes`` keeps) as the scorecard reads them."""
+def routed(tasks: Iterable[Task], merge_hours: Mapping[str, float] | None = None) -> list[Routed]:
+    """The finished, routed tasks (those ``outcomes`` keeps) as the scorecard reads them, with
+    the hours to merge of those ``merge_hours`` knows (by task id)."""
     kept = [t for t in tasks if t.tier is not None and t.status != "open"]
-    return [_routed(t, o) for t, o in zip(kept, outcomes(kept), strict=True)]
+    hours = merge_hours or {}
+    return [_routed(t, o, hours.get(t.id)) for t, o in zip(kept, outcomes(kept), strict=True)]
 
 
-def _routed(task: Task, outcome: Outcome) -> Routed:
+def hours_to_merge(
+    task: Task, finished: datetime | None, authored: Mapping[str, datetime]
+) -> float | None:
+    """Hours from the task's start to its merge; None unless it merged through a pull request.
+
+    The start is the earliest author time of its first attempt's commits (``authored`` by
+    sha): a rebase resets commit times, not author times. The merge is when it finished
+    (``bot.engine.attribution.finished_at``: its first merge). A start after the merge (clocks
+    that disagree) is unknown too.
+    """
+    if not (task.merged and task.pr_numbers and task.attempts) or finished is None:
+        return None
+    starts = [authored[s] for s in task.attempts[0].commits if s in authored]
+    if not starts:
+        return None
+    hours = (finished - min(starts)).total_seconds() / 3600
+    return hours if hours >= 0 else None
+
+
+def _routed(task: Task, outcome: Outcome, merge_hours: float | None = None) -> Routed:
     usage: dict[str, tuple[float, Decimal]] = {}
     for a in task.attempts:
         if a.tier is not None:
@@ -87,6 +111,7 @@ def _routed(task: Task, outcome: Outcome) -> Routed:
         task.escalated,
         late,
         task.model,
+        merge_hours,
     )
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from bot.engine.curve import MIN_GAP
@@ -53,6 +53,11 @@ COIN = 0.5
 SURE = 0.95
 """P(APGR > COIN) from which the router is called better than a coin (at most 1 - SURE: worse)."""
 SCORE_PLACES = 2
+VERDICTS = {
+    "better": "better than a coin",
+    "worse": "worse than a coin",
+    "unsure": "not shown to beat a coin",
+}
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,8 @@ class Threshold:
 class Sweep:
     """The sweep of ``tasks`` scored tasks between ``weak`` and ``strong`` (docs/metrics.md).
 
-    ``unscored`` routed tasks carry no score; ``thin`` cells leave their classes' tasks out.
+    ``unscored`` routed tasks carry no score; ``thin`` cells leave their classes' tasks out
+    (the sweep goes on over the others' when they are at least ``minimum``).
     ``gap`` is all-strong's shipped rate minus all-weak's; ``apgr`` and ``p_better``
     (P(APGR > 0.5)) are None when there is nothing to sweep, and ``sentence`` says why.
     """
@@ -98,14 +104,7 @@ class Sweep:
     def sentence(self) -> str:
         if self.apgr is None:
             return f"No threshold sweep of the router: {self._why()}."
-        a, says = (
-            self.apgr,
-            {
-                "better": "better than a coin",
-                "worse": "worse than a coin",
-                "unsure": "not shown to beat a coin",
-            }[self.verdict],
-        )
+        a, says = self.apgr, VERDICTS[self.verdict]
         return (
             f"Swept over its threshold, the router's {self.tasks} scored tasks recover APGR "
             f"{a.median:.2f} of the quality gap between {self.weak} and {self.strong} "
@@ -114,11 +113,11 @@ class Sweep:
         )
 
     def _why(self) -> str:
-        if self.thin:
+        if self.thin and self.tasks < self.minimum:
             return "too little data: " + "; ".join(t.sentence() for t in self.thin)
         if self.tasks < self.minimum:
             return (
-                f"{self.tasks} finished task{'s' * (self.tasks != 1)} carry a score "
+                f"{self.tasks} finished task{'s carry' if self.tasks != 1 else ' carries'} a score "
                 f"(Agent-Route: score=); it needs {self.minimum}"
             )
         if self.gap is None:
@@ -156,7 +155,7 @@ def sweep(
     kept = [r for r in scored if r.outcome.task_class not in left_out]
     empty = Sweep(low or "", top or "", len(kept), len(records) - len(scored), (), None, None,
                   None, tuple(lacking), rule.interval_tasks)  # fmt: skip
-    if lacking or len(kept) < rule.interval_tasks or not low or not top or low == top:
+    if len(kept) < rule.interval_tasks or not low or not top or low == top:
         return empty
     counts, scores, classes = _groups(kept)
     weak_ship, strong_ship = (_stack(cells, classes, t) for t in (low, top))
@@ -164,11 +163,10 @@ def sweep(
     gap = Estimate.of(ship[:, -1] - ship[:, 0])
     shown = _median_thresholds(scores, counts, weak_ship, strong_ship)
     if len(scores) < 2 or gap.median < MIN_GAP:
-        return Sweep(low, top, len(kept), empty.unscored, shown, gap, None, None, (),
-                     rule.interval_tasks)  # fmt: skip
+        return replace(empty, thresholds=shown, gap=gap)
     apgr = area(*trace(_bootstrap(counts, draws, seed), weak_ship, strong_ship))
-    return Sweep(low, top, len(kept), empty.unscored, shown, gap, Estimate.of(apgr),
-                 float((apgr > COIN).mean()), (), rule.interval_tasks)  # fmt: skip
+    return replace(empty, thresholds=shown, gap=gap, apgr=Estimate.of(apgr),
+                   p_better=float((apgr > COIN).mean()))  # fmt: skip
 
 
 def _groups(kept: Sequence[Routed]) -> tuple[np.ndarray, list[float], list[str]]:

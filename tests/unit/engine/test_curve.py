@@ -133,3 +133,15 @@ def test_routing_against_cascading():
     assert (
         route.cost_per_shipped.low <= route.cost_per_shipped.median <= route.cost_per_shipped.high
     )
+
+
+def test_time_to_merge_per_strategy_is_the_median_of_the_merged():
+    def merged(strategy, hours):
+        return Routed(Outcome("bugfix", "economy", hours is not None, Decimal(1)),
+                      strategy=strategy, merge_hours=hours)  # fmt: skip
+
+    records = [merged("route", 1.0), merged("route", 3.0), merged("route", 8.0),
+               merged("route", None), merged("cascade", None)]  # fmt: skip
+    found = {s.strategy: s for s in strategies(records, draws=200)}
+    assert (found["route"].merge_hours, found["route"].merged_tasks) == (3.0, 3)
+    assert (found["cascade"].merge_hours, found["cascade"].merged_tasks) == (None, 0)

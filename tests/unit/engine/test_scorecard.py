@@ -6,13 +6,14 @@ from decimal import Decimal
 
 import pytest
 
-from bot.engine.attribution import ABANDONED, MISROUTE, REWORK, SHIPPED, attribute
+from bot.engine.attribution import ABANDONED, MISROUTE, REWORK, SHIPPED, attribute, finished_at
 from bot.engine.report import Outcome
 from bot.engine.scorecard import (
     LEAKS,
     MOST_EXPENSIVE,
     MOST_USED,
     Routed,
+    hours_to_merge,
     invoice_saving,
     reference_tier,
     routed,
@@ -20,7 +21,7 @@ from bot.engine.scorecard import (
     tier_prices,
 )
 from bot.engine.simulate import PROOF, PROOF_ROUTING, realised_truth, routed_history
-from tests.scenario import scenario
+from tests.scenario import at, scenario
 
 
 def _task(tier: str, tokens: float, usd: str, shipped: bool = True) -> Routed:
@@ -130,3 +131,25 @@ def test_realised_saving_intervals_cover_the_truth():
         shipped += card.shipped_points.low <= points <= card.shipped_points.high
     assert 0.85 <= saving / seeds <= 0.95
     assert 0.85 <= shipped / seeds <= 0.95
+
+
+def test_hours_to_merge_run_from_the_first_commit_to_the_merge():
+    # tests/scenario.py: A's first commit at minute 0 merges at 40, B's at 60; C is closed.
+    commits, prs, events = scenario()
+    tasks = {t.pr_numbers[0]: t for t in attribute(commits, prs, events)}
+    authored = {c.sha: c.authored_at for c in commits}
+    by_number = {p.number: p for p in prs}
+
+    def hours(n: int) -> float | None:
+        return hours_to_merge(
+            tasks[n], finished_at(tasks[n], by_number, events, authored), authored
+        )
+
+    assert hours(1) == pytest.approx(40 / 60)
+    assert hours(2) == pytest.approx(1.0)
+    assert hours(3) is None
+    assert hours_to_merge(tasks[1], at(-5), authored) is None  # clocks that disagree
+    assert hours_to_merge(tasks[1], at(40), {}) is None  # start unknown
+    records = routed(tasks.values(), {tasks[2].id: 1.0})
+    assert [r.merge_hours for r in records if r.escalated] == [1.0]
+    assert sum(r.merge_hours is not None for r in records) == 1

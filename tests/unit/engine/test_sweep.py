@@ -113,3 +113,12 @@ def test_one_score_for_every_task_separates_nothing():
     found = sweep([replace(r, score=0.4) for r in history], draws=300)
     assert found.apgr is None and len(found.thresholds) == 2
     assert "every scored task has the same score" in found.sentence()
+
+
+def test_a_thin_class_is_left_out_and_the_others_swept():
+    history = _scored(routed_history(PROOF, PROOF_ROUTING, 40, seed=5), 5, informative=True)
+    extra = routed_history(PROOF, PROOF_ROUTING, 1, seed=5)[:3]
+    chores = [replace(r, outcome=replace(r.outcome, task_class="chore"), score=0.9) for r in extra]
+    found = sweep(history + chores, draws=300)
+    assert found.apgr is not None and found.tasks == len(history)
+    assert {t.task_class for t in found.thin} == {"chore"}
