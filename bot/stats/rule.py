@@ -19,10 +19,13 @@ from bot.stats.posterior import (
     CellData,
     CellSummary,
     CostEstimate,
+    Studentised,
     _check_level,
     _draw_cell,
     _summary,
     quantile,
+    saving_interval,
+    studentised,
 )
 
 if TYPE_CHECKING:
@@ -63,8 +66,8 @@ class Rule:
     min_tasks: int = 5
     explore_share: float = 0.10
     interval_tasks: int = 30
-    """Tasks on each tier before the saving's 90% interval is shown: below, it held the truth in
-    only 78-88% of simulated histories (docs/statistics.md, section 6)."""
+    """Tasks on each tier before the saving's 90% interval is shown: below, the intervals of
+    the posterior draws held the truth in only 78-88% of simulated histories."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.delta < 1.0:
@@ -85,10 +88,11 @@ class Recommendation:
     ``p_cheaper`` = P(CPS_to <= (1 - min_saving) CPS_from), the probability of a material saving,
     None when a cost estimate is withheld; ``p_quality`` = P(theta_to >= theta_from - delta).
     ``expected_saving_per_task`` is the posterior median of CPS_from - CPS_to in dollars per
-    shipped task, with its 90% interval in ``saving_low`` / ``saving_high`` (a median, because the
-    mean of a ratio may not exist); the interval is None below ``Rule.interval_tasks`` on either
-    tier, where it would not hold its level. ``explore_share`` is the share of the class to send to
-    ``to_tier`` (0 unless "explore").
+    shipped task (a median, because the mean of a ratio may not exist), with its 90% interval in
+    ``saving_low`` / ``saving_high``: the studentised bootstrap's (``saving_interval``), closer to
+    its level on heavy-tailed costs than the draws' quantiles. It is None below
+    ``Rule.interval_tasks`` on either tier, where it would not hold its level. ``explore_share``
+    is the share of the class to send to ``to_tier`` (0 unless "explore").
     """
 
     action: Action
@@ -140,7 +144,8 @@ def recommend(
     if current.tier == candidate.tier:
         raise ValueError(f"current and candidate are the same tier {current.tier!r}")
     drawn_a, drawn_b = _draw_cell(current, draws, seed), _draw_cell(candidate, draws, seed)
-    return _compare(current, candidate, drawn_a, drawn_b, rule)
+    interval = _interval(_resampled(current, rule, draws, seed), candidate, rule, draws, seed)
+    return _compare(current, candidate, drawn_a, drawn_b, rule, interval)
 
 
 @dataclass(frozen=True)
@@ -159,12 +164,17 @@ class _Evidence:
 
 
 def _compare(
-    current: CellData, candidate: CellData, drawn_a: Drawn, drawn_b: Drawn, rule: Rule
+    current: CellData,
+    candidate: CellData,
+    drawn_a: Drawn,
+    drawn_b: Drawn,
+    rule: Rule,
+    interval: tuple[float, float] | None,
 ) -> Recommendation:
-    """One comparison from both cells' draws, paired by index (the cells are independent)."""
+    """One comparison from both cells' draws, paired by index (the cells are independent), and
+    the saving's interval (``_interval``)."""
     cost_a, cost_b = drawn_a[1], drawn_b[1]
-    shown = min(current.n, candidate.n) >= rule.interval_tasks
-    ev = _evidence(drawn_a, drawn_b, rule, shown)
+    ev = _evidence(drawn_a, drawn_b, rule, interval)
     decidable = enough((current, candidate), rule)
     action, why = _decide(rule, decidable, ev, current.tier, candidate.tier)
     return Recommendation(
@@ -183,8 +193,25 @@ def _compare(
     )
 
 
-def _evidence(drawn_a: Drawn, drawn_b: Drawn, rule: Rule, shown: bool) -> _Evidence:
-    """The probabilities of the rule and the saving per shipped task, draw by draw."""
+def _resampled(cell: CellData, rule: Rule, draws: int, seed: int) -> Studentised | None:
+    """The cell's studentised bootstrap, where an interval may be shown: from
+    ``rule.interval_tasks`` tasks and with its cost (None otherwise)."""
+    return studentised(cell, draws, seed) if cell.n >= rule.interval_tasks else None
+
+
+def _interval(
+    current: Studentised | None, candidate: CellData, rule: Rule, draws: int, seed: int
+) -> tuple[float, float] | None:
+    """The saving's 90% interval; None below ``rule.interval_tasks`` on either tier or without
+    both costs, where none holds its level."""
+    other = None if current is None else _resampled(candidate, rule, draws, seed)
+    return None if current is None or other is None else saving_interval(current, other, INTERVAL)
+
+
+def _evidence(
+    drawn_a: Drawn, drawn_b: Drawn, rule: Rule, interval: tuple[float, float] | None
+) -> _Evidence:
+    """The probabilities of the rule and the median saving per shipped task, draw by draw."""
     import numpy as np  # here, not at module level (start-up)
 
     (th_a, cost_a), (th_b, cost_b) = drawn_a, drawn_b
@@ -195,14 +222,12 @@ def _evidence(drawn_a: Drawn, drawn_b: Drawn, rule: Rule, shown: bool) -> _Evide
         return _Evidence(**quality)
     ca, cb = np.array(cost_a.draws), np.array(cost_b.draws)
     material = int(np.count_nonzero(cb <= (1.0 - rule.min_saving) * ca))
-    srt = np.sort(ca - cb).tolist()
-    tail = (1.0 - INTERVAL) / 2
-    low, high = (quantile(srt, tail), quantile(srt, 1.0 - tail)) if shown else (None, None)
+    low, high = (None, None) if interval is None else interval
     return _Evidence(
         **quality,
         p_cheaper=material / draws,
         p_short=(draws - material) / draws,
-        saving=quantile(srt, 0.5),
+        saving=quantile(np.sort(ca - cb).tolist(), 0.5),
         low=low,
         high=high,
     )
@@ -301,10 +326,12 @@ def best_tier(
             reason=f"keep: no other tier has data for {current.task_class!r}",
         )
     drawn_current = _draw_cell(current, draws, seed)  # once, shared by every comparison
+    resampled = _resampled(current, rule, draws, seed)  # likewise
     recs = [
-        _compare(current, other, drawn_current, _draw_cell(other, draws, seed), rule)
+        _compare(current, other, drawn_current, _draw_cell(other, draws, seed), rule,
+                 _interval(resampled, other, rule, draws, seed))
         for other in others
-    ]
+    ]  # fmt: skip
 
     def by_cheaper(r: Recommendation) -> float:
         return -1.0 if r.p_cheaper is None else r.p_cheaper

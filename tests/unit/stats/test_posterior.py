@@ -30,6 +30,8 @@ from bot.stats.posterior import (
     quantile,
     rate,
     rate_interval,
+    saving_interval,
+    studentised,
     summarise_cell,
     wilson,
 )
@@ -544,3 +546,61 @@ def test_cell_seed_is_stable():
     assert cell_seed(0, "cheap", "bugfix") == 5267745140099611985
     assert cell_seed(7, "frontier", "docs") == 1240321270906363374
     assert cell_seed(0, "a", "bc") != cell_seed(0, "ab", "c")
+
+
+# --- the studentised bootstrap of a saving -----------------------------------------------------
+
+
+def test_studentised_is_the_plug_in_ratio_with_its_delta_method_se():
+    # Shipped 1, 2, 3 and failed 4: theta = (3 + 1/2) / (4 + 1) = 0.7, mu_s = 2, mu_f = 4.
+    # CPS = 2 + 0.3 / 0.7 * 4. Influences: shipped (c - 2) * 4/3, failed 0 (one value), so
+    # var = (16/9 + 0 + 16/9) / 4^2 + (4 / 0.49)^2 * 0.7 * 0.3 / (4 + 2).
+    est = studentised(cell("t", 3, 4, [1.0, 2.0, 3.0, 4.0]), draws=50)
+    assert est.estimate == pytest.approx(2 + 0.3 / 0.7 * 4)
+    var = (32 / 9) / 16 + (4 / 0.49) ** 2 * 0.21 / 6
+    assert est.se == pytest.approx(math.sqrt(var))
+    assert len(est.estimates) == len(est.ses) == 50
+
+
+def test_studentised_withholds_like_cost_per_shipped():
+    assert studentised(cell("t", 2, 5, [1.0, None, None, 2.0, None])) is None  # 40% priced
+    assert studentised(cell("t", 0, 0, [])) is None
+    half = studentised(cell("t", 4, 4, [1.0, None, 3.0, None]), draws=20)
+    assert half.estimate == pytest.approx(2.0 + (0.5 / 5) / (4.5 / 5) * 2.0)  # borrows mu
+
+
+def test_studentised_draws_are_seeded_per_cell_and_scale_exactly():
+    rng = random.Random(5)
+    costs = [rng.lognormvariate(0, 1) for _ in range(40)]
+    a, b = cell("a", 30, 40, costs), cell("b", 30, 40, costs)
+    first = studentised(a, draws=300, seed=1)
+    assert np.array_equal(first.estimates, studentised(a, draws=300, seed=1).estimates)
+    assert not np.array_equal(first.estimates, studentised(b, draws=300, seed=1).estimates)
+    doubled = studentised(cell("a", 30, 40, [2 * c for c in costs]), draws=300, seed=1)
+    assert np.array_equal(doubled.estimates, 2 * first.estimates)
+    other = studentised(cell("c", 20, 40, costs[::-1]), draws=300, seed=1)
+    twice = studentised(cell("c", 20, 40, [2 * c for c in costs[::-1]]), draws=300, seed=1)
+    low, high = saving_interval(first, other)
+    assert saving_interval(doubled, twice) == (2 * low, 2 * high)
+
+
+def test_saving_interval_is_symmetric_about_the_difference_and_widens_with_level():
+    rng = random.Random(6)
+    a = studentised(cell("a", 35, 40, [rng.lognormvariate(0, 1) for _ in range(40)]), 500)
+    b = studentised(cell("b", 33, 40, [rng.lognormvariate(-1, 1) for _ in range(40)]), 500)
+    low, high = saving_interval(a, b)
+    diff = a.estimate - b.estimate
+    assert low < diff < high and (high + low) / 2 == pytest.approx(diff)
+    # Studentising a heavy-tailed mean gives |t*| a longer tail than the normal's.
+    assert (high - low) / 2 > 1.645 * math.hypot(a.se, b.se)
+    wide = saving_interval(a, b, 0.99)
+    assert wide[0] < low and wide[1] > high
+
+
+def test_studentised_large_n_is_the_normal_limit():
+    rng = random.Random(8)
+    n = BOOTSTRAP_EXACT_MAX + 1
+    est = studentised(cell("a", 150, n, [rng.lognormvariate(0, 1) for _ in range(n)]), 4000)
+    assert np.all(est.ses == est.se)
+    assert np.mean(est.estimates) == pytest.approx(est.estimate, abs=4 * est.se / math.sqrt(4000))
+    assert np.std(est.estimates) == pytest.approx(est.se, rel=0.05)

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.stats.posterior import cell_seed, cost_per_shipped, rate
+from bot.stats.posterior import cell_seed, cost_per_shipped, rate, saving_interval, studentised
 from bot.stats.rule import Rule, best_tier, enough, recommend
 from tests.unit.stats.cells import CHEAP_BUGFIX_COSTS, FRONTIER_BUGFIX_COSTS, cell, split
 
@@ -59,6 +59,14 @@ def test_clear_switch():
     assert rec.saving_low > 0
     assert rec.saving_low <= rec.expected_saving_per_task <= rec.saving_high
     assert rec.reason.startswith("switch: ")
+
+
+def test_the_saving_interval_is_the_studentised_bootstraps():
+    a, b = clear_pair()
+    rec = recommend(a, b, draws=500, seed=2)
+    interval = saving_interval(studentised(a, 500, 2), studentised(b, 500, 2))
+    assert (rec.saving_low, rec.saving_high) == interval
+    assert f"90% interval [{interval[0]:.4g}, {interval[1]:.4g}]" in rec.reason
 
 
 def test_few_tasks_never_switch():
