@@ -4,15 +4,16 @@
         [--against REV] [--ccusage PATH/TO/ccusage]
 
 Builds a transcript of about ``--mb`` megabytes from Claude Code 2.1 lines (user prompts, tool
-results with escaped file contents, streamed assistant entries repeating their usage, subagent
-results carrying a ``usage`` of their own, file-history snapshots), every response with fresh
-ids, and the same lines split into ``--files`` session files. Then runs, each in a fresh
-process (the best of ``--repeat`` runs):
+results with escaped file contents, streamed assistant entries repeating their request id and
+usage, subagent results carrying a ``usage`` of their own, file-history snapshots), every
+response with fresh ids, and the same lines split into ``--files`` session files. Then runs,
+each in a fresh process, in ``--repeat`` rounds of every row (keeping the best of each):
 
   baseline  ``for line in file: json.loads(line)``, the same bytes (the "plain JSON-lines read")
   ours      ``read_usage_logs`` on the file, and on the directory of ``--files`` files
   stamp     ``yield-auditor stamp --dry-run --from-log FILE -``, the whole command
-  --against ``read_usage_logs`` of ``bot/local/usage_logs.py`` at git revision REV
+  --against ``read_usage_logs`` of the ``bot`` package at git revision REV (the reader's
+            speed depends on ``bot.protocol`` too)
   --ccusage ``ccusage daily --json --offline`` on the same files (``CLAUDE_CONFIG_DIR``)
 
 and prints wall and CPU seconds of the whole process (start-up included), MB per CPU second,
@@ -23,6 +24,7 @@ machine: wall time there measures the other processes too.
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import random
@@ -73,14 +75,16 @@ def _usage(rng: random.Random, output: int) -> dict:
 
 
 def _response(rng: random.Random, n: int) -> list[dict]:
-    """One streamed response: one entry per content block, each repeating the usage."""
+    """One streamed response: one entry per content block, each repeating the request id and
+    the usage, the output count a placeholder (1) but in the last one, as Claude Code writes
+    them."""
     model, message_id = rng.choice(MODELS), f"msg_{rng.getrandbits(96):024x}"
     blocks = [
         {"type": "thinking", "thinking": "Look at the client. " * rng.randrange(5, 60)},
         {"type": "text", "text": "The client gives up on the first 529. " * rng.randrange(1, 20)},
         {"type": "tool_use", "id": f"toolu_{n}", "name": "Edit", "input": {"new": CODE}},
     ][: rng.randrange(1, 4)]
-    final = rng.randrange(20, 3000)
+    usage, request = _usage(rng, rng.randrange(20, 3000)), f"req_{rng.getrandbits(96):024x}"
     entries = []
     for i, block in enumerate(blocks):
         entry = _common(n + i, f"u-{n - 1:08d}")
@@ -93,9 +97,9 @@ def _response(rng: random.Random, n: int) -> list[dict]:
                 "content": [block],
                 "stop_reason": "tool_use",
                 "stop_sequence": None,
-                "usage": _usage(rng, final if i == len(blocks) - 1 else 1),
+                "usage": usage if i == len(blocks) - 1 else {**usage, "output_tokens": 1},
             },
-            requestId=f"req_{rng.getrandbits(96):024x}",
+            requestId=request,
             type="assistant",
         )
         entries.append(entry)
@@ -197,19 +201,13 @@ def run(argv: list[str], stdin: bytes | None = None) -> tuple[float, float, floa
     return wall, float(cpu), int(peak) / 1024, errors
 
 
-def best(argv: list[str], repeat: int, stdin: bytes | None = None) -> tuple[float, ...]:
-    """The least wall and CPU time of ``repeat`` runs and their greatest peak RSS."""
-    runs = [run(argv, stdin) for _ in range(repeat)]
-    return tuple(f(r[i] for r in runs) for i, f in ((0, min), (1, min), (2, max)))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mb", type=int, default=208)
     parser.add_argument("--files", type=int, default=40)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="build in DIR and keep it")
-    parser.add_argument("--against", metavar="REV", help="also time bot/local/usage_logs.py of REV")
+    parser.add_argument("--against", metavar="REV", help="also time the bot package of REV")
     parser.add_argument("--ccusage", type=Path, help="also time this ccusage executable")
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="usage-log-bench-"))
@@ -224,12 +222,16 @@ def main() -> None:
             split(log, sessions, args.files)
         if args.against:
             old = work / "at_rev"
-            old.mkdir(exist_ok=True)
-            source = subprocess.run(
-                ["git", "show", f"{args.against}:bot/local/usage_logs.py"],
-                cwd=ROOT, capture_output=True, check=True,
-            ).stdout  # fmt: skip
-            (old / "usage_logs_at_rev.py").write_bytes(source)
+            shutil.rmtree(old, ignore_errors=True)
+            old.mkdir()
+            archive = subprocess.run(
+                ["git", "archive", args.against, "bot"], cwd=ROOT, capture_output=True, check=True
+            ).stdout
+            subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
+        for package in (ROOT / "bot", *([work / "at_rev" / "bot"] if args.against else [])):
+            # Start-up as installed, from cached bytecode, even where PYTHONDONTWRITEBYTECODE
+            # would have every run compile the modules changed since the last cache.
+            compileall.compile_dir(package, quiet=1)
         extra = _extra_rows(work, log, sessions, args)
         measure(log, sessions, args.files, args.repeat, extra)
     finally:
@@ -241,9 +243,7 @@ def _extra_rows(work: Path, log: Path, sessions: Path, args) -> list:
     """Rows for ``--against`` (our reader at another commit) and ``--ccusage``."""
     rows = []
     if args.against:
-        at_rev = f"import sys; sys.path.insert(0, {str(work / 'at_rev')!r})\n" + OURS.replace(
-            "bot.local.usage_logs", "usage_logs_at_rev"
-        )
+        at_rev = f"import sys; sys.path.insert(0, {str(work / 'at_rev')!r})\n" + OURS
         rows.append((f"ours at {args.against}, 1 file", [at_rev, str(log)], None))
         rows.append((f"ours at {args.against}, {args.files} files", [at_rev, str(sessions)], None))
     if args.ccusage:
@@ -273,6 +273,12 @@ def run_native(argv: list[str], home: Path) -> tuple[float, float, float, str]:
     return time.perf_counter() - start, cpu, usage.ru_maxrss / 1024, ""
 
 
+def _run_row(argv: list[str], stdin: bytes | Path | None) -> tuple[float, float, float, str]:
+    if isinstance(stdin, Path):  # ccusage, with its CLAUDE_CONFIG_DIR
+        return run_native(argv, stdin)
+    return run(argv, stdin)
+
+
 def measure(log: Path, sessions: Path, files: int, repeat: int, extra: list) -> None:
     stamp = [CLI, "stamp", "--dry-run", "--from-log"]
     rows = [
@@ -284,16 +290,16 @@ def measure(log: Path, sessions: Path, files: int, repeat: int, extra: list) -> 
         *extra,
     ]
     size = log.stat().st_size / 1e6
-    print(f"{size:.0f} MB; best of {repeat} runs, each a fresh process (start-up included)")
+    print(f"{size:.0f} MB; best of {repeat} rounds of every row, each run a fresh process "
+          "(start-up included)")  # fmt: skip
     print("| measurement | wall s | CPU s | MB/CPU s | CPU / baseline | peak RSS MB |")
     print("|---|---:|---:|---:|---:|---:|")
+    # Rounds rather than one row's runs after the other's: the load of a shared machine changes
+    # over a minute, and so it weighs on every row alike.
+    runs = [[_run_row(argv, stdin) for _, argv, stdin in rows] for _ in range(repeat)]
     baseline = None
-    for name, argv, stdin in rows:
-        if isinstance(stdin, Path):  # ccusage, with its CLAUDE_CONFIG_DIR
-            runs = [run_native(argv, stdin) for _ in range(repeat)]
-            wall, cpu, peak = (f(r[i] for r in runs) for i, f in ((0, min), (1, min), (2, max)))
-        else:
-            wall, cpu, peak = best(argv, repeat, stdin)
+    for (name, _, _), row in zip(rows, zip(*runs, strict=True), strict=True):
+        wall, cpu, peak = (f(r[i] for r in row) for i, f in ((0, min), (1, min), (2, max)))
         baseline = baseline or cpu
         print(
             f"| {name} | {wall:.2f} | {cpu:.2f} | {size / cpu:.0f} | {cpu / baseline:.2f} "
