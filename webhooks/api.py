@@ -431,8 +431,9 @@ def task(installation_id: int, owner: str, repo: str, key: str) -> Response:
 
 
 @endpoint(f"{INSTALLATION}/scorecard",
-          "Does routing pay: the scorecard, the routing-efficiency curve and routing against "
-          "cascading of the tasks finished in a period", query=m.ScorecardQuery,
+          "Does routing pay: the scorecard, the routing-efficiency curve, routing against "
+          "cascading and the router's threshold sweep of the tasks finished in a period",
+          query=m.ScorecardQuery,
           body=m.ScorecardOut)  # fmt: skip
 def scorecard(installation_id: int, query: m.ScorecardQuery) -> Response:
     dataset = _dataset(installation_id)

@@ -32,6 +32,7 @@ from bot.digest.model import Advice, Cell
 from bot.engine.attribution import Attempt, Spend, Task
 from bot.engine.curve import Curve, Strategy
 from bot.engine.scorecard import MOST_EXPENSIVE, MOST_USED, Estimate, Scorecard, Thin
+from bot.engine.sweep import Sweep
 from bot.engine.yields import GroupMetrics
 from bot.stats.posterior import INTERVAL, Rate, rate
 
@@ -725,6 +726,10 @@ class StrategyOut(BaseModel):
     )
     late_tasks: int
     immediate_tasks: int
+    median_hours_to_merge: float | None = Field(
+        description="From the first attempt's first commit to the merge; null: none merged."
+    )
+    merged_tasks: int = Field(description="The merged tasks whose time to merge is known.")
 
     @classmethod
     def of(cls, s: Strategy) -> StrategyOut:
@@ -733,11 +738,49 @@ class StrategyOut(BaseModel):
                    cost_per_shipped_task=MoneyEstimate.of(s.cost_per_shipped),
                    late_escalation_cost=MoneyEstimate.of(s.late),
                    immediate_escalation_cost=MoneyEstimate.of(s.immediate),
-                   late_tasks=s.late_tasks, immediate_tasks=s.immediate_tasks)  # fmt: skip
+                   late_tasks=s.late_tasks, immediate_tasks=s.immediate_tasks,
+                   median_hours_to_merge=s.merge_hours, merged_tasks=s.merged_tasks)  # fmt: skip
+
+
+class ThresholdOut(BaseModel):
+    """One threshold of the sweep: tasks scoring at least ``score`` go to the stronger tier
+    (null: above every score); posterior medians."""
+
+    score: float | None
+    share: float = Field(description="Share of the scored tasks sent to the stronger tier.")
+    shipped: float = Field(description="Expected shipped rate.")
+    pgr: float
+
+
+class SweepOut(BaseModel):
+    """``bot.engine.sweep.Sweep`` (docs/metrics.md, "The router's threshold sweep")."""
+
+    sentence: str
+    weak: str
+    strong: str
+    tasks: int = Field(description="Scored tasks swept.")
+    unscored: int = Field(description="Routed tasks without Agent-Route: score=.")
+    minimum: int = Field(description="Scored tasks the sweep needs.")
+    thresholds: list[ThresholdOut]
+    gap: EstimateOut | None = Field(description="All-strong minus all-weak shipped rate.")
+    apgr: EstimateOut | None = Field(description="A random router's is 0.5.")
+    p_better: float | None = Field(description="P(APGR > 0.5): better than a coin.")
+    verdict: Literal["better", "worse", "unsure"] | None
+    thin: list[ThinOut]
+
+    @classmethod
+    def of(cls, w: Sweep) -> SweepOut:
+        thresholds = [ThresholdOut(score=t.score, share=t.share, shipped=t.shipped, pgr=t.pgr)
+                      for t in w.thresholds]  # fmt: skip
+        return cls(sentence=w.sentence(), weak=w.weak, strong=w.strong, tasks=w.tasks,
+                   unscored=w.unscored, minimum=w.minimum, thresholds=thresholds,
+                   gap=EstimateOut.of(w.gap), apgr=EstimateOut.of(w.apgr), p_better=w.p_better,
+                   verdict=w.verdict, thin=[ThinOut.of(t) for t in w.thin])  # fmt: skip
 
 
 class ScorecardOut(BaseModel):
-    """Does routing pay: the scorecard, the curve and routing against cascading."""
+    """Does routing pay: the scorecard, the curve, routing against cascading and the router's
+    threshold sweep."""
 
     installation_id: int
     repository: str | None
@@ -746,6 +789,7 @@ class ScorecardOut(BaseModel):
     scorecard: ScorecardFigures
     curve: CurveOut
     strategies: list[StrategyOut]
+    sweep: SweepOut
 
     @classmethod
     def of(cls, dataset: explore.Dataset, r: explore.Routing) -> ScorecardOut:
@@ -753,7 +797,8 @@ class ScorecardOut(BaseModel):
         return cls(installation_id=dataset.installation_id, repository=w.repository,
                    since=w.since, until=w.until, scorecard=ScorecardFigures.of(r.scorecard),
                    curve=CurveOut.of(r.curve),
-                   strategies=[StrategyOut.of(s) for s in r.strategies])  # fmt: skip
+                   strategies=[StrategyOut.of(s) for s in r.strategies],
+                   sweep=SweepOut.of(r.sweep))  # fmt: skip
 
 
 # The policy: docs/policy.schema.json, as models (a test holds one to the other).

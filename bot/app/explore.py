@@ -35,10 +35,20 @@ from bot.engine.curve import Curve, Strategy, curve, strategies
 from bot.engine.policy import Policy, policy
 from bot.engine.records import PullRequest
 from bot.engine.report import Outcome, cells_of, recommendations
-from bot.engine.scorecard import MOST_EXPENSIVE, MOST_USED, Routed, Scorecard, routed, scorecard
+from bot.engine.scorecard import (
+    MOST_EXPENSIVE,
+    MOST_USED,
+    Routed,
+    Scorecard,
+    hours_to_merge,
+    routed,
+    scorecard,
+)
+from bot.engine.sweep import Sweep, sweep
 from bot.engine.yields import GroupMetrics, Totals, calibration_of, from_totals, summarise
 from bot.ledger import inbox
-from bot.ledger.store import pull_from_row, scoped, task_pull_requests
+from bot.ledger.store import BATCH_SIZE, pull_from_row, scoped, task_pull_requests
+from bot.ledger.store import commits as commits_t
 from bot.ledger.store import pull_requests as pulls_t
 from bot.ledger.store import repositories as repositories_t
 from bot.ledger.store import tasks as tasks_t
@@ -181,14 +191,15 @@ class PullRow:
 @dataclass(frozen=True, slots=True)
 class Routing:
     """Does routing pay (docs/metrics.md): the scorecard against ``reference``, the
-    routing-efficiency curve up to that tier, and routing against cascading, of the tasks
-    ``wanted`` selects (a repository, the dates they finished)."""
+    routing-efficiency curve and the router's threshold sweep up to that tier, and routing
+    against cascading, of the tasks ``wanted`` selects (a repository, the dates they finished)."""
 
     wanted: TaskFilter
     reference: str
     scorecard: Scorecard
     curve: Curve
     strategies: tuple[Strategy, ...]
+    sweep: Sweep
 
 
 @dataclass(frozen=True, slots=True)
@@ -423,13 +434,38 @@ def _routed(dataset: Dataset, wanted: TaskFilter) -> list[Routed]:
     by id: the posterior draws depend on the order, which must not depend on the query's."""
     scope = TaskFilter(repository=wanted.repository, since=wanted.since, until=wanted.until)
     found = _dated(dataset, *_task_conditions(dataset, scope), order=(tasks_t.c.key,))
-    return routed(d.task for d in found)
+    return routed((d.task for d in found), _merge_hours(dataset, found))
+
+
+def _merge_hours(dataset: Dataset, found: Sequence[DatedTask]) -> dict[str, float]:
+    """Per merged task, its hours to merge (``bot.engine.scorecard.hours_to_merge``): from
+    the author times of its first attempt's commits to when it finished, its first merge."""
+    merged = [d for d in found if d.task.merged and d.task.pr_numbers and d.task.attempts]
+    shas = sorted({s for d in merged for s in d.task.attempts[0].commits})
+    c = commits_t.c
+    authored: dict[int, dict[str, datetime]] = {}
+    with _connect(dataset) as connection:
+        for i in range(0, len(shas), BATCH_SIZE):
+            query = sa.select(c.repository_id, c.sha, c.authored_at).where(
+                c.repository_id.in_(list(dataset.repo_ids.values())),
+                c.sha.in_(shas[i : i + BATCH_SIZE]),
+            )
+            for repo_id, sha, when in connection.execute(query):
+                authored.setdefault(repo_id, {})[sha] = when
+    hours = {}
+    for d in merged:
+        times = authored.get(dataset.repo_ids.get(d.task.repository, -1), {})
+        found_hours = hours_to_merge(d.task, d.finished_at, times)
+        if found_hours is not None:
+            hours[d.task.id] = found_hours
+    return hours
 
 
 def routing(
     dataset: Dataset, wanted: TaskFilter, reference: str = MOST_EXPENSIVE, seed: int = 0
 ) -> Routing:
-    """The scorecard, curve and strategies of the installation's tasks that ``wanted`` selects."""
+    """The scorecard, curve, strategies and threshold sweep of the installation's tasks that
+    ``wanted`` selects."""
     records = _routed(dataset, wanted)
     return Routing(
         wanted,
@@ -437,6 +473,7 @@ def routing(
         scorecard(records, reference, seed=seed),
         curve(records, frontier=reference, seed=seed),
         tuple(strategies(records, seed=seed)),
+        sweep(records, strong=reference, seed=seed),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from statistics import median
 
 import jsonschema
 import pytest
@@ -12,9 +13,10 @@ import pytest
 from bot.engine.curve import curve, strategies
 from bot.engine.policy import policy
 from bot.engine.scorecard import routed, scorecard
+from bot.engine.sweep import sweep
 from tests.access_helpers import make_settings, sign_in
 from tests.paths import ROOT
-from tests.routing_history import seed_routed
+from tests.routing_history import records, seed_routed
 from tests.scenario import load_dataset, seed
 from tests.unit.webhooks.test_api import fetch
 from webhooks.app import create_app
@@ -115,3 +117,33 @@ def test_a_reference_no_task_ran_on_says_what_it_would_take(client):
     assert card["reference"] == "ultra" and card["realised_saving"] is None
     assert {t["tier"] for t in card["thin"]} >= {"ultra"}
     assert "ultra has 0 tasks" in card["sentence"]
+
+
+def test_the_sweep_is_the_engines_over_the_scored_tasks(client, tasks):
+    records = finished(tasks)
+    expected = sweep(records)
+    found = get(client, SCORECARD)["sweep"]
+    assert found["sentence"] == expected.sentence()
+    assert (found["weak"], found["strong"]) == ("economy", "frontier")
+    assert found["tasks"] == expected.tasks > 0 and found["unscored"] == 0
+    assert found["p_better"] == pytest.approx(expected.p_better)
+    assert found["verdict"] == expected.verdict
+    assert found["apgr"]["median"] == pytest.approx(expected.apgr.median)
+    assert [t["score"] for t in found["thresholds"]] == [t.score for t in expected.thresholds]
+    shares = [t["share"] for t in found["thresholds"]]
+    assert shares == pytest.approx([t.share for t in expected.thresholds])
+    assert [t["task_class"] for t in found["thin"]] == ["docs"]
+
+
+def test_time_to_merge_runs_from_the_first_commit_to_the_merge(client, tasks):
+    commits, _, _ = records("acme/app")
+    authored = {c.sha: c.authored_at for c in commits}
+    hours = [
+        (d.finished_at - min(authored[s] for s in d.task.attempts[0].commits)).total_seconds()
+        / 3600
+        for d in tasks
+        if d.task.merged and d.task.pr_numbers and d.task.tier is not None
+    ]
+    [route] = get(client, SCORECARD)["strategies"]
+    assert route["merged_tasks"] == len(hours) > 0
+    assert route["median_hours_to_merge"] == pytest.approx(median(hours))
