@@ -1,9 +1,10 @@
 """The weekly digest's composition: dated tasks into a ``bot.digest.model.Digest`` (pure).
 
 ``bot.digest.query.build_digest`` reads the ledger and calls ``compose``. Figures come from
-``bot.engine.yields.summarise`` and the recommendations from ``bot.engine.report``, so they mean
-what docs/metrics.md says. A task belongs to the week it finished in: merged (shipped or
-reverted) or closed unmerged; open tasks belong to none (docs/digests.md).
+``bot.engine.yields.summarise``, the recommendations from ``bot.engine.report`` and the routing
+scorecard from ``bot.engine.scorecard``, so they mean what docs/metrics.md says. A task belongs
+to the week it finished in: merged (shipped or reverted) or closed unmerged; open tasks belong
+to none (docs/digests.md).
 """
 
 from __future__ import annotations
@@ -23,11 +24,14 @@ from bot.digest.model import (
     Figure,
     Misroute,
     Period,
+    Routing,
+    Thin,
     TrendPoint,
 )
 from bot.digest.period import contains
 from bot.engine.attribution import ABANDONED, MISROUTE, Task
 from bot.engine.report import Outcome, cells_of, outcomes, recommendations
+from bot.engine.scorecard import routed, scorecard
 from bot.engine.yields import (
     BREAKDOWNS,
     MIN_PRICE_COVERAGE,
@@ -75,7 +79,8 @@ def compose(
 ) -> Digest:
     """The digest of ``weeks[-1]``; ``weeks`` are consecutive, oldest first (the trend).
 
-    ``dated`` needs only the period's tasks when the rest is given: ``weekly`` (each week's
+    ``dated`` needs the tasks finished in ``weeks`` (the routing scorecard reads them all)
+    and the open ones unless the rest is given: ``weekly`` (each week's
     totals, for the trend and the previous week), ``history`` (outcomes of every task finished
     before the period's end, for the advice) and ``still_open`` (open tasks); each is
     otherwise computed from ``dated``.
@@ -91,11 +96,12 @@ def compose(
         history = outcomes([d.task for d in dated if d.finished_at and d.finished_at < period.end])
     if still_open is None:
         still_open = sum(d.finished_at is None for d in dated)
+    routing = _routing(weeks, dated, seed)
     return Digest(
         installation_id=installation_id,
         account=account,
         period=period,
-        headline=headline(period, scorecard, now.tasks),
+        headline=headline(period, scorecard, now.tasks, routing),
         scorecard=scorecard,
         matrix=tuple(_matrix([d.task for d in current])),
         attention=tuple(_attention(current)),
@@ -108,7 +114,24 @@ def compose(
         repositories=repositories,
         dashboard_url=dashboard_url,
         notes=notes + tuple(_coverage_notes(now, still_open, previous, before)),
+        routing=routing,
     )
+
+
+def _routing(weeks: Sequence[Period], dated: Sequence[DatedTask], seed: int) -> Routing | None:
+    """The routing scorecard of the tasks finished in ``weeks``, against the most expensive
+    tier; None without a routed task. Tasks are taken by id, as the dashboard and the audit
+    take them, so the posterior draws (which depend on the order) match theirs."""
+    window = Period(weeks[0].start, weeks[-1].end, weeks[0].label)
+    finished = (d.task for d in dated if contains(window, d.finished_at))
+    records = routed(sorted(finished, key=lambda t: t.id))
+    if not records:
+        return None
+    card = scorecard(records, seed=seed)
+    thin = tuple(Thin(t.task_class, t.tier, t.n, t.sentence()) for t in card.thin)
+    return Routing(card.sentence(), card.reference, window.label, card.tasks, card.covered_tasks,
+                   card.invoice_saving, card.realised_saving, card.shipped_points, card.leak,
+                   tuple(card.leak_by.items()), thin)  # fmt: skip
 
 
 def _scorecard(m: GroupMetrics, p: GroupMetrics | None) -> Iterable[Figure]:
@@ -165,8 +188,26 @@ def _out_of(r: Rate) -> str:
     return f"{r.k} of {r.n} tasks; 95% interval {fmt.share(r.low)} to {fmt.share(r.high)}"
 
 
-def headline(period: Period, scorecard: Sequence[Figure], tasks: int) -> str:
-    """ "Token yield 71% (+6 pts); cost per shipped task $0.42", or why there is none."""
+def headline(
+    period: Period, scorecard: Sequence[Figure], tasks: int, routing: Routing | None = None
+) -> str:
+    """What routing saved (``routing_lead``), then the week's yield: "Token yield 71% (+6
+    pts); cost per shipped task $0.42", or why there is none."""
+    week = _week_headline(period, scorecard, tasks)
+    return f"{routing_lead(routing)} {week}" if routing else week
+
+
+def routing_lead(routing: Routing) -> str:
+    """The scorecard's sentence; when no class has the data, how many cells lack it (each is
+    listed with what would settle it in the section), not the engine's list of them all."""
+    if routing.realised_saving is not None:
+        return routing.sentence
+    n = len(routing.thin)
+    lack = f"{fmt.count(n)} cell{'s' * (n != 1)} need{'s' * (n == 1)} more tasks"
+    return f"Too little data yet to say what routing saves against {routing.reference}: {lack}."
+
+
+def _week_headline(period: Period, scorecard: Sequence[Figure], tasks: int) -> str:
     if not tasks:
         return f"No agent task finished in {period.label}"
     by_name = {f.name: f for f in scorecard}

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from bot.engine.scorecard import Estimate
+
 
 @dataclass(frozen=True, slots=True)
 class Period:
@@ -96,6 +98,40 @@ class TrendPoint:
 
 
 @dataclass(frozen=True, slots=True)
+class Thin:
+    """A cell the routing scorecard needs but lacks, and what would settle it: never a number."""
+
+    task_class: str
+    tier: str
+    tasks: int
+    settle: str  # the engine's sentence (``bot.engine.scorecard.Thin.sentence``)
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    """Does routing pay (docs/metrics.md): the routing scorecard of the tasks finished in the
+    trend's weeks, ``since`` (an ISO week) to the period's end, against ``reference``.
+
+    One week rarely holds the 30 tasks a cell needs for an interval, so the scorecard reads
+    the trend's weeks. Savings are shares of the reference's cost; ``shipped_points`` is the
+    routed shipped rate minus the reference's; ``leak_by`` splits ``leak`` over where it went.
+    Figures are None where ``thin`` leaves nothing to weigh.
+    """
+
+    sentence: str  # the engine's (``bot.engine.scorecard.Scorecard.sentence``)
+    reference: str
+    since: str
+    tasks: int
+    covered_tasks: int
+    invoice_saving: float | None
+    realised_saving: Estimate | None
+    shipped_points: Estimate | None
+    leak: float | None
+    leak_by: tuple[tuple[str, float], ...]
+    thin: tuple[Thin, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Digest:
     installation_id: int
     account: str
@@ -110,3 +146,4 @@ class Digest:
     repositories: tuple[str, ...] = ()
     dashboard_url: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)  # coverage caveats, config errors
+    routing: Routing | None = None  # None: no routed task finished in the trend's weeks

@@ -35,7 +35,8 @@ def build_digest(
 
     ``timezone`` is the schedule's: the previous weeks of the scorecard and the trend are ISO
     weeks in it, like ``period``. ``settings`` is accepted for symmetry with the senders. Only
-    the trend's weeks are read whole; the history behind the advice is read as outcomes.
+    the trend's weeks are read whole (the routing scorecard weighs them all); the history
+    behind the advice is read as outcomes.
     """
     names = list(repositories) if repositories is not None else repositories_of(
         session, installation_id
@@ -43,7 +44,7 @@ def build_digest(
     from bot.ledger.totals import weekly_totals
 
     weeks = [shift(period, i, timezone) for i in range(1 - TREND_WEEKS, 1)]
-    dated, missing = load_dated_tasks(session, names, period.start, period.end)
+    dated, missing = load_dated_tasks(session, names, weeks[0].start, period.end)
     ids = _repository_ids(session, names)
     connection = session.connection()
     notes = [f"{name}: not in the ledger yet" for name in missing]

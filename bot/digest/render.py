@@ -21,12 +21,15 @@ from bot import DOCS_URL
 from bot.digest.compose import TREND_WEEKS
 from bot.digest.model import Digest, Figure, TrendPoint
 from bot.render import format as fmt
+from bot.render.audit import estimate, points
 from bot.render.charts import Point, bar_chart, line_chart
 from bot.render.jinja import Md, environment, md, plain, safe_url
 
 MAX_ROWS = {"matrix": 100, "attention": 50, "misroutes": 50, "advice": 30, "notes": 20}
+MAX_THIN = 20  # the routing scorecard's thin cells
 MAX_CHARS = {"headline": 400, "text": 400, "notes": 400, "title": 120, "task": 120,
-             "repository": 120, "reason": 120, "denominator": 120}  # fmt: skip
+             "repository": 120, "reason": 120, "denominator": 120, "sentence": 400,
+             "settle": 400}  # fmt: skip
 MAX_NAME = 48  # characters of any other untrusted string: a tier, a task class, an account
 CHART_WIDTH, CHART_HEIGHT = 600, 160  # e-mail bodies are laid out at 600 px
 _URL_FIELDS = {"url", "dashboard_url"}  # checked by safe_url, never clipped
@@ -72,15 +75,20 @@ def trend_charts(trend: Sequence[TrendPoint]) -> Markup:
 def bounded(digest: Digest) -> tuple[Digest, dict[str, int]]:
     """The digest within every rendering's bounds, and how many rows each section left out.
 
-    At most ``MAX_ROWS`` rows a section and the last ``TREND_WEEKS`` weeks; every untrusted
-    string on one line, without control or format characters (bidi overrides), and at most
-    ``MAX_CHARS`` (by field) or ``MAX_NAME`` characters: the e-mail stays under the size at
-    which clients clip a message.
+    At most ``MAX_ROWS`` rows a section (``MAX_THIN`` thin cells of the routing scorecard)
+    and the last ``TREND_WEEKS`` weeks; every untrusted string on one line, without control
+    or format characters (bidi overrides), and at most ``MAX_CHARS`` (by field) or
+    ``MAX_NAME`` characters: the e-mail stays under the size at which clients clip a message.
     """
     clean = _clean(digest, MAX_NAME)
     rest = {key: max(len(getattr(clean, key)) - n, 0) for key, n in MAX_ROWS.items()}
     cut = {key: getattr(clean, key)[:n] for key, n in MAX_ROWS.items()}
-    return dataclasses.replace(clean, trend=clean.trend[-TREND_WEEKS:], **cut), rest
+    routing = clean.routing
+    if routing is not None:
+        rest["thin"] = max(len(routing.thin) - MAX_THIN, 0)
+        routing = dataclasses.replace(routing, thin=routing.thin[:MAX_THIN])
+    shown = dataclasses.replace(clean, trend=clean.trend[-TREND_WEEKS:], routing=routing, **cut)
+    return shown, rest
 
 
 def _clean(value: Any, limit: int) -> Any:
@@ -117,6 +125,9 @@ def _environment(kind: str) -> Environment:
         change=lambda f: trusted(fmt.change(f.value, f.previous, f.unit)),
         coverage=lambda f: trusted(coverage_text(f)),
         interval=lambda bounds: trusted(interval_text(bounds)),
+        estimate=lambda e: trusted(estimate(e)),
+        points=lambda e: trusted(points(e)),
+        pts=lambda share: trusted(fmt.change(share, 0, "share") or fmt.NOT_APPLICABLE),
         safe_url=safe_url,
         trusted=lambda v: Md(v) if v is not None else None,
         long=lambda v: md(v, MAX_CHARS["text"]) if kind == "markdown" else v,

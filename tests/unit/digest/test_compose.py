@@ -11,6 +11,9 @@ from sqlalchemy.orm import Session
 from bot.digest.period import period_of
 from bot.digest.query import build_digest
 from bot.digest.render import render_text
+from bot.engine.attribution import attribute
+from bot.engine.scorecard import routed, scorecard
+from tests.routing_history import records, seed_routed
 from tests.scenario import INSTALLATION, seed
 
 
@@ -40,7 +43,7 @@ def test_scorecard_against_the_previous_week(ledger_engine):
     assert f["Bounce rate"].value == pytest.approx(2 / 3)
     assert f["Bounce rate"].previous == pytest.approx(4 / 6)
     assert f["Escalation rate"].value == pytest.approx(1 / 3)
-    assert d.headline == "Token yield 67% (+5 pts); cost per shipped task $0.12"
+    assert d.headline.endswith(". Token yield 67% (+5 pts); cost per shipped task $0.12")
     assert "1 task still open: counted when they finish" in d.notes
 
 
@@ -80,3 +83,44 @@ def test_a_week_without_tasks(ledger_engine):
     d = digest_of(ledger_engine, "2026-W40")
     assert d.headline == "No agent task finished in 2026-W40"
     assert "No agent task finished this week." in render_text(d)
+
+
+# --------------------------------------------------------------------------- routing scorecard
+
+
+def test_the_headline_leads_with_what_would_settle_a_thin_scorecard(ledger_engine):
+    seed(ledger_engine)
+    d = digest_of(ledger_engine)
+    r = d.routing
+    assert (r.reference, r.since, r.tasks, r.covered_tasks) == ("frontier", "2026-W35", 9, 0)
+    assert r.realised_saving is None and r.invoice_saving is None and r.leak is None
+    assert {(t.task_class, t.tier) for t in r.thin} >= {("bugfix", "frontier")}
+    assert all(f"{t.task_class} on {t.tier}" in t.settle for t in r.thin)
+    lead = f"Too little data yet to say what routing saves against frontier: {len(r.thin)} cells"
+    assert d.headline.startswith(lead + " need more tasks. Token yield")
+
+
+def test_the_routing_scorecard_is_the_engines_over_the_trends_weeks(ledger_engine):
+    """16 weeks of history: the digest weighs the 12 of its trend, as the engine does."""
+    seed_routed(ledger_engine, INSTALLATION, "acme", "acme/app")
+    commits, pulls, events = records("acme/app")
+    closed = {p.number: p.closed_at for p in pulls}
+    since = period_of("2026-W35", "UTC", datetime.now(UTC)).start
+    tasks = [t for t in attribute(commits, pulls, events) if closed[max(t.pr_numbers)] >= since]
+    expected = scorecard(routed(sorted(tasks, key=lambda t: t.id)))
+    assert expected.realised_saving is not None and expected.tasks < len(pulls)
+    r = digest_of(ledger_engine).routing
+    assert (r.tasks, r.covered_tasks, r.reference) == (expected.tasks, expected.covered_tasks,
+                                                       expected.reference)  # fmt: skip
+    assert (r.invoice_saving, r.realised_saving, r.shipped_points, r.leak) == (
+        expected.invoice_saving, expected.realised_saving, expected.shipped_points,
+        expected.leak)  # fmt: skip
+    assert dict(r.leak_by) == expected.leak_by
+    assert [t.settle for t in r.thin] == [t.sentence() for t in expected.thin]
+    assert digest_of(ledger_engine).headline.startswith(expected.sentence() + " Token yield ")
+
+
+def test_no_routed_task_no_routing_section(ledger_engine):
+    seed(ledger_engine)
+    d = digest_of(ledger_engine, "2026-W40")
+    assert d.routing is None and "Does routing pay?" not in render_text(d)

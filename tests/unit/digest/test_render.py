@@ -8,14 +8,17 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.digest.model import Routing, Thin
 from bot.digest.render import (
     MAX_CHARS,
     MAX_NAME,
+    MAX_THIN,
     bounded,
     render_html,
     render_markdown,
     render_text,
 )
+from bot.engine.scorecard import Estimate
 from bot.render.jinja import MAX_URL
 from tests.receivers import huge_digest, small_digest
 from tests.scenario import second_week, seed
@@ -56,6 +59,61 @@ def test_hostile_titles_and_task_classes_are_escaped(ledger_engine):
     assert "@\u200borg" in markdown
     assert "&lt;script&gt;" in html and "&lt;img src=x onerror=alert(1)&gt;|" in html
     assert "\x1b" not in render_text(dataclasses.replace(d, headline="\x1b[31mred"))
+
+
+# --------------------------------------------------------------------------- routing scorecard
+
+SETTLE = "docs on frontier has 3 tasks (too few tasks): sending 10% of docs tasks to frontier"
+
+
+def routing(**changes) -> Routing:
+    """A scorecard with its figures, its leak split and one thin cell."""
+    values = {
+        "sentence": "Routing cut the invoice by 62% against frontier; ...",
+        "reference": "frontier",
+        "since": "2026-W36",
+        "tasks": 1234,
+        "covered_tasks": 1200,
+        "invoice_saving": 0.62,
+        "realised_saving": Estimate(0.31, 0.184, 0.42),
+        "shipped_points": Estimate(-0.041, -0.083, 0.002),
+        "leak": 0.31,
+        "leak_by": (("misroute", 0.12), ("abandoned", 0.19)),
+        "thin": (Thin("docs", "frontier", 3, SETTLE),),
+    }
+    return Routing(**{**values, **changes})
+
+
+ROUTING_FIGURES = (
+    "1,200 of 1,234 routed tasks finished since 2026-W36",
+    "62%",
+    "31% (18% to 42%)",
+    "-4.1 pts (-8.3 pts to +0.2 pts)",
+    "+31 pts",
+    "misroute +12 pts, abandoned +19 pts",
+    SETTLE,
+)
+
+
+def test_every_rendering_shows_the_routing_scorecard_first_through_format():
+    digest = small_digest(routing=routing())
+    for out in (render_text(digest), render_markdown(digest), render_html(digest)):
+        assert "Does routing pay?" in out
+        assert out.index("Does routing pay?") < out.index("Tier x task class")
+        for expected in ROUTING_FIGURES:
+            assert expected in out.replace("\\", ""), expected
+
+
+def test_a_thin_scorecard_shows_what_would_settle_it_and_no_figure():
+    thin = routing(invoice_saving=None, realised_saving=None, shipped_points=None, leak=None,
+                   leak_by=(), thin=tuple(Thin("docs", f"t{i}", i, f"{SETTLE} {i}")
+                                          for i in range(MAX_THIN + 5)))  # fmt: skip
+    shown, rest = bounded(small_digest(routing=thin))
+    assert len(shown.routing.thin) == MAX_THIN and rest["thin"] == 5
+    for out in map(lambda render: render(small_digest(routing=thin)),
+                   (render_text, render_markdown, render_html)):  # fmt: skip
+        assert "Invoice saving" not in out and "… and 5 more" in out
+        assert out.replace("\\", "").count(SETTLE) == MAX_THIN
 
 
 # --------------------------------------------------------------------------- the trend
@@ -124,6 +182,7 @@ def test_whatever_the_strings_html_stays_inert(account, headline, title, tier, n
         attention=(dataclasses.replace(base.attention[0], title=title, url=url),),
         notes=(note,),
         dashboard_url=url,
+        routing=routing(reference=tier, thin=(Thin(tier, tier, 1, note),)),
     )
     html = render_html(digest)
     assert "<script" not in html and "\u202e" not in html
