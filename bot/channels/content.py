@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import DOCS_URL
-from bot.digest.model import Advice, AttentionItem, Cell, Digest, Figure, Misroute
+from bot.digest.model import Advice, AttentionItem, Cell, Digest, Figure, Misroute, Routing
 from bot.render import format as fmt
+from bot.render.audit import estimate, points
 from bot.render.jinja import plain, safe_url
 
 NAME = 48  # escaped characters of a name (tier, task class, figure, repository)
@@ -91,6 +92,43 @@ def title(digest: Digest, style: Style = PLAIN) -> str:
 
 def headline(digest: Digest, style: Style) -> str:
     return piece(style, digest.headline, LONG)
+
+
+ROUTING = "Does routing pay?"
+
+
+def routing_lines(digest: Digest, style: Style) -> list[str]:
+    """The routing scorecard: what it covers, its figures with their 90% intervals, where the
+    leak went, then what would settle each thin cell; none without a routed task."""
+    r = digest.routing
+    if r is None:
+        return []
+    reference = piece(style, r.reference, NAME)
+    lines = [
+        f"{fmt.count(r.covered_tasks)} of {fmt.count(r.tasks)} routed tasks finished since "
+        f"{piece(style, r.since, 12)} weighed, against every task on {reference}"
+    ]
+    if r.realised_saving is not None:
+        lines += [
+            f"Invoice saving: {fmt.share(r.invoice_saving)} (the same tokens at {reference}'s"
+            " dollars per token)",
+            f"Realised saving per shipped task (90%): {estimate(r.realised_saving)}",
+            f"Shipped rate against {reference}: {points(r.shipped_points)}",
+            f"Leak (invoice minus realised saving): {leak_text(r, style)}",
+        ]
+    return lines + [f"Too little data: {piece(style, t.settle, LONG)}" for t in r.thin]
+
+
+def leak_text(routing: Routing, style: Style = PLAIN) -> str:
+    """ "+31 pts: misroute +12 pts, rework +19 pts", in points of the reference's cost."""
+    if routing.leak is None:
+        return fmt.NOT_APPLICABLE
+    where = ", ".join(
+        f"{piece(style, bucket, NAME)} {fmt.change(value, 0, 'share')}"
+        for bucket, value in routing.leak_by
+    )
+    total = fmt.change(routing.leak, 0, "share")
+    return f"{total}: {where}" if where else total
 
 
 def figure_columns(figure: Figure, style: Style) -> tuple[str, str, str, str, str, str]:

@@ -25,7 +25,8 @@ MAX_FIELD_VALUE = 1024
 MAX_FOOTER = 2048
 MAX_EMBED_TEXT = 6000
 FIGURES = 10  # scorecard fields shown at full scale
-BUDGETS = {"matrix": 1000, "attention": 1000, "misroutes": 500, "advice": 1000, "summary": 500}
+BUDGETS = {"routing": 900, "matrix": 1000, "attention": 1000, "misroutes": 500, "advice": 1000,
+           "summary": 500}  # fmt: skip
 COLOUR = 0x2F855A
 _SPECIAL = re.compile(r"([\\`*_~|>#\[\]()<:-])")
 
@@ -70,8 +71,10 @@ def _embeds(digest: Digest, scale: float) -> list[dict[str, Any]]:
         first["url"] = url
     last = embed("Recommendations", c.lines(digest.advice, c.advice_line, STYLE), "advice")
     last["footer"] = {"text": " ".join(c.footer(c.PLAIN))}
+    routing = c.routing_lines(digest, STYLE)
     return [
         first,
+        *([embed(c.ROUTING, routing, "routing")] if routing else []),
         embed("Tier × task class", c.lines(digest.matrix, c.cell_line, STYLE), "matrix"),
         embed("Needs attention", c.lines(digest.attention, c.attention_line, STYLE), "attention"),
         embed("Mis-routes", c.lines(digest.misroutes, c.misroute_line, STYLE), "misroutes"),

@@ -29,8 +29,8 @@ from bot.render.jinja import md
 
 MAX_BODY = 60_000  # GitHub refuses bodies over 65,536 characters
 SEARCHED = 100  # newest issues looked through for this period's
-BUDGETS = {"scorecard": 4000, "matrix": 20000, "attention": 12000, "misroutes": 7000}
-BUDGETS |= {"advice": 10000, "notes": 3000}
+BUDGETS = {"routing": 6000, "scorecard": 4000, "matrix": 20000, "attention": 12000}
+BUDGETS |= {"misroutes": 7000, "advice": 10000, "notes": 3000}
 _REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 STYLE = c.Style(
     escape=lambda text: md(text, limit=len(text) + 1),
@@ -58,6 +58,7 @@ def _body(digest: Digest, scale: float) -> str:
         shown = c.clip([f"- {line}" for line in lines], int(BUDGETS[key] * scale))
         return ["", f"### {heading}", "", *(shown or ["None this period."])]
 
+    routing = c.routing_lines(digest, STYLE)
     figures = ["| " + " | ".join(c.figure_columns(f, STYLE)) + " |" for f in digest.scorecard]
     cells = ["| " + " | ".join(c.cell_columns(cell, STYLE)) + " |" for cell in digest.matrix]
     return "\n".join(
@@ -65,6 +66,7 @@ def _body(digest: Digest, scale: float) -> str:
             f"## {c.title(digest, STYLE)}",
             "",
             f"**{c.headline(digest, STYLE)}**",
+            *(section(c.ROUTING, routing, "routing") if routing else []),
             "",
             "### Scorecard vs the previous period",
             "",

@@ -22,7 +22,8 @@ MAX_SECTION = 3000
 MAX_FIELDS = 10
 MAX_FIELD = 2000
 MAX_TOTAL = 12_000  # characters of the blocks' JSON
-BUDGETS = {"matrix": 2200, "attention": 1800, "misroutes": 1000, "advice": 1800, "notes": 400}
+BUDGETS = {"routing": 1500, "matrix": 2200, "attention": 1800, "misroutes": 1000, "advice": 1800,
+           "notes": 400}  # fmt: skip
 
 
 def escape(text: str) -> str:
@@ -54,9 +55,11 @@ def _blocks(digest: Digest, scale: float) -> list[dict[str, Any]]:
         shown = c.clip([f"• {line}" for line in lines], int(BUDGETS[key] * scale))
         return _text(f"*{heading}*\n" + ("\n".join(shown) or "None this period."))
 
+    routing = c.routing_lines(digest, STYLE)
     return [
         {"type": "header", "text": {"type": "plain_text", "text": c.title(digest)[:MAX_HEADER]}},
         _text(c.headline(digest, STYLE) or "No headline."),
+        *([section(c.ROUTING, routing, "routing")] if routing else []),
         _scorecard(digest, scale),
         {"type": "divider"},
         section("Tier × task class", c.lines(digest.matrix, c.cell_line, STYLE), "matrix"),

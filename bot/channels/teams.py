@@ -19,7 +19,7 @@ from bot.digest.model import Digest
 MAX_BYTES = 27_000  # Teams: "about 28 KB" for the whole message
 MAX_ROWS = 20  # rows of the tier x task class table
 MAX_FACTS = 12
-BUDGETS = {"attention": 4000, "misroutes": 2500, "advice": 4000, "notes": 1000}
+BUDGETS = {"routing": 2500, "attention": 4000, "misroutes": 2500, "advice": 4000, "notes": 1000}
 _SPECIAL = re.compile(r"([\\`*_\[\]()~])")
 COLUMNS = ("Tier", "Task class", "Shipped", "First-pass", "Token yield", "$/shipped")
 
@@ -46,9 +46,11 @@ def _card(digest: Digest, scale: float) -> dict[str, Any]:
         shown = c.clip([f"- {line}" for line in lines], int(BUDGETS[key] * scale))
         return [_heading(heading), _block("\n".join(shown) or "None this period.")]
 
+    routing = c.routing_lines(digest, STYLE)
     body = [
         _block(c.title(digest, STYLE), size="Large", weight="Bolder"),
         _block(c.headline(digest, STYLE) or "No headline."),
+        *(section(c.ROUTING, routing, "routing") if routing else []),
         _heading("Scorecard vs the previous period"),
         _facts(digest, scale),
         _heading("Tier × task class"),

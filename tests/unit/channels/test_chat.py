@@ -13,7 +13,9 @@ from bot.channels import ChannelConfigError, ChannelError, discord, make_channel
 from bot.channels.base import encode
 from bot.channels.webhook import SIGNATURE_HEADER
 from bot.config import Settings
-from tests.receivers import HttpReceiver, huge_digest, small_digest, strings
+from bot.digest.model import Thin
+from tests.receivers import HOSTILE, HttpReceiver, huge_digest, small_digest, strings
+from tests.unit.digest.test_render import ROUTING_FIGURES, routing
 
 SETTINGS = Settings(_env_file=None)
 SECRET = "whsec-0123456789abcdef"
@@ -106,6 +108,26 @@ def test_small_digest_shows_every_section_in_every_chat_format():
             assert expected in text, (render.__module__, expected)
 
 
+def shown(payload) -> str:
+    """Every string of a payload, as one text without the formats' escaping backslashes."""
+    return "\n".join(strings(payload)).replace("\\", "")
+
+
+@pytest.mark.parametrize("render", [slack.render, teams.render, discord.render])
+def test_the_routing_scorecard_comes_right_after_the_headline(render):
+    text = shown(render(small_digest(routing=routing())))
+    assert text.index("Does routing pay?") < text.index("economy")  # before the matrix
+    for expected in ROUTING_FIGURES:
+        assert expected in text, expected
+    assert "Does routing pay?" not in shown(render(small_digest()))
+
+
+def hostile_routing(text: str = HOSTILE * 40):
+    """A scorecard of hostile names with hundreds of thin cells."""
+    thin = tuple(Thin(text, text, i, text) for i in range(300))
+    return routing(reference=text, since=text, leak_by=((text, 0.1),), thin=thin)
+
+
 def test_huge_hostile_digest_is_truncated_within_every_limit_with_markers():
     digest = huge_digest()
     for render, check in (
@@ -113,10 +135,11 @@ def test_huge_hostile_digest_is_truncated_within_every_limit_with_markers():
         (teams.render, assert_teams_limits),
         (discord.render, assert_discord_limits),
     ):
-        payload = render(digest)
-        check(payload)
-        assert "more" in json.dumps(payload), render.__module__
-        json.loads(encode(payload))
+        for shown_digest in (digest, small_digest(routing=hostile_routing())):
+            payload = render(shown_digest)
+            check(payload)
+            assert "more" in json.dumps(payload), render.__module__
+            json.loads(encode(payload))
 
 
 def test_slack_escapes_mrkdwn_and_links_only_safe_urls():
@@ -227,6 +250,16 @@ def test_webhook_body_is_the_versioned_digest_signed_with_hmac(receiver, monkeyp
     assert digest["scorecard"][1]["value"] == "123.45"  # money as an exact decimal string
     assert digest["matrix"][0]["interval"] == [0.6, 0.98]
     assert len(digest["trend"]) == 12
+    assert digest["routing"] is None  # no routed task
+
+
+def test_webhook_body_carries_the_routing_scorecard(receiver):
+    channel("webhook", receiver).send(small_digest(routing=routing()))
+    found = receiver.requests[0].json()["digest"]["routing"]
+    assert found["realised_saving"] == {"median": 0.31, "low": 0.184, "high": 0.42}
+    assert (found["invoice_saving"], found["leak"]) == (0.62, 0.31)
+    assert found["leak_by"] == [["misroute", 0.12], ["abandoned", 0.19]]
+    assert found["thin"][0]["settle"].startswith("docs on frontier has 3 tasks")
 
 
 def test_webhook_without_secret_is_unsigned(receiver):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from bot.channels import ChannelConfigError, ChannelError, github_issue, make_channel
@@ -9,6 +11,8 @@ from bot.config import Settings
 from bot.demo.fake_github.server import ERROR, SECONDARY, FakeGitHub
 from bot.github.client import GitHubApp
 from tests.receivers import huge_digest, small_digest
+from tests.unit.channels.test_chat import hostile_routing
+from tests.unit.digest.test_render import ROUTING_FIGURES, routing
 
 INSTALLATION = 7
 REPO = "octo-org/reports"
@@ -91,8 +95,18 @@ def test_body_shows_every_section_with_a_mermaid_trend(channel):
         assert expected in body
 
 
-def test_hostile_huge_digest_stays_under_the_limit_and_inert(channel):
-    body = channel.render(huge_digest())["body"]
+def test_the_routing_scorecard_comes_right_after_the_headline(channel):
+    body = channel.render(small_digest(routing=routing()))["body"].replace("\\", "")
+    assert "### Does routing pay?" in body
+    assert body.index("Does routing pay?") < body.index("### Scorecard vs the previous period")
+    for expected in ROUTING_FIGURES:
+        assert expected in body, expected
+    assert "Does routing pay?" not in channel.render(small_digest())["body"]
+
+
+@pytest.mark.parametrize("routing", [None, hostile_routing()])
+def test_hostile_huge_digest_stays_under_the_limit_and_inert(channel, routing):
+    body = channel.render(dataclasses.replace(huge_digest(), routing=routing))["body"]
     assert len(body) <= github_issue.MAX_BODY and "more" in body
     assert "@everyone" not in body and "<script" not in body and "[click](" not in body
     assert "\u202e" not in body

@@ -10,6 +10,7 @@ from bot.channels import ChannelConfigError, ChannelError, make_channel
 from bot.config import Settings
 from bot.digest.render import render_html, render_text
 from tests.receivers import SmtpReceiver, huge_digest, small_digest
+from tests.unit.digest.test_render import ROUTING_FIGURES, routing
 
 SETTINGS = Settings(_env_file=None)
 PASSWORD = "smtp-pa55word-secret"
@@ -64,11 +65,21 @@ def test_digest_arrives_as_multipart_text_and_html_with_the_headline(smtp):
     assert 'href="https://github.com/yield-auditor/yield-auditor/blob/main/docs/metrics.md"' in html
 
 
-@pytest.mark.parametrize("digest", [small_digest(), small_digest(trend=()), huge_digest()])
+@pytest.mark.parametrize(
+    "digest",
+    [small_digest(), small_digest(trend=()), huge_digest(), small_digest(routing=routing())],
+)
 def test_the_parts_are_the_digests_own_renderings(smtp, digest):
     mail_channel(smtp).send(digest)
     [(_, _, message)] = smtp.messages
     assert parts(message) == (render_text(digest), render_html(digest))
+
+
+def test_both_parts_show_the_routing_scorecard(smtp):
+    mail_channel(smtp).send(small_digest(routing=routing()))
+    [(_, _, message)] = smtp.messages
+    for part in parts(message):
+        assert all(expected in part for expected in ROUTING_FIGURES)
 
 
 def test_hostile_strings_are_escaped_in_html_and_the_lists_are_capped(smtp):

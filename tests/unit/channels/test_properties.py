@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from bot.channels import discord, github_issue, slack, teams
 from bot.channels.base import encode
-from bot.digest.model import Advice, AttentionItem, Cell, Misroute
+from bot.digest.model import Advice, AttentionItem, Cell, Misroute, Thin
 from bot.digest.render import render_html
 from tests.receivers import small_digest, strings
 from tests.unit.channels.test_chat import (
@@ -19,6 +19,7 @@ from tests.unit.channels.test_chat import (
     assert_slack_limits,
     assert_teams_limits,
 )
+from tests.unit.digest.test_render import routing
 
 text = st.text(st.characters(codec="utf-8"), max_size=300) | st.sampled_from(
     ["@everyone", "<!here>", "<script>x</script>", "[x](https://e.org)", "**b**", "&amp;"]
@@ -50,6 +51,18 @@ def digests(draw):
         ),
         notes=tuple(draw(st.lists(text, max_size=3))),
         dashboard_url=draw(url),
+        routing=draw(
+            st.none()
+            | st.builds(
+                lambda name, thin: routing(
+                    reference=name,
+                    leak_by=((name, 0.1),),
+                    thin=tuple(Thin(t, t, 1, t) for t in thin),
+                ),
+                text,
+                st.lists(text, max_size=30),
+            )
+        ),
     )
 
 
