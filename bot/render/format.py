@@ -11,7 +11,7 @@ everywhere. The rules (docs/metrics.md, "How figures are printed"):
 - shares: "63%", exact "63.4%". Tokens: "1.2M", "350k", "950", exact "1,234,567".
   Counts: "1,234" ("2.5" for an axis tick between integers).
 - a change: "+6 pts" (points of a share), "-$1.50", "+3"; "" when either value is missing.
-- a moment: "2026-11-02 12:00 UTC".
+- a moment: "2026-11-02 12:00 UTC"; a duration: "45 min", "3.5 h", "2.3 days".
 - a missing figure (None, NaN, infinite) is ``UNKNOWN``, a figure that exists but we cannot
   know (dollars withheld); ``NOT_APPLICABLE`` when there is nothing to divide by: a missing
   share, the cost per shipped task when nothing shipped (``money_per``).
@@ -156,6 +156,18 @@ def instant(value: datetime | None) -> str:
     return f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
+def hours(value: Number | None) -> str:
+    """A duration given in hours: "45 min" under an hour, "3.5 h" under two days, else
+    "2.3 days"; one decimal at most ("26 h", not "26.0 h")."""
+    n = finite(value)
+    if n is None:
+        return UNKNOWN
+    if abs(n) < 1:
+        return f"{n * 60:.0f} min"
+    amount, unit = (n, "h") if abs(n) < 48 else (n / 24, "days")
+    return f"{amount:,.1f}".removesuffix(".0") + f" {unit}"
+
+
 FILTERS: dict[str, Callable[..., str]] = {
     "money": money,
     "cost": cost,
@@ -166,4 +178,5 @@ FILTERS: dict[str, Callable[..., str]] = {
     "figure": figure,
     "change": change,
     "instant": instant,
+    "hours": hours,
 }

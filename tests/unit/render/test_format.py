@@ -19,6 +19,7 @@ from bot.render.format import (
     cost,
     count,
     figure,
+    hours,
     instant,
     money,
     money_per,
@@ -121,3 +122,10 @@ def test_instant_is_utc_to_the_minute():
     assert instant(datetime(2026, 11, 2, 13, 5, 59, tzinfo=paris)) == "2026-11-02 12:05 UTC"
     assert instant(datetime(2026, 11, 2, 12, 5)) == "2026-11-02 12:05 UTC"
     assert instant(None) == UNKNOWN
+
+
+def test_hours_read_as_minutes_hours_or_days():
+    assert hours(0.75) == "45 min"
+    assert hours(3.46) == "3.5 h" and hours(26) == "26 h"
+    assert hours(55.2) == "2.3 days"
+    assert hours(None) == UNKNOWN and hours(math.nan) == UNKNOWN
