@@ -31,6 +31,7 @@ from bot.engine.attribution import BUCKETS, Spend, Task
 from bot.engine.curve import Curve
 from bot.engine.records import PullRequest
 from bot.engine.scorecard import MOST_EXPENSIVE
+from bot.engine.sweep import Sweep
 from bot.engine.yields import MIN_PRICE_COVERAGE, GroupMetrics
 from bot.render import format as fmt
 from bot.render.audit import estimate, points
@@ -204,6 +205,7 @@ def scorecard(installation_id: int):
     reference = request.args.get("reference", "").strip() or MOST_EXPENSIVE
     found = explore.routing(dataset, wanted, reference)
     return _render("scorecard", dataset, "scorecard", r=found, chart=curve_view(found.curve),
+                   sweep_chart=sweep_view(found.sweep),
                    references=explore.references(dataset), choices=_choices(dataset),
                    active=_active_filters(), api_url=_with_query(
                        f"/api/v1/installations/{installation_id}/scorecard",
@@ -489,6 +491,17 @@ def curve_view(c: Curve) -> Markup:
         now = CurvePoint(c.current_share.median, c.current_pgr.median, "current policy")
     title = f"Routing-efficiency curve, {short(c.cheap)} to {short(c.frontier)}"
     return curve_chart("curve", title, points, now)
+
+
+def sweep_view(w: Sweep) -> Markup:
+    """The router's threshold sweep as a chart: PGR against the share of tasks each threshold
+    sends to the stronger tier (posterior medians); the diagonal is a random router."""
+    points = [CurvePoint(t.share, t.pgr, f"all on {short(w.weak)}" if t.score is None
+                         else f"score {fmt.count(t.score)} and up on {short(w.strong)}")
+              for t in w.thresholds]  # fmt: skip
+    title = f"The router's threshold sweep, {short(w.weak)} to {short(w.strong)}"
+    return curve_chart("sweep", title, points, x_axis=f"the tasks on {short(w.strong)}",
+                       x_short="tasks")  # fmt: skip
 
 
 def _moved(c: Curve, moved: tuple[str, ...]) -> str:

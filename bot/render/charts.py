@@ -822,28 +822,38 @@ def curve_chart(
     vertices: Sequence[CurvePoint],
     current: CurvePoint | None = None,
     *,
+    x_axis: str = "the dollars on the frontier tier",
+    x_short: str = "dollars",
     width: int = 640,
     height: int = 260,
 ) -> Markup:
     """PGR against frontier-dollar share (docs/metrics.md): the curve through its vertices from
     all-cheap to all-frontier, the current policy as a point (how far it sits below the curve
-    is the cost of mis-routing), and the diagonal from (0, 0) to (1, 1), where APGR is 0.5."""
+    is the cost of mis-routing), and the diagonal from (0, 0) to (1, 1), where APGR is 0.5.
+
+    ``x_axis`` names what the x axis is a share of (``x_short`` in the description): the
+    router's threshold sweep draws PGR against the share of tasks sent to the stronger tier.
+    """
     _check("share", width, height)
     shown = [p for p in map(_drawable, vertices) if p is not None]
     now = _drawable(current) if current else None
     ys = [p.y for p in shown] + ([now.y] if now else [])
     plot = _plot(_axis(ys, "share"), "share", width, height, bottom_margin=40)
-    marks = [_curve_mark(plot, p) for p in shown]
+    marks = [_curve_mark(plot, p, x_axis) for p in shown]
     return _render(
         "curve",
         chart_id,
         title,
-        _curve_desc(title, shown, now),
+        _curve_desc(title, shown, now, x_axis, x_short),
         width,
         height,
         axes=_axes(plot, "share", "share of the quality gap recovered, PGR (%)", [], width),
         x_ticks=[_x_tick(plot, t) for t in X_TICKS],
-        x_title={"x": round((plot.left + plot.right) / 2, 1), "y": height - 6},
+        x_title={
+            "x": round((plot.left + plot.right) / 2, 1),
+            "y": height - 6,
+            "text": f"share of {x_axis}",
+        },
         diagonal={
             "x1": _curve_x(plot, 0.0),
             "y1": plot.y(0.0),
@@ -852,7 +862,7 @@ def curve_chart(
         },  # fmt: skip
         line=" ".join(f"{m['x']},{m['y']}" for m in marks),
         points=marks,
-        current=_curve_mark(plot, now) if now else None,
+        current=_curve_mark(plot, now, x_axis) if now else None,
         key={"x": plot.left + 8, "y": 34},
         empty=not shown,
     )
@@ -874,20 +884,23 @@ def _curve_x(plot: _Plot, x: float) -> float:
     return round(plot.left + min(1.0, max(0.0, x)) * (plot.right - plot.left), 1)
 
 
-def _curve_mark(plot: _Plot, p: CurvePoint) -> dict:
+def _curve_mark(plot: _Plot, p: CurvePoint, x_axis: str) -> dict:
     return {
         "x": _curve_x(plot, p.x),
         "y": plot.y(p.y),
-        "title": f"{plain(p.label)}: {fmt.share(p.x, True)} of the dollars on the frontier tier, "
+        "title": f"{plain(p.label)}: {fmt.share(p.x, True)} of {x_axis}, "
         f"PGR {fmt.share(p.y, True)}",
     }
 
 
-def _curve_desc(title: str, shown: Sequence[CurvePoint], now: CurvePoint | None) -> str:
+def _curve_desc(
+    title: str, shown: Sequence[CurvePoint], now: CurvePoint | None, x_axis: str, x_short: str
+) -> str:
     if not shown:
         return f"{plain(title)}: no data."
-    parts = [f"{plain(p.label)}: {fmt.share(p.x)} of dollars, PGR {fmt.share(p.y)}" for p in shown]
+    parts = [f"{plain(p.label)}: {fmt.share(p.x)} of {x_short}, PGR {fmt.share(p.y)}"
+             for p in shown]  # fmt: skip
     current = (
-        f" Current policy: {fmt.share(now.x)} of dollars, PGR {fmt.share(now.y)}." if now else ""
+        f" Current policy: {fmt.share(now.x)} of {x_short}, PGR {fmt.share(now.y)}." if now else ""
     )
-    return f"{plain(title)}, PGR against frontier-dollar share: " + "; ".join(parts) + "." + current
+    return f"{plain(title)}, PGR against the share of {x_axis}: " + "; ".join(parts) + "." + current

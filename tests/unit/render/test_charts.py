@@ -554,3 +554,16 @@ def test_waterfalls_always_tile_their_total(title, steps, unit):
 def test_curves_are_always_well_formed(title, vertices, current):
     root = check(curve_chart("c", title, vertices, current))
     assert len(of_class(root, "point")) <= len(vertices)
+
+
+def test_a_curve_names_what_its_x_axis_is_a_share_of():
+    points = [CurvePoint(0, 0, "all on economy"), CurvePoint(0.25, 0.5, "0.9 and up")]
+    root = check(curve_chart("s", "Sweep", points, x_axis="the tasks on frontier", x_short="tasks"))
+    assert "share of the tasks on frontier" in texts(root)
+    assert (
+        title_of(of_class(root, "point")[1])
+        == "0.9 and up: 25.0% of the tasks on frontier, PGR 50.0%"
+    )
+    desc = root.find(f"{SVG}desc").text
+    assert desc.startswith("Sweep, PGR against the share of the tasks on frontier: ")
+    assert "0.9 and up: 25% of tasks, PGR 50%" in desc

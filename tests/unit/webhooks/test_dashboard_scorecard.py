@@ -7,6 +7,7 @@ import pytest
 
 from bot.engine.curve import curve
 from bot.engine.scorecard import routed, scorecard
+from bot.engine.sweep import sweep
 from bot.render import format as fmt
 from tests.access_helpers import make_settings, sign_in
 from tests.routing_history import seed_routed
@@ -45,7 +46,7 @@ def test_the_page_shows_the_engines_scorecard_and_curve(client, records):
     expected, line = scorecard(records), curve(records)
     doc = get(client, PAGE)
     headlines = [p.text() for p in with_class(doc, "p", "headline")]
-    assert headlines == [expected.sentence(), line.sentence()]
+    assert headlines == [expected.sentence(), line.sentence(), sweep(records).sentence()]
     figures = with_class(doc, "dl", "figures")[0].text()
     y = expected.realised_saving
     assert f"{fmt.share(y.median)} ({fmt.share(y.low)} to {fmt.share(y.high)})" in figures
@@ -86,3 +87,31 @@ def test_another_tenants_page_and_repository_show_nothing_of_theirs(client):
     doc = get(client, f"{PAGE}?repository=globex/app")
     assert "no routed tasks" in with_class(doc, "p", "headline")[0].text()
     get(client, f"{PAGE}?since=2026-13-01", status=400)
+
+
+def test_the_sweep_shows_each_threshold_and_its_chart(client, records):
+    found = sweep(records)
+    doc = get(client, PAGE)
+    rows = body_rows(doc, "Each threshold")
+    assert len(rows) == len(found.thresholds) > 2
+    assert rows[0].first("th").text() == "above every score"
+    last = found.thresholds[-1]
+    assert [td.text() for td in rows[-1].all("td")] == [
+        fmt.share(last.share), fmt.share(last.shipped), fmt.share(last.pgr)
+    ]  # fmt: skip
+    figures = with_class(doc, "dl", "figures")[-1].text()
+    assert fmt.share(found.p_better) in figures and fmt.count(found.tasks) in figures
+    [svg] = [c.first("svg") for c in doc.all("figure") if "sweep" in c.first("svg").text()]
+    assert svg.attrs["aria-labelledby"] == "sweep-title sweep-desc"
+    assert svg.first("title").text() == "The router's threshold sweep, economy to frontier"
+    assert "share of the tasks on frontier" in svg.text()
+    assert (
+        "docs on frontier has 23 tasks"
+        in doc.first("ul", **{"aria-label": "Cells too thin for the sweep"}).text()
+    )
+
+
+def test_the_strategies_show_their_median_time_to_merge(client):
+    [strategy] = body_rows(get(client, PAGE), "Outcomes and costs per routing strategy")
+    cell = strategy.all("td")[-1].text()
+    assert cell.split(" (n=")[0] not in (fmt.UNKNOWN, "") and "(n=" in cell
