@@ -26,6 +26,7 @@ from bot.ledger import inbox
 from bot.ledger.db import current_revision, head_revision, make_engine, migrate
 from tests import payloads as p
 from tests.paths import ROOT
+from tests.processes import Output
 from tests.unit.webhooks.test_serve import (
     SECRET,
     deliver,
@@ -61,30 +62,6 @@ def start_role(*args: str, env: dict[str, str], cwd: Path) -> tuple[subprocess.P
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     return process, Output(process)
-
-
-class Output:
-    """A process's output, read by a thread so that a test can wait for a line."""
-
-    def __init__(self, process: subprocess.Popen) -> None:
-        self.lines: list[str] = []
-        self._changed = threading.Condition()
-        threading.Thread(target=self._read, args=(process.stdout,), daemon=True).start()
-
-    def _read(self, stream) -> None:
-        for line in stream:
-            with self._changed:
-                self.lines.append(line.decode(errors="replace"))
-                self._changed.notify_all()
-
-    def wait_for(self, text: str, timeout: float = 60) -> None:
-        with self._changed:
-            if not self._changed.wait_for(lambda: text in self.text, timeout):
-                raise AssertionError(f"never printed {text!r}:\n{self.text}")
-
-    @property
-    def text(self) -> str:
-        return "".join(self.lines)
 
 
 @pytest.fixture

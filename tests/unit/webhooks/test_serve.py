@@ -22,6 +22,7 @@ from bot.ledger import inbox
 from bot.ledger.db import make_engine, migrate
 from tests import payloads as p
 from tests.paths import ROOT
+from tests.processes import Output
 
 SECRET = "serve-test-secret"
 T0 = datetime(2026, 11, 4, 9, 0, tzinfo=UTC)
@@ -218,10 +219,10 @@ def test_the_scheduler_process_runs_and_stops_cleanly(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 60
-    while not (tmp_path / "x.db").exists() and time.monotonic() < deadline:
-        time.sleep(0.1)  # migrated: the scheduler is up
-    time.sleep(0.5)
-    assert scheduler.poll() is None, scheduler.stdout.read().decode()
-    assert stop(scheduler) == 0
-    assert "Scheduler started" in scheduler.stdout.read().decode()
+    output = Output(scheduler)
+    try:
+        output.wait_for("Scheduler started")  # not a fixed sleep: a busy machine starts slower
+        assert scheduler.poll() is None, output.text
+    finally:
+        code = stop(scheduler)
+    assert code == 0, output.text
