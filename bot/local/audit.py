@@ -8,7 +8,8 @@ writes. Everything in between is the pure engine.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
@@ -18,12 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from bot.engine.analysis import Analyser
-from bot.engine.attribution import Params, Task, attribute
+from bot.engine.attribution import Params, Task, attribute, finished_at
 from bot.engine.curve import Curve, Strategy, curve, strategies
 from bot.engine.facts import commit_facts
-from bot.engine.records import CommitFacts
+from bot.engine.records import CommitFacts, Event
 from bot.engine.report import Scope, build_report
-from bot.engine.scorecard import Scorecard, routed, scorecard
+from bot.engine.scorecard import Scorecard, hours_to_merge, routed, scorecard
+from bot.engine.sweep import Sweep, sweep
 from bot.local.gitlog import (
     PSEUDO_REVS,
     Diffs,
@@ -64,9 +66,10 @@ def run_audit(
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     with _cycle_collector_paused():
-        scope, facts, tasks = _audit(options, analyser, progress)
+        scope, facts, tasks, derived = _audit(options, analyser, progress)
         report = build_report(scope, facts, tasks, seed=options.seed)
-        return {**report, "routing": routing_report(tasks, options.seed)}
+        hours = merge_hours(tasks, facts, derived)
+        return {**report, "routing": routing_report(tasks, options.seed, hours)}
 
 
 def audit_tasks(
@@ -79,22 +82,46 @@ def audit_tasks(
         return _audit(options, analyser, progress)[2]
 
 
-def routing_report(tasks: Sequence[Task], seed: int = 0) -> dict[str, Any]:
+def routing_report(
+    tasks: Sequence[Task], seed: int = 0, hours: Mapping[str, float] | None = None
+) -> dict[str, Any]:
     """Does routing pay (docs/metrics.md): the scorecard against the most expensive tier, the
-    routing-efficiency curve and the strategies, as plain data with their sentences. Tasks
-    are taken by id, as the dashboard takes them: the posterior draws depend on the order."""
-    records = routed(sorted(tasks, key=lambda t: t.id))
+    routing-efficiency curve, the strategies (with the ``hours`` to merge ``merge_hours``
+    found) and the router's threshold sweep, as plain data with their sentences. Tasks are
+    taken by id, as the dashboard takes them: the posterior draws depend on the order."""
+    records = routed(sorted(tasks, key=lambda t: t.id), hours)
     line = _said(curve(records, seed=seed))
     for vertex in line["vertices"]:
         vertex["cost_per_task"] = _usd(vertex["cost_per_task"])
+    swept = sweep(records, seed=seed)
     return {
         "scorecard": _said(scorecard(records, seed=seed)),
         "curve": line,
         "strategies": [_strategy(s) for s in strategies(records, seed=seed)],
+        "sweep": {**_said(swept), "verdict": swept.verdict},
     }
 
 
-def _said(figures: Scorecard | Curve) -> dict[str, Any]:
+def merge_hours(
+    tasks: Sequence[Task], facts: Sequence[CommitFacts], derived: Derived
+) -> dict[str, float]:
+    """Per merged task, its hours to merge (``bot.engine.scorecard.hours_to_merge``): from
+    its first attempt's author times to its first merge, as the history's merges tell it."""
+    merged = [t for t in tasks if t.merged and t.pr_numbers and t.attempts]
+    wanted = {s for t in merged for s in t.attempts[0].commits}
+    authored = {f.sha: f.authored_at for f in facts if f.sha in wanted}
+    prs = {p.number: p for p in derived.prs}
+    events: dict[int | None, list[Event]] = defaultdict(list)
+    for e in derived.events:
+        events[e.pr_number].append(e)
+    found = {}
+    for t in merged:
+        own = [e for n in dict.fromkeys(t.pr_numbers) for e in events.get(n, ())]
+        found[t.id] = hours_to_merge(t, finished_at(t, prs, own, {}), authored)
+    return {k: v for k, v in found.items() if v is not None}
+
+
+def _said(figures: Scorecard | Curve | Sweep) -> dict[str, Any]:
     """The figures as plain data, with their sentence and what would settle each thin cell."""
     thin = [{**asdict(t), "sentence": t.sentence()} for t in figures.thin]
     return {**asdict(figures), "thin": thin, "sentence": figures.sentence()}
@@ -129,7 +156,7 @@ def _cycle_collector_paused() -> Iterator[None]:
 
 def _audit(
     options: AuditOptions, analyser: Analyser, progress: Callable[[int], None] | None
-) -> tuple[Scope, list[CommitFacts], list[Task]]:
+) -> tuple[Scope, list[CommitFacts], list[Task], Derived]:
     repository = repository_name(options.repo)
     params = Params(options.window_days, analyser.prices.tier_names)
     notes: list[str] = []
@@ -153,7 +180,7 @@ def _audit(
         survival=survival_info,
         notes=tuple(notes),
     )
-    return scope, facts, tasks
+    return scope, facts, tasks, derived
 
 
 @dataclass

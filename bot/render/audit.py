@@ -129,7 +129,7 @@ def _reworked(tasks: list[dict[str, Any]]) -> Table:
 
 def _print_routing(routing: dict[str, Any], console: Console) -> None:
     """Does routing pay: the scorecard's sentence and figures, what would settle each thin
-    cell, the curve's sentence and routing against cascading."""
+    cell, the curve's sentence, routing against cascading and the router's threshold sweep."""
     from rich.markup import escape
 
     card = routing["scorecard"]
@@ -141,6 +141,7 @@ def _print_routing(routing: dict[str, Any], console: Console) -> None:
     console.print(f"[bold]Routing-efficiency curve:[/] {escape(routing['curve']['sentence'])}")
     if routing["strategies"]:
         console.print(_strategies(routing["strategies"]))
+    console.print(f"[bold]The router's threshold sweep:[/] {escape(routing['sweep']['sentence'])}")
 
 
 def estimate(e: Any, unit: str = "share") -> str:
@@ -184,13 +185,15 @@ def strategy_rows(strategies: list[dict[str, Any]]) -> list[tuple[str, ...]]:
         (s["strategy"] or "not stated", fmt.count(s["tasks"]), fmt.share(s["shipped"]["value"]),
          fmt.share(s["escalated"]["value"]), estimate(s["cost_per_shipped"], "usd"),
          f"{estimate(s['late'], 'usd')}, n={s['late_tasks']}",
-         f"{estimate(s['immediate'], 'usd')}, n={s['immediate_tasks']}")
+         f"{estimate(s['immediate'], 'usd')}, n={s['immediate_tasks']}",
+         f"{fmt.hours(s['merge_hours'])}, n={s['merged_tasks']}")
         for s in strategies
     ]  # fmt: skip
 
 
 STRATEGY_COLUMNS = ("strategy", "tasks", "shipped", "escalated", "$/shipped task (90%)",
-                    "late escalation, mean $", "immediate escalation, mean $")  # fmt: skip
+                    "late escalation, mean $", "immediate escalation, mean $",
+                    "time to merge, median")  # fmt: skip
 
 
 def _scorecard(card: dict[str, Any]) -> Table:
