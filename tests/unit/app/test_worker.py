@@ -19,7 +19,7 @@ from bot.app.worker import RetryLater, Worker
 from bot.config import Settings
 from bot.engine.records import CHANGES_REQUESTED, CI_FAILED, CI_PASSED, MERGED
 from bot.ledger import inbox
-from bot.ledger.db import make_engine, migrate
+from bot.ledger.db import make_engine
 from bot.ledger.store import load_commits, load_events, load_tasks
 from tests import payloads as p
 from tests.paths import ROOT
@@ -328,11 +328,10 @@ def _mutate(draw, value, depth=0):
 
 @hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
-def test_fuzzed_payloads_never_leave_a_delivery_unfinished(tmp_path_factory, data):
+def test_fuzzed_payloads_never_leave_a_delivery_unfinished(tmp_path_factory, sqlite_ledger, data):
     """Whatever the payload, the worker finishes the delivery (done, ignored or failed at once
     for a payload that lacks what its event needs) and survives to take the next one."""
-    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'ledger.db'}")
-    migrate(engine)
+    engine = make_engine(sqlite_ledger(tmp_path_factory.mktemp("fuzz") / "ledger.db"))
     try:
         path = data.draw(st.sampled_from(_FUZZ_FILES))
         payload = _mutate(data.draw, json.loads(path.read_text(encoding="utf-8")))

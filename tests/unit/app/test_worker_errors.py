@@ -22,7 +22,7 @@ from bot.app.worker import Worker
 from bot.config import Settings
 from bot.demo.fake_github.server import FakeGitHub
 from bot.ledger import inbox
-from bot.ledger.db import make_engine, migrate
+from bot.ledger.db import make_engine
 from bot.ledger.store import load_commits, load_tasks
 from tests import payloads as p
 
@@ -163,9 +163,8 @@ def test_a_github_server_error_is_retried(engine, github_settings, fake):
 
 @hypothesis_settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 @given(poisoned=st.lists(st.booleans(), min_size=1, max_size=6))
-def test_exactly_the_poisoned_commits_are_refused(tmp_path_factory, poisoned):
-    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('poison') / 'ledger.db'}")
-    migrate(engine)
+def test_exactly_the_poisoned_commits_are_refused(tmp_path_factory, sqlite_ledger, poisoned):
+    engine = make_engine(sqlite_ledger(tmp_path_factory.mktemp("poison") / "ledger.db"))
     try:
         commits = [late(n) if bad else good(n) for n, bad in enumerate(poisoned, 1)]
         guid = send(engine, "push", p.push("refs/heads/f", commits), "d1")
