@@ -33,8 +33,8 @@ CLASSES = {
 
 def records(repository: str, weeks: int = WEEKS) -> tuple[list, list, list]:
     """Commits, pull requests and events of the history, renamed to ``repository``."""
-    with mock.patch.multiple(history, WEEKS=weeks, CLASSES=CLASSES):
-        ledger = history.history()
+    with mock.patch.multiple(history, WEEKS=weeks, CLASSES=CLASSES, TASKS_PER_WEEK=(9, 15)):
+        ledger = history.history(seed=47)
     return tuple(  # type: ignore[return-value]
         [dataclasses.replace(r, repository=repository) for r in found]
         for found in (ledger.commits, ledger.pulls, ledger.events)

@@ -4,7 +4,13 @@ The scripted week (``bot.demo.story``) goes through signed webhooks and the fake
 history is stored straight into the ledger, in a second repository of the same installation,
 so the 12-week trend charts, the tier x task class heatmap and the recommendations have data.
 It is seeded: every demo shows the same history. The odds below are the demo's story (cheap
-tiers one-shot docs and tests, stumble on features), not measurements.
+tiers one-shot docs and tests, stumble on features and bugfixes), not measurements.
+
+Bugfix and refactor get 30 tasks on each of their tiers, so the routing scorecard has
+something real to say: routing cut the invoice a lot, the cost per shipped task much less
+(economy bugfixes fail and escalate), and bugfix should move from economy to standard. Docs
+on standard and every feature cell stay thin, so the scripted week's docs change still shows
+"routing paid" and its feature "too early to tell".
 """
 
 from __future__ import annotations
@@ -46,27 +52,33 @@ from bot.protocol.commit import Identity
 REPO = "acme/api"
 ACCOUNT = "acme"
 WEEKS = 11
-SEED = 47
+TASKS_PER_WEEK = (24, 30)  # enough for 30 tasks a cell in bugfix and refactor (the scorecard)
+SEED = 5
 AGENT = Identity("Claude", "noreply@anthropic.com")
 # tier -> (model, dollars per million tokens, blended input/output)
 MODELS = {"economy": (HAIKU, 1.8), "standard": (SONNET, 5.4), "frontier": (OPUS, 9.0)}
 # task class -> (share of tasks, tier weights, first-pass odds per tier, typical tokens)
 CLASSES = {
-    "docs": (0.2, {"economy": 8, "standard": 2}, {"economy": 0.9, "standard": 0.93}, 30_000),
-    "test": (0.2, {"economy": 6, "standard": 4}, {"economy": 0.8, "standard": 0.88}, 50_000),
+    "docs": (0.12, {"economy": 8, "standard": 2}, {"economy": 0.9, "standard": 0.93}, 30_000),
+    "test": (0.12, {"economy": 6, "standard": 4}, {"economy": 0.8, "standard": 0.88}, 50_000),
     "bugfix": (
-        0.3,
-        {"economy": 5, "standard": 3, "frontier": 2},
-        {"economy": 0.45, "standard": 0.72, "frontier": 0.86},
+        0.45,
+        {"economy": 5, "standard": 3, "frontier": 3},
+        {"economy": 0.15, "standard": 0.75, "frontier": 0.86},
         90_000,
     ),
     "feature": (
-        0.2,
+        0.08,
         {"economy": 2, "standard": 4, "frontier": 4},
         {"economy": 0.3, "standard": 0.6, "frontier": 0.82},
         160_000,
     ),
-    "refactor": (0.1, {"standard": 6, "frontier": 4}, {"standard": 0.7, "frontier": 0.85}, 120_000),
+    "refactor": (
+        0.23,
+        {"standard": 6, "frontier": 5},
+        {"standard": 0.86, "frontier": 0.86},
+        120_000,
+    ),
 }
 TITLES = {
     "docs": ["Document the {} endpoint", "Explain {} errors in the guide"],
@@ -102,7 +114,7 @@ def history(seed: int = SEED) -> _Ledger:
     rng, ledger, number = random.Random(seed), _Ledger(), 0  # noqa: S311 - a seeded story
     for week in range(WEEKS, 0, -1):
         monday = START - timedelta(weeks=week)
-        for _ in range(rng.randint(9, 15)):
+        for _ in range(rng.randint(*TASKS_PER_WEEK)):
             number += 1
             _task(rng, ledger, number, monday + timedelta(hours=rng.uniform(0, 96)))
     return ledger
