@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
@@ -11,6 +13,7 @@ from bot.demo.history import REPO, WEEKS, history, seed_history
 from bot.demo.story import INSTALLATION, START
 from bot.digest.period import period_of
 from bot.digest.query import build_digest
+from bot.digest.render import render_text
 from bot.engine.attribution import attribute
 from bot.engine.report import cells_of, outcomes, recommendations
 from bot.engine.scorecard import routed, scorecard
@@ -82,3 +85,7 @@ def test_the_demos_digest_leads_with_the_scorecard(ledger_engine):
     assert digest.headline.startswith(expected.sentence() + " Token yield ")
     assert digest.headline.startswith("Routing cut the invoice by 40% against frontier")
     assert digest.routing.realised_saving == expected.realised_saving
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "digests.md").read_text()
+    example = re.search(r"### Example: the demo's history.*?```text\n(.*?)```", docs, re.S)
+    shown = render_text(digest).splitlines()
+    assert all(line in shown for line in example[1].splitlines())  # docs/digests.md is true
