@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import DOCS_URL
-from bot.digest.model import Advice, AttentionItem, Cell, Digest, Figure, Misroute, Routing
+from bot.digest.model import Advice, AttentionItem, Cell, Digest, Figure, Misroute
+from bot.digest.render import leak_text
 from bot.render import format as fmt
 from bot.render.audit import estimate, points
 from bot.render.jinja import plain, safe_url
@@ -114,21 +115,9 @@ def routing_lines(digest: Digest, style: Style) -> list[str]:
             " dollars per token)",
             f"Realised saving per shipped task (90%): {estimate(r.realised_saving)}",
             f"Shipped rate against {reference}: {points(r.shipped_points)}",
-            f"Leak (invoice minus realised saving): {leak_text(r, style)}",
+            f"Leak (invoice minus realised saving): {piece(style, leak_text(r), LONG)}",
         ]
     return lines + [f"Too little data: {piece(style, t.settle, LONG)}" for t in r.thin]
-
-
-def leak_text(routing: Routing, style: Style = PLAIN) -> str:
-    """ "+31 pts: misroute +12 pts, rework +19 pts", in points of the reference's cost."""
-    if routing.leak is None:
-        return fmt.NOT_APPLICABLE
-    where = ", ".join(
-        f"{piece(style, bucket, NAME)} {fmt.change(value, 0, 'share')}"
-        for bucket, value in routing.leak_by
-    )
-    total = fmt.change(routing.leak, 0, "share")
-    return f"{total}: {where}" if where else total
 
 
 def figure_columns(figure: Figure, style: Style) -> tuple[str, str, str, str, str, str]:

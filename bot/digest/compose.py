@@ -24,7 +24,7 @@ from bot.digest.model import (
     Figure,
     Misroute,
     Period,
-    Routing,
+    RoutingScorecard,
     Thin,
     TrendPoint,
 )
@@ -118,7 +118,9 @@ def compose(
     )
 
 
-def _routing(weeks: Sequence[Period], dated: Sequence[DatedTask], seed: int) -> Routing | None:
+def _routing(
+    weeks: Sequence[Period], dated: Sequence[DatedTask], seed: int
+) -> RoutingScorecard | None:
     """The routing scorecard of the tasks finished in ``weeks``, against the most expensive
     tier; None without a routed task. Tasks are taken by id, as the dashboard and the audit
     take them, so the posterior draws (which depend on the order) match theirs."""
@@ -129,9 +131,10 @@ def _routing(weeks: Sequence[Period], dated: Sequence[DatedTask], seed: int) -> 
         return None
     card = scorecard(records, seed=seed)
     thin = tuple(Thin(t.task_class, t.tier, t.n, t.sentence()) for t in card.thin)
-    return Routing(card.sentence(), card.reference, window.label, card.tasks, card.covered_tasks,
-                   card.invoice_saving, card.realised_saving, card.shipped_points, card.leak,
-                   tuple(card.leak_by.items()), thin)  # fmt: skip
+    return RoutingScorecard(card.sentence(), card.reference, window.label, card.tasks,
+                            card.covered_tasks, card.invoice_saving, card.realised_saving,
+                            card.shipped_points, card.leak, tuple(card.leak_by.items()),
+                            thin)  # fmt: skip
 
 
 def _scorecard(m: GroupMetrics, p: GroupMetrics | None) -> Iterable[Figure]:
@@ -189,7 +192,7 @@ def _out_of(r: Rate) -> str:
 
 
 def headline(
-    period: Period, scorecard: Sequence[Figure], tasks: int, routing: Routing | None = None
+    period: Period, scorecard: Sequence[Figure], tasks: int, routing: RoutingScorecard | None = None
 ) -> str:
     """What routing saved (``routing_lead``), then the week's yield: "Token yield 71% (+6
     pts); cost per shipped task $0.42", or why there is none."""
@@ -197,7 +200,7 @@ def headline(
     return f"{routing_lead(routing)} {week}" if routing else week
 
 
-def routing_lead(routing: Routing) -> str:
+def routing_lead(routing: RoutingScorecard) -> str:
     """The scorecard's sentence; when no class has the data, how many cells lack it (each is
     listed with what would settle it in the section), not the engine's list of them all."""
     if routing.realised_saving is not None:

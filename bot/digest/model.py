@@ -108,7 +108,7 @@ class Thin:
 
 
 @dataclass(frozen=True, slots=True)
-class Routing:
+class RoutingScorecard:
     """Does routing pay (docs/metrics.md): the routing scorecard of the tasks finished in the
     trend's weeks, ``since`` (an ISO week) to the period's end, against ``reference``.
 
@@ -146,4 +146,4 @@ class Digest:
     repositories: tuple[str, ...] = ()
     dashboard_url: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)  # coverage caveats, config errors
-    routing: Routing | None = None  # None: no routed task finished in the trend's weeks
+    routing: RoutingScorecard | None = None  # None: no routed task finished in the trend's weeks

@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 from bot import DOCS_URL
 from bot.digest.compose import TREND_WEEKS
-from bot.digest.model import Digest, Figure, TrendPoint
+from bot.digest.model import Digest, Figure, RoutingScorecard, TrendPoint
 from bot.render import format as fmt
 from bot.render.audit import estimate, points
 from bot.render.charts import Point, bar_chart, line_chart
@@ -112,6 +112,16 @@ def coverage_text(f: Figure) -> str:
     return "" if f.coverage is None else f"{fmt.share(f.coverage)} priced"
 
 
+def leak_text(routing: RoutingScorecard) -> str:
+    """ "+31 pts: misroute +12 pts, abandoned +19 pts": the leak, then where it went, in
+    points of the reference's cost; n/a when the scorecard has no figures."""
+    if routing.leak is None:
+        return fmt.NOT_APPLICABLE
+    where = ", ".join(f"{bucket} {fmt.change(v, 0, 'share')}" for bucket, v in routing.leak_by)
+    total = fmt.change(routing.leak, 0, "share")
+    return f"{total}: {where}" if where else total
+
+
 def interval_text(bounds: tuple[float, float] | None) -> str:
     return "" if bounds is None else f"{fmt.share(bounds[0])} to {fmt.share(bounds[1])}"
 
@@ -127,7 +137,7 @@ def _environment(kind: str) -> Environment:
         interval=lambda bounds: trusted(interval_text(bounds)),
         estimate=lambda e: trusted(estimate(e)),
         points=lambda e: trusted(points(e)),
-        pts=lambda share: trusted(fmt.change(share, 0, "share") or fmt.NOT_APPLICABLE),
+        leak=leak_text,
         safe_url=safe_url,
         trusted=lambda v: Md(v) if v is not None else None,
         long=lambda v: md(v, MAX_CHARS["text"]) if kind == "markdown" else v,

@@ -8,7 +8,7 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.digest.model import Routing, Thin
+from bot.digest.model import RoutingScorecard, Thin
 from bot.digest.render import (
     MAX_CHARS,
     MAX_NAME,
@@ -66,7 +66,7 @@ def test_hostile_titles_and_task_classes_are_escaped(ledger_engine):
 SETTLE = "docs on frontier has 3 tasks (too few tasks): sending 10% of docs tasks to frontier"
 
 
-def routing(**changes) -> Routing:
+def routing(**changes) -> RoutingScorecard:
     """A scorecard with its figures, its leak split and one thin cell."""
     values = {
         "sentence": "Routing cut the invoice by 62% against frontier; ...",
@@ -81,7 +81,7 @@ def routing(**changes) -> Routing:
         "leak_by": (("misroute", 0.12), ("abandoned", 0.19)),
         "thin": (Thin("docs", "frontier", 3, SETTLE),),
     }
-    return Routing(**{**values, **changes})
+    return RoutingScorecard(**{**values, **changes})
 
 
 ROUTING_FIGURES = (
