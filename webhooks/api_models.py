@@ -761,6 +761,7 @@ class SweepOut(BaseModel):
     tasks: int = Field(description="Scored tasks swept.")
     unscored: int = Field(description="Routed tasks without Agent-Route: score=.")
     minimum: int = Field(description="Scored tasks the sweep needs.")
+    classes: list[str] = Field(description="The classes swept (it needs two).")
     thresholds: list[ThresholdOut]
     gap: EstimateOut | None = Field(description="All-strong minus all-weak shipped rate.")
     apgr: EstimateOut | None = Field(description="A random router's is 0.5.")
@@ -773,7 +774,8 @@ class SweepOut(BaseModel):
         thresholds = [ThresholdOut(score=t.score, share=t.share, shipped=t.shipped, pgr=t.pgr)
                       for t in w.thresholds]  # fmt: skip
         return cls(sentence=w.sentence(), weak=w.weak, strong=w.strong, tasks=w.tasks,
-                   unscored=w.unscored, minimum=w.minimum, thresholds=thresholds,
+                   unscored=w.unscored, minimum=w.minimum, classes=list(w.classes),
+                   thresholds=thresholds,
                    gap=EstimateOut.of(w.gap), apgr=EstimateOut.of(w.apgr), p_better=w.p_better,
                    verdict=w.verdict, thin=[ThinOut.of(t) for t in w.thin])  # fmt: skip
 

@@ -76,7 +76,9 @@ class Sweep:
     """The sweep of ``tasks`` scored tasks between ``weak`` and ``strong`` (docs/metrics.md).
 
     ``unscored`` routed tasks carry no score; ``thin`` cells leave their classes' tasks out
-    (the sweep goes on over the others' when they are at least ``minimum``).
+    (the sweep goes on over the others' when they are at least ``minimum``); ``classes`` are
+    the swept ones. Within one class every threshold is a coin (its tasks share one cell), so
+    the sweep needs two.
     ``gap`` is all-strong's shipped rate minus all-weak's; ``apgr`` and ``p_better``
     (P(APGR > 0.5)) are None when there is nothing to sweep, and ``sentence`` says why.
     """
@@ -91,6 +93,7 @@ class Sweep:
     p_better: float | None
     thin: tuple[Thin, ...]
     minimum: int
+    classes: tuple[str, ...] = ()
 
     @property
     def verdict(self) -> str | None:
@@ -124,6 +127,11 @@ class Sweep:
             return f"it needs scored tasks on a weaker tier and on {self.strong or 'a stronger'}"
         if len(self.thresholds) < 3:
             return "every scored task has the same score: the router separates nothing"
+        if len(self.classes) < 2:
+            return (
+                f"its scored tasks with enough data are all {self.classes[0]}: the sweep weighs "
+                "classes' shipped rates, so within one class every threshold does as well as a coin"
+            )
         return (
             f"no quality gap between {self.weak} and {self.strong}: all-{self.weak} ships as much"
         )
@@ -162,11 +170,11 @@ def sweep(
     _, ship = trace(counts[None] / len(kept), weak_ship, strong_ship)
     gap = Estimate.of(ship[:, -1] - ship[:, 0])
     shown = _median_thresholds(scores, counts, weak_ship, strong_ship)
-    if len(scores) < 2 or gap.median < MIN_GAP:
-        return replace(empty, thresholds=shown, gap=gap)
+    found = replace(empty, thresholds=shown, gap=gap, classes=tuple(classes))
+    if len(scores) < 2 or len(classes) < 2 or gap.median < MIN_GAP:
+        return found
     apgr = area(*trace(_bootstrap(counts, draws, seed), weak_ship, strong_ship))
-    return replace(empty, thresholds=shown, gap=gap, apgr=Estimate.of(apgr),
-                   p_better=float((apgr > COIN).mean()))  # fmt: skip
+    return replace(found, apgr=Estimate.of(apgr), p_better=float((apgr > COIN).mean()))
 
 
 def _groups(kept: Sequence[Routed]) -> tuple[np.ndarray, list[float], list[str]]:

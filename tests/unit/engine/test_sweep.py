@@ -122,3 +122,11 @@ def test_a_thin_class_is_left_out_and_the_others_swept():
     found = sweep(history + chores, draws=300)
     assert found.apgr is not None and found.tasks == len(history)
     assert {t.task_class for t in found.thin} == {"chore"}
+
+
+def test_one_class_is_no_test_of_the_router():
+    history = _scored(routed_history(PROOF, PROOF_ROUTING, 40, seed=6), 6, informative=True)
+    bugfix = [r for r in history if r.outcome.task_class == "bugfix"]
+    found = sweep(bugfix, draws=300)
+    assert found.apgr is None and found.classes == ("bugfix",)
+    assert "are all bugfix" in found.sentence() and len(found.thresholds) > 2
