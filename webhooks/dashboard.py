@@ -24,6 +24,7 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from bot import DOCS_URL
+from bot import format as fmt
 from bot.app import explore
 from bot.digest.compose import DatedTask
 from bot.digest.model import Cell
@@ -33,7 +34,6 @@ from bot.engine.records import PullRequest
 from bot.engine.scorecard import MOST_EXPENSIVE
 from bot.engine.sweep import Sweep
 from bot.engine.yields import MIN_PRICE_COVERAGE, GroupMetrics
-from bot.render import format as fmt
 from bot.render.audit import estimate, points
 from bot.render.charts import (
     Bucket,

@@ -27,10 +27,10 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from bot import format as fmt
 from bot.agents.rules import AgentIdentity, RuleSet
 from bot.engine.analysis import Analyser
 from bot.pricing.prices import OverrideConfig, PriceBook
-from bot.render import format as fmt
 
 CONFIG_PATH = ".github/yield-auditor.yml"
 MAX_EXTENDS = 5  # files in one ``_extends`` chain, the repository's own included

@@ -1,4 +1,4 @@
-"""What every channel says, as lines: numbers printed by ``bot.render.format``, untrusted text
+"""What every channel says, as lines: numbers printed by ``bot.format``, untrusted text
 escaped by the channel's ``Style``.
 
 Every string in a ``Digest`` that is not a number is untrusted (it came from a commit, a trailer,
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import DOCS_URL
+from bot import format as fmt
 from bot.digest.model import Advice, AttentionItem, Cell, Digest, Figure, Misroute
 from bot.digest.render import leak_text
-from bot.render import format as fmt
 from bot.render.audit import estimate, points
 from bot.render.jinja import plain, safe_url
 

@@ -19,12 +19,12 @@ from github.Issue import Issue
 from github.Repository import Repository
 from requests import RequestException
 
+from bot import format as fmt
 from bot.channels import content as c
 from bot.channels.base import Channel, ChannelError, Spec
 from bot.config import Settings
 from bot.digest.model import Digest
 from bot.github.client import GitHubApp, RateLimited, rate_limits
-from bot.render import format as fmt
 from bot.render.jinja import md
 
 MAX_BODY = 60_000  # GitHub refuses bodies over 65,536 characters

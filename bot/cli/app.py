@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import click
 
+from bot import format as fmt
 from bot.config import Settings
-from bot.render import format as fmt
 
 STATUS_CHOICE = click.Choice(["received", "processing", "done", "ignored", "failed"])
 

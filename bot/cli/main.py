@@ -259,7 +259,7 @@ def _progress() -> Iterator[Callable[[int], None]]:
         return
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
-    from bot.render import format as fmt
+    from bot import format as fmt
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console,
                   transient=True) as progress:  # fmt: skip

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import click
 
+from bot import format as fmt
 from bot.cli.app import _database_option, _engine
-from bot.render import format as fmt
 
 
 @click.group("token")

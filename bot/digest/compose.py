@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from bot import format as fmt
 from bot.digest.model import (
     Advice,
     AttentionItem,
@@ -42,7 +43,6 @@ from bot.engine.yields import (
     summarise,
     totals_of,
 )
-from bot.render import format as fmt
 from bot.stats.posterior import Rate
 from bot.stats.rule import Recommendation, Rule
 

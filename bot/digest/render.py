@@ -2,7 +2,7 @@
 
 One rendering per format: the CLI preview and the e-mail channel (its text and HTML parts) use
 these same functions, through the environments of ``bot.render.jinja`` and the figures of
-``bot.render.format``. Every string of a ``Digest`` that is not a number is untrusted (commits,
+``bot.format``. Every string of a ``Digest`` that is not a number is untrusted (commits,
 trailers, pull request titles, configuration): Markdown escapes it with ``bot.render.jinja.md``,
 text drops control characters, HTML is autoescaped. A digest is bounded before it is rendered
 (``bounded``), so a hostile or huge ledger still makes a message of known size.
@@ -18,9 +18,9 @@ from jinja2 import Environment
 from markupsafe import Markup
 
 from bot import DOCS_URL
+from bot import format as fmt
 from bot.digest.compose import TREND_WEEKS
 from bot.digest.model import Digest, Figure, RoutingScorecard, TrendPoint
-from bot.render import format as fmt
 from bot.render.audit import estimate, points
 from bot.render.charts import Point, bar_chart, line_chart
 from bot.render.jinja import Md, environment, md, plain, safe_url

@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot import format as fmt
 from bot.engine.scorecard import (
     DRAWS,
     MOST_EXPENSIVE,
@@ -98,11 +99,12 @@ class Curve:
             )
         p, c50 = self.current_pgr, self.cpt50
         return (
-            f"The current routing recovers {p.median:.0%} of the quality gap between "
-            f"{self.cheap} and {self.frontier} ({p.low:.0%} to {p.high:.0%}); the best order "
-            f"recovers half of it with {c50.median:.0%} of the dollars on {self.frontier} "
-            f"({c50.low:.0%} to {c50.high:.0%}). APGR {self.apgr.median:.2f}; the current "
-            f"policy ships {self.below_points.median * 100:.1f} points less than the curve."
+            f"The current routing recovers {fmt.share(p.median)} of the quality gap between "
+            f"{self.cheap} and {self.frontier} ({fmt.share(p.low)} to {fmt.share(p.high)}); "
+            f"the best order recovers half of it with {fmt.share(c50.median)} of the dollars on "
+            f"{self.frontier} ({fmt.share(c50.low)} to {fmt.share(c50.high)}). "
+            f"APGR {self.apgr.median:.2f}; the current policy ships "
+            f"{self.below_points.median * 100:.1f} points less than the curve."
         )
 
 

@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot import format as fmt
 from bot.engine.report import cells_of
 from bot.engine.scorecard import DRAWS, Cell, Estimate, Routed, draw_cells
 from bot.stats.posterior import rate_interval
@@ -185,14 +186,14 @@ def _decide(
     """The recommended tier, the action and why: the current (most used) tier unless another
     wins in at least ``SWITCH_WINS`` of the draws, each tier having ``rule.min_tasks``."""
     top = max(wins, key=lambda t: (wins[t], t == current, t), default=current)
-    share = f"{top} wins in {wins.get(top, 0.0):.1%} of posterior draws"
+    share = f"{top} wins in {fmt.share(wins.get(top, 0.0), exact=True)} of posterior draws"
     if any(c.n < rule.min_tasks for c in cells.values()):
         return current, "explore", f"explore: too few tasks to decide (need >= {rule.min_tasks})"
     if top != current and wins[top] >= SWITCH_WINS:
-        return top, "switch", f"switch: {share} (>= {SWITCH_WINS:.0%})"
+        return top, "switch", f"switch: {share} (>= {fmt.share(SWITCH_WINS)})"
     if top == current and wins.get(top, 0.0) >= SWITCH_WINS:
-        return current, "keep", f"keep: {share} (>= {SWITCH_WINS:.0%})"
-    return current, "explore", f"explore: {share}, under {SWITCH_WINS:.0%}"
+        return current, "keep", f"keep: {share} (>= {fmt.share(SWITCH_WINS)})"
+    return current, "explore", f"explore: {share}, under {fmt.share(SWITCH_WINS)}"
 
 
 def _models(records: Sequence[Routed]) -> dict[tuple[str | None, str], str]:

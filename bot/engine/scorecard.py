@@ -27,6 +27,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from bot import format as fmt
 from bot.engine.attribution import ABANDONED, MISROUTE, REVERTED_SPEND, REWORK, Task
 from bot.engine.report import Outcome, cells_of, outcomes
 from bot.stats.posterior import INTERVAL, CellData, _draw_cell, quantile
@@ -201,7 +202,7 @@ class Thin:
             return f"{self.task_class} on {self.tier}: {self.why}; price more of its usage"
         return (
             f"{self.task_class} on {self.tier} has {self.n} task{'s' * (self.n != 1)} "
-            f"({self.why}): sending {self.explore_share:.0%} of {self.task_class} tasks to "
+            f"({self.why}): sending {fmt.share(self.explore_share)} of {self.task_class} tasks to "
             f"{self.tier} settles it after about {self.class_tasks} more {self.task_class} tasks"
         )
 
@@ -265,19 +266,14 @@ class Scorecard:
         y, s = self.realised_saving, self.shipped_points
         invoice = ""
         if self.invoice_saving is not None:
-            invoice = (
-                f"Routing cut the invoice by {_pct(self.invoice_saving)} against {self.reference}; "
-            )
+            cut = fmt.share(self.invoice_saving)
+            invoice = f"Routing cut the invoice by {cut} against {self.reference}; "
         lower = "lower" if s.median < 0 else "higher"
         return (
-            f"{invoice}counting rework, bounces and mis-routes, it saved {_pct(y.median)} per "
-            f"shipped task ({_pct(y.low)} to {_pct(y.high)}), at a shipped rate "
+            f"{invoice}counting rework, bounces and mis-routes, it saved {fmt.share(y.median)} per "
+            f"shipped task ({fmt.share(y.low)} to {fmt.share(y.high)}), at a shipped rate "
             f"{abs(s.median) * 100:.1f} points {lower}."
         )
-
-
-def _pct(x: float) -> str:
-    return f"{x * 100:.0f}%"
 
 
 def reference_tier(records: Sequence[Routed], reference: str = MOST_EXPENSIVE) -> str | None:

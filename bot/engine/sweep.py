@@ -30,6 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from bot import format as fmt
 from bot.engine.curve import MIN_GAP
 from bot.engine.scorecard import (
     DRAWS,
@@ -112,7 +113,7 @@ class Sweep:
             f"Swept over its threshold, the router's {self.tasks} scored tasks recover APGR "
             f"{a.median:.2f} of the quality gap between {self.weak} and {self.strong} "
             f"({a.low:.2f} to {a.high:.2f}) against a coin's 0.50: {says} "
-            f"(P(APGR > 0.5) = {self.p_better:.0%})."
+            f"(P(APGR > 0.5) = {fmt.share(self.p_better)})."
         )
 
     def _why(self) -> str:

@@ -109,6 +109,7 @@ from pathlib import Path
 
 import orjson
 
+from bot import format as fmt
 from bot.protocol.usage import (
     Usage,
     banded,
@@ -117,7 +118,6 @@ from bot.protocol.usage import (
     from_openai,
     merge_by_model,
 )
-from bot.render import format as fmt
 
 KINDS = (
     "claude-code",

@@ -8,7 +8,7 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from bot.render import format as fmt
+from bot import format as fmt
 
 if TYPE_CHECKING:  # Rich and Jinja2 load only for the formats that use them (not json, csv)
     from rich.console import Console

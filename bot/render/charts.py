@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 from jinja2 import Environment
 from markupsafe import Markup
 
-from bot.render import format as fmt
-from bot.render.format import UNITS
+from bot import format as fmt
+from bot.format import UNITS
 from bot.render.jinja import environment, plain
 
 Number = float | Decimal

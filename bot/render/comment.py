@@ -22,6 +22,7 @@ from typing import Any
 
 from jinja2 import Environment
 
+from bot import format as fmt
 from bot.agents.detect import stored_refusals
 from bot.engine.attribution import Task
 from bot.engine.records import CommitFacts, Event, PullRequest, UsageLine
@@ -40,7 +41,6 @@ from bot.engine.verdict import (
 from bot.engine.yields import summarise
 from bot.pricing.prices import PriceBook
 from bot.protocol.usage import Usage
-from bot.render import format as fmt
 from bot.render.jinja import Md, environment, md, safe_url
 from bot.stats.rule import Rule
 

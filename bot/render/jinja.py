@@ -1,7 +1,7 @@
 """The one factory of Jinja environments, and the escaping each output kind needs.
 
 Every template renders through ``environment(kind)``: the project's templates, undefined names
-raise (``StrictUndefined``), and the figure filters of ``bot.render.format`` under one set of
+raise (``StrictUndefined``), and the figure filters of ``bot.format`` under one set of
 names (``money``, ``cost``, ``share``, ``tokens``, ``count``, ``figure``), so a figure reads the
 same in every output. Untrusted text (commit messages, trailers, titles) is made safe per kind:
 
@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from bot.render import format as fmt
+from bot import format as fmt
 
 
 def _templates() -> Path:
@@ -121,7 +121,7 @@ _FINALIZE: dict[str, Callable[[Any], Any] | None] = {
 
 
 def add_filters(env: Environment, kind: str = "html") -> None:
-    """The figure filters of ``bot.render.format``; in Markdown their text is trusted ``Md``."""
+    """The figure filters of ``bot.format``; in Markdown their text is trusted ``Md``."""
     if kind == "markdown":
         env.filters.update({name: _trusted(f) for name, f in fmt.FILTERS.items()})
     else:

@@ -38,6 +38,8 @@ from decimal import Decimal
 from statistics import NormalDist
 from typing import TYPE_CHECKING
 
+from bot import format as fmt
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -506,8 +508,8 @@ def _cell_draws(
         return thetas, CostEstimate(None, None, None, None, reason="no tasks", **base)
     if coverage < min_coverage:
         reason = (
-            f"withheld: only {priced}/{n} tasks priced (coverage {coverage:.0%} < "
-            f"{min_coverage:.0%}); missing costs are missing, not zero"
+            f"withheld: only {priced}/{n} tasks priced (coverage {fmt.share(coverage)} < "
+            f"{fmt.share(min_coverage)}); missing costs are missing, not zero"
         )
         return thetas, CostEstimate(None, None, None, None, reason=reason, **base)
     notes = [f"{n - priced} unpriced task(s) left out of the mean costs"] if priced < n else []

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from bot import format as fmt
 from bot.stats.posterior import (
     INTERVAL,
     CellData,
@@ -235,7 +236,7 @@ def _evidence(
 
 def _decide(rule: Rule, decidable: bool, ev: _Evidence, a: str, b: str) -> tuple[Action, str]:
     """The action of ``recommend`` and why, in the rule's order: too few tasks, switch, keep."""
-    m, d = f"{rule.min_saving:.0%}", f"{rule.delta:g}"
+    m, d = fmt.share(rule.min_saving), f"{rule.delta:g}"
     if not decidable:
         return "explore", f"too few tasks to decide (need >= {rule.min_tasks} on both tiers)"
     cheaper = ev.p_cheaper is not None and ev.p_cheaper >= rule.p_cheaper
@@ -270,16 +271,18 @@ def _reason(
     if withheld:
         why += "; never switch without costs: " + "; ".join(withheld)
     if action == "explore":
-        why += f"; send ~{rule.explore_share:.0%} of {current.task_class!r} to {candidate.tier}"
+        why += (
+            f"; send ~{fmt.share(rule.explore_share)} of {current.task_class!r} to {candidate.tier}"
+        )
     return f"{action}: {why} ({_figures(current, candidate, ev, rule)})"
 
 
 def _figures(current: CellData, candidate: CellData, ev: _Evidence, rule: Rule) -> str:
     """Both probabilities, both n's and the median saving with its interval (if shown)."""
     a, b = current.tier, candidate.tier
-    pc = "n/a" if ev.p_cheaper is None else f"{ev.p_cheaper:.3f}"
+    pc = fmt.NOT_APPLICABLE if ev.p_cheaper is None else f"{ev.p_cheaper:.3f}"
     text = (
-        f"P({b} saves >= {rule.min_saving:.0%}) = {pc}, "
+        f"P({b} saves >= {fmt.share(rule.min_saving)}) = {pc}, "
         f"P(theta_{b} >= theta_{a} - {rule.delta:g}) = {ev.p_quality:.3f}, "
         f"n_{a} = {current.n}, n_{b} = {candidate.n}"
     )

@@ -1,7 +1,7 @@
 """The audit report's routing section (``yield-auditor audit``): the scorecard, what would
 settle each thin cell, the curve, routing against cascading (with time to merge) and the
 router's threshold sweep, in JSON, HTML and the terminal, each figure printed by
-bot.render.format."""
+bot.format."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from statistics import median
 import pytest
 from rich.console import Console
 
+from bot import format as fmt
 from bot.engine.attribution import attribute
 from bot.engine.curve import curve
 from bot.engine.report import Scope, build_report
@@ -21,7 +22,6 @@ from bot.engine.scorecard import routed, scorecard
 from bot.engine.sweep import sweep
 from bot.local.audit import merge_hours, routing_report
 from bot.local.history import Derived
-from bot.render import format as fmt
 from bot.render.audit import estimate, points, print_table, to_html, to_json
 from tests.routing_history import records
 

@@ -1,14 +1,14 @@
 """The dashboard's scorecard page: the engine's figures for the installation's tasks, printed
-by bot.render.format, what would settle each thin cell, and the curve as an SVG chart."""
+by bot.format, what would settle each thin cell, and the curve as an SVG chart."""
 
 from __future__ import annotations
 
 import pytest
 
+from bot import format as fmt
 from bot.engine.curve import curve
 from bot.engine.scorecard import routed, scorecard
 from bot.engine.sweep import sweep
-from bot.render import format as fmt
 from tests.access_helpers import make_settings, sign_in
 from tests.routing_history import seed_routed
 from tests.scenario import load_dataset, seed

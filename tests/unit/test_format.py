@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.render.format import (
+from bot.format import (
     NOT_APPLICABLE,
     UNITS,
     UNKNOWN,
