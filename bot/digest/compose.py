@@ -32,7 +32,7 @@ from bot.digest.model import (
 from bot.digest.period import contains
 from bot.engine.attribution import ABANDONED, MISROUTE, Task
 from bot.engine.report import Outcome, cells_of, outcomes, recommendations
-from bot.engine.scorecard import routed, scorecard
+from bot.engine.scorecard import Routed, routed, scorecard
 from bot.engine.yields import (
     BREAKDOWNS,
     MIN_PRICE_COVERAGE,
@@ -76,14 +76,16 @@ def compose(
     history: Sequence[Outcome] | None = None,
     still_open: int | None = None,
     weekly: Sequence[Totals] | None = None,
+    routed_tasks: Sequence[Routed] | None = None,
 ) -> Digest:
     """The digest of ``weeks[-1]``; ``weeks`` are consecutive, oldest first (the trend).
 
-    ``dated`` needs the tasks finished in ``weeks`` (the routing scorecard reads them all)
-    and the open ones unless the rest is given: ``weekly`` (each week's
-    totals, for the trend and the previous week), ``history`` (outcomes of every task finished
-    before the period's end, for the advice) and ``still_open`` (open tasks); each is
-    otherwise computed from ``dated``.
+    ``dated`` needs the tasks finished in the period, and those finished in ``weeks`` and the
+    open ones unless the rest is given: ``weekly`` (each week's totals, for the trend and the
+    previous week), ``history`` (outcomes of every task finished before the period's end, for
+    the advice), ``still_open`` (open tasks) and ``routed_tasks`` (the records of the tasks
+    finished in ``weeks``, by id, for the routing scorecard); each is otherwise computed from
+    ``dated``.
     """
     period, previous = weeks[-1], weeks[-2] if len(weeks) > 1 else None
     current = [d for d in dated if contains(period, d.finished_at)]
@@ -96,7 +98,11 @@ def compose(
         history = outcomes([d.task for d in dated if d.finished_at and d.finished_at < period.end])
     if still_open is None:
         still_open = sum(d.finished_at is None for d in dated)
-    routing = _routing(weeks, dated, seed)
+    if routed_tasks is None:
+        window = Period(weeks[0].start, weeks[-1].end, weeks[0].label)
+        finished = (d.task for d in dated if contains(window, d.finished_at))
+        routed_tasks = routed(sorted(finished, key=lambda t: t.id))
+    routing = _routing(weeks, routed_tasks, seed)
     return Digest(
         installation_id=installation_id,
         account=account,
@@ -119,16 +125,14 @@ def compose(
 
 
 def _routing(
-    weeks: Sequence[Period], dated: Sequence[DatedTask], seed: int
+    weeks: Sequence[Period], records: Sequence[Routed], seed: int
 ) -> RoutingScorecard | None:
-    """The routing scorecard of the tasks finished in ``weeks``, against the most expensive
-    tier; None without a routed task. Tasks are taken by id, as the dashboard and the audit
-    take them, so the posterior draws (which depend on the order) match theirs."""
-    window = Period(weeks[0].start, weeks[-1].end, weeks[0].label)
-    finished = (d.task for d in dated if contains(window, d.finished_at))
-    records = routed(sorted(finished, key=lambda t: t.id))
+    """The routing scorecard of the tasks finished in ``weeks`` (``records``, by task id, as the
+    dashboard and the audit take them, so the posterior draws match theirs), against the most
+    expensive tier; None without a routed task."""
     if not records:
         return None
+    window = Period(weeks[0].start, weeks[-1].end, weeks[0].label)
     card = scorecard(records, seed=seed)
     thin = tuple(Thin(t.task_class, t.tier, t.n, t.sentence()) for t in card.thin)
     return RoutingScorecard(card.sentence(), card.reference, window.label, card.tasks,

@@ -85,35 +85,58 @@ def hours_to_merge(
     (``bot.engine.attribution.finished_at``: its first merge). A start after the merge (clocks
     that disagree) is unknown too.
     """
-    if not (task.merged and task.pr_numbers and task.attempts) or finished is None:
+    if not (task.merged and task.pr_numbers and task.attempts):
         return None
-    starts = [authored[s] for s in task.attempts[0].commits if s in authored]
-    if not starts:
+    return hours_from(task.attempts[0].commits, finished, authored)
+
+
+def hours_from(
+    commits: Iterable[str], finished: datetime | None, authored: Mapping[str, datetime]
+) -> float | None:
+    """Hours from the earliest author time of ``commits`` to ``finished``; None when either is
+    unknown or the start is after the end."""
+    starts = [authored[s] for s in commits if s in authored]
+    if finished is None or not starts:
         return None
     hours = (finished - min(starts)).total_seconds() / 3600
     return hours if hours >= 0 else None
 
 
+Charge = tuple[str | None, int, int, Decimal, Sequence[str]]
+"""An attempt as a record reads it: tier, tokens, unpriced tokens, dollars, bounces."""
+
+
 def _routed(task: Task, outcome: Outcome, merge_hours: float | None = None) -> Routed:
+    charges = ((a.tier, a.tokens, a.unpriced_tokens, a.usd, a.bounces) for a in task.attempts)
+    spend = {b: s.usd for b, s in task.spend.items()}
+    return record(outcome, charges, spend, task.route_score, task.strategy, task.escalated,
+                  task.model, merge_hours)  # fmt: skip
+
+
+def record(
+    outcome: Outcome,
+    charges: Iterable[Charge],
+    spend: Mapping[str, Decimal],
+    score: float | None = None,
+    strategy: str | None = None,
+    escalated: bool = False,
+    model: str | None = None,
+    merge_hours: float | None = None,
+) -> Routed:
+    """A finished task's record from its attempts' charges, in order: the ledger builds it from
+    a few stored columns (``bot.digest.query.routed_between``), ``routed`` from whole tasks."""
     usage: dict[str, tuple[float, Decimal]] = {}
-    for a in task.attempts:
-        if a.tier is not None:
-            tokens, usd = usage.get(a.tier, (0.0, Decimal(0)))
-            usage[a.tier] = (tokens + a.tokens - a.unpriced_tokens, usd + a.usd)
     late = None
-    if task.escalated:
-        late = any(b != "escalated" for a in task.attempts[:1] for b in a.bounces)
-    return Routed(
-        outcome,
-        usage,
-        {b: s.usd for b, s in task.spend.items()},
-        task.route_score,
-        task.strategy,
-        task.escalated,
-        late,
-        task.model,
-        merge_hours,
-    )
+    for i, (tier, tokens, unpriced, usd, bounces) in enumerate(charges):
+        if tier is not None:
+            had_tokens, had_usd = usage.get(tier, (0.0, Decimal(0)))
+            usage[tier] = (had_tokens + tokens - unpriced, had_usd + usd)
+        if i == 0 and escalated:
+            late = any(b != "escalated" for b in bounces)
+    if escalated and late is None:
+        late = False
+    return Routed(outcome, usage, dict(spend), score, strategy, escalated, late, model,
+                  merge_hours)  # fmt: skip
 
 
 # --- per-cell posterior draws, shared by the scorecard, the curve and the policy ---------------
