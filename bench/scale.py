@@ -590,10 +590,13 @@ def queries(engine: Engine, only: str | None = None) -> list[Query]:
         f"{base}/tasks/{repository}/{key}",
         f"{base}/calibration",
         f"{base}/repositories",
+        f"{base}/scorecard",
         f"{api}/summary",
         f"{api}/matrix",
         f"{api}/pulls?per_page=100",
         f"{api}/tasks?page=50",
+        f"{api}/scorecard",
+        f"{api}/policy",
     ]
     found = [
         Query(f"build_digest {DIGEST_WEEK}", build),

@@ -29,7 +29,13 @@ from sqlalchemy.orm import Session
 from bot.digest.compose import DatedTask, _advice, cells, pull_url
 from bot.digest.model import Advice, Cell, Period
 from bot.digest.period import period_of, shift
-from bot.digest.query import dated_tasks, history_outcomes, open_tasks
+from bot.digest.query import (
+    dated_tasks,
+    first_commits,
+    history_outcomes,
+    open_tasks,
+    routed_records,
+)
 from bot.engine.attribution import Spend, Task
 from bot.engine.curve import Curve, Strategy, curve, strategies
 from bot.engine.policy import Policy, policy
@@ -40,8 +46,7 @@ from bot.engine.scorecard import (
     MOST_USED,
     Routed,
     Scorecard,
-    hours_to_merge,
-    routed,
+    hours_from,
     scorecard,
 )
 from bot.engine.sweep import Sweep, sweep
@@ -429,35 +434,39 @@ def references(dataset: Dataset) -> tuple[str, ...]:
     return (MOST_EXPENSIVE, MOST_USED, *sorted(set(tiers), key=_tier_key))
 
 
-def _routed(dataset: Dataset, wanted: TaskFilter) -> list[Routed]:
+def _routed(dataset: Dataset, wanted: TaskFilter, hours: bool = False) -> list[Routed]:
     """The finished, routed tasks of ``wanted`` (a repository and dates; other fields ignored),
-    by id: the posterior draws depend on the order, which must not depend on the query's."""
+    by id: the posterior draws depend on the order, which must not depend on the query's.
+    ``hours`` adds their hours to merge (only the strategies read them)."""
     scope = TaskFilter(repository=wanted.repository, since=wanted.since, until=wanted.until)
-    found = _dated(dataset, *_task_conditions(dataset, scope), order=(tasks_t.c.key,))
-    return routed((d.task for d in found), _merge_hours(dataset, found))
+    where = _task_conditions(dataset, scope)
+    with _connect(dataset) as connection:
+        found = _merge_hours(dataset, connection, where) if hours else None
+        return routed_records(connection, dataset.repo_ids.values(), *where, merge_hours=found)
 
 
-def _merge_hours(dataset: Dataset, found: Sequence[DatedTask]) -> dict[str, float]:
-    """Per merged task, its hours to merge (``bot.engine.scorecard.hours_to_merge``): from
-    the author times of its first attempt's commits to when it finished, its first merge."""
-    merged = [d for d in found if d.task.merged and d.task.pr_numbers and d.task.attempts]
-    shas = sorted({s for d in merged for s in d.task.attempts[0].commits})
+def _merge_hours(dataset: Dataset, connection: Any, where: Sequence[Any]) -> dict[str, float]:
+    """Per merged task, its hours to merge (``bot.engine.scorecard.hours_from``): from the
+    author times of its first attempt's commits to when it finished, its first merge."""
+    merged = first_commits(connection, dataset.repo_ids.values(), *where)
+    wanted: dict[int, set[str]] = {}
+    for _, repo_id, _, commits in merged:
+        wanted.setdefault(repo_id, set()).update(commits)
     c = commits_t.c
     authored: dict[int, dict[str, datetime]] = {}
-    with _connect(dataset) as connection:
-        for i in range(0, len(shas), BATCH_SIZE):
-            query = sa.select(c.repository_id, c.sha, c.authored_at).where(
-                c.repository_id.in_(list(dataset.repo_ids.values())),
-                c.sha.in_(shas[i : i + BATCH_SIZE]),
+    for repo_id, shas in wanted.items():  # one repository a query: the (repository, sha) index
+        ordered = sorted(shas)
+        for i in range(0, len(ordered), BATCH_SIZE):
+            query = sa.select(c.sha, c.authored_at).where(
+                c.repository_id == repo_id, c.sha.in_(ordered[i : i + BATCH_SIZE])
             )
-            for repo_id, sha, when in connection.execute(query):
-                authored.setdefault(repo_id, {})[sha] = when
+            found = authored.setdefault(repo_id, {})
+            found.update((sha, when) for sha, when in connection.execute(query))
     hours = {}
-    for d in merged:
-        times = authored.get(dataset.repo_ids.get(d.task.repository, -1), {})
-        found_hours = hours_to_merge(d.task, d.finished_at, times)
-        if found_hours is not None:
-            hours[d.task.id] = found_hours
+    for key, repo_id, finished, commits in merged:
+        found = hours_from(commits, finished, authored.get(repo_id, {}))
+        if found is not None:
+            hours[key] = found
     return hours
 
 
@@ -466,7 +475,7 @@ def routing(
 ) -> Routing:
     """The scorecard, curve, strategies and threshold sweep of the installation's tasks that
     ``wanted`` selects."""
-    records = _routed(dataset, wanted)
+    records = _routed(dataset, wanted, hours=True)
     return Routing(
         wanted,
         reference,
