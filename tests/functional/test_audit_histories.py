@@ -17,7 +17,7 @@ from bot.engine.analysis import Analyser
 from bot.engine.attribution import Params, attribute
 from bot.engine.facts import commit_facts
 from bot.engine.report import Scope, build_report
-from bot.local.audit import AuditOptions, run_audit
+from bot.local.audit import AuditOptions, merge_hours, routing_report, run_audit
 from bot.local.gitlog import iter_commits
 from bot.local.history import derive_pull_requests
 
@@ -147,7 +147,8 @@ def _everything(repo: Path, analyser: Analyser, files: bool = True) -> dict:
     ]  # fmt: skip
     tasks = attribute(facts, derived.prs, derived.events, Params(21, analyser.prices.tier_names))
     scope = Scope(repository=repo.name, rev="HEAD", commits_scanned=len(commits))
-    return build_report(scope, facts, tasks, seed=0)
+    hours = merge_hours(tasks, facts, derived)
+    return {**build_report(scope, facts, tasks, seed=0), "routing": routing_report(tasks, 0, hours)}
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

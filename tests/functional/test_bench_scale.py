@@ -74,7 +74,7 @@ def test_loads_a_tiny_history_and_every_query_answers(postgres_url):
     assert rows["tasks"] == loaded.tasks == loaded.agent_pull_requests > 0
 
     timings = scale.time_queries(postgres_url, runs=1)  # raises BenchError on any answer but 200
-    assert len(timings) == 17
+    assert len(timings) == 20
     assert all(len(t.runs) == 1 and t.timed_out is None for t in timings)
 
     schema = sa.make_url(postgres_url).query["options"].removeprefix("-csearch_path=")
