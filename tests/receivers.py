@@ -8,7 +8,6 @@ an aiosmtpd server that keeps every message it receives.
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from bot.digest.model import (
     Period,
     TrendPoint,
 )
+from tests.processes import free_port
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,12 +144,6 @@ class SmtpReceiver:
 
     def __exit__(self, *exc: object) -> None:
         self._controller.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --------------------------------------------------------------------------- digests

@@ -20,7 +20,8 @@ from bot.demo.fake_github.server import FakeGitHub
 from bot.demo.story import HAIKU, Story, added, agent_message
 from bot.ledger.db import make_engine
 from tests import payloads as p
-from tests.unit.webhooks.test_serve import deliver, environment, free_port, stop, wait_until_up
+from tests.processes import free_port
+from tests.unit.webhooks.test_serve import deliver, environment, stop, wait_until_up
 
 DELAY = 6.0  # seconds GitHub takes to list a pull request's comments
 COMMENTS = "/repos/*/issues/1/comments"

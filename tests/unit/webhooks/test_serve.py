@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,16 +21,10 @@ from bot.ledger import inbox
 from bot.ledger.db import make_engine, migrate
 from tests import payloads as p
 from tests.paths import ROOT
-from tests.processes import Output
+from tests.processes import Output, free_port
 
 SECRET = "serve-test-secret"
 T0 = datetime(2026, 11, 4, 9, 0, tzinfo=UTC)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def environment(**extra: str) -> dict[str, str]:
