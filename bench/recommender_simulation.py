@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from multiprocessing import Pool
 from pathlib import Path
 
@@ -71,30 +71,38 @@ def table(seeds: int, processes: int, sizes: Sequence[int] = SIZES) -> str:
     return "\n".join([HEADER, *rows])
 
 
-def write_between_markers(path: Path, text: str) -> None:
-    """Replace what lies between ``BEGIN`` and ``END`` in ``path`` (both must be there)."""
+def write_between_markers(path: Path, text: str, begin: str = BEGIN, end: str = END) -> None:
+    """Replace what lies between ``begin`` and ``end`` in ``path`` (both must be there)."""
     doc = path.read_text()
-    start, end = doc.find(BEGIN), doc.find(END)
-    if start < 0 or end < start:
-        raise SystemExit(f"{path}: needs the markers {BEGIN} and {END}")
-    path.write_text(doc[: start + len(BEGIN)] + "\n" + text + "\n" + doc[end:])
+    start, stop = doc.find(begin), doc.find(end)
+    if start < 0 or stop < start:
+        raise SystemExit(f"{path}: needs the markers {begin} and {end}")
+    path.write_text(doc[: start + len(begin)] + "\n" + text + "\n" + doc[stop:])
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(
+    argv: Sequence[str] | None = None,
+    make_table: Callable[[int, int, Sequence[int]], str] = table,
+    sizes: Sequence[int] = SIZES,
+    markers: tuple[str, str] = (BEGIN, END),
+    description: str = __doc__,
+) -> None:
+    """The simulation benches' command line: this one's, and bench/scorecard_simulation.py's
+    with its own table, sizes and markers."""
+    parser = argparse.ArgumentParser(description=description.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=200, help="histories per row (200)")
     parser.add_argument("--processes", type=int, default=2, choices=(1, 2))
-    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(sizes))
     parser.add_argument("--markdown", type=Path, help="write the table into this file too")
     args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error("--seeds must be at least 1")
     started = time.perf_counter()
-    text = table(args.seeds, args.processes, args.sizes)
+    text = make_table(args.seeds, args.processes, args.sizes)
     print(text)
     print(f"\n{args.seeds} seeds per row, {time.perf_counter() - started:.0f} s")
     if args.markdown is not None:
-        write_between_markers(args.markdown, f"{text}\n\n{args.seeds} seeds per row.")
+        write_between_markers(args.markdown, f"{text}\n\n{args.seeds} seeds per row.", *markers)
 
 
 if __name__ == "__main__":

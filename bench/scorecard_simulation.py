@@ -12,14 +12,14 @@ optimal policy's. ``--markdown FILE`` also writes the table between the markers 
 
 from __future__ import annotations
 
-import argparse
 import sys
-import time
 from collections.abc import Sequence
 from multiprocessing import Pool
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from recommender_simulation import main as simulation_main  # noqa: E402
 
 from bot.engine.curve import curve  # noqa: E402
 from bot.engine.policy import policy  # noqa: E402
@@ -100,30 +100,8 @@ def table(seeds: int, processes: int, sizes: Sequence[int] = SIZES) -> str:
     return "\n".join([HEADER, *rows])
 
 
-def write_between_markers(path: Path, text: str, begin: str = BEGIN, end: str = END) -> None:
-    """Replace what lies between ``begin`` and ``end`` in ``path`` (both must be there)."""
-    doc = path.read_text()
-    start, stop = doc.find(begin), doc.find(end)
-    if start < 0 or stop < start:
-        raise SystemExit(f"{path}: needs the markers {begin} and {end}")
-    path.write_text(doc[: start + len(begin)] + "\n" + text + "\n" + doc[stop:])
-
-
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=200, help="histories per row (200)")
-    parser.add_argument("--processes", type=int, default=2, choices=(1, 2))
-    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
-    parser.add_argument("--markdown", type=Path, help="write the table into this file too")
-    args = parser.parse_args(argv)
-    if args.seeds < 1:
-        parser.error("--seeds must be at least 1")
-    started = time.perf_counter()
-    text = table(args.seeds, args.processes, args.sizes)
-    print(text)
-    print(f"\n{args.seeds} seeds per row, {time.perf_counter() - started:.0f} s")
-    if args.markdown is not None:
-        write_between_markers(args.markdown, f"{text}\n\n{args.seeds} seeds per row.")
+    simulation_main(argv, table, SIZES, (BEGIN, END), __doc__)
 
 
 if __name__ == "__main__":
