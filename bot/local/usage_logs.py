@@ -216,16 +216,9 @@ def read_usage_logs(
     return _combine(readers, notes)
 
 
-SESSION_AGENTS = (
-    "claude-code",
-    "codex",
-    "gemini-cli",
-    "qwen-code",
-    "opencode",
-    "amp",
-    "copilot",
-    "goose",
-)
+# Every agent but these keeps a session's log in a place of its own: ``codex exec --json`` and
+# aider write where the user points them.
+SESSION_AGENTS = tuple(kind for kind in KINDS if kind not in ("codex-exec", "aider"))
 # The variable in which an agent exports its session id to the commands it runs (a hook's
 # ``git commit`` among them), as its source sets it (docs/stamp.md).
 SESSION_VARIABLES = {"copilot": "COPILOT_AGENT_SESSION_ID", "goose": "AGENT_SESSION_ID"}
