@@ -132,10 +132,9 @@ def _routing(
     expensive tier; None without a routed task."""
     if not records:
         return None
-    window = Period(weeks[0].start, weeks[-1].end, weeks[0].label)
     card = scorecard(records, seed=seed)
     thin = tuple(Thin(t.task_class, t.tier, t.n, t.sentence()) for t in card.thin)
-    return RoutingScorecard(card.sentence(), card.reference, window.label, card.tasks,
+    return RoutingScorecard(card.sentence(), card.reference, weeks[0].label, card.tasks,
                             card.covered_tasks, card.invoice_saving, card.realised_saving,
                             card.shipped_points, card.leak, tuple(card.leak_by.items()),
                             thin)  # fmt: skip

@@ -126,15 +126,13 @@ def record(
     """A finished task's record from its attempts' charges, in order: the ledger builds it from
     a few stored columns (``bot.digest.query.routed_between``), ``routed`` from whole tasks."""
     usage: dict[str, tuple[float, Decimal]] = {}
-    late = None
-    for i, (tier, tokens, unpriced, usd, bounces) in enumerate(charges):
+    first: Sequence[str] | None = None  # the first attempt's bounces
+    for tier, tokens, unpriced, usd, bounces in charges:
         if tier is not None:
             had_tokens, had_usd = usage.get(tier, (0.0, Decimal(0)))
             usage[tier] = (had_tokens + tokens - unpriced, had_usd + usd)
-        if i == 0 and escalated:
-            late = any(b != "escalated" for b in bounces)
-    if escalated and late is None:
-        late = False
+        first = bounces if first is None else first
+    late = any(b != "escalated" for b in first or ()) if escalated else None
     return Routed(outcome, usage, dict(spend), score, strategy, escalated, late, model,
                   merge_hours)  # fmt: skip
 
